@@ -1,0 +1,42 @@
+"""The `replicoder` command: a thin Typer layer over the library.
+
+Each module registers its commands; errors a user can fix print without a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from replicoder.cli import study
+from replicoder.cli.common import err_console
+from replicoder.errors import ReplicoderError
+
+app = typer.Typer(
+    name="replicoder",
+    help="Code text corpora reproducibly: import, annotate with LLMs, review, fine-tune a "
+    "small open LLM, evaluate and classify.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+for module in (study,):
+    module.register(app)
+
+
+def main() -> None:
+    """Console entry point."""
+    try:
+        app()
+    except ReplicoderError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        err_console.print("interrupted: finished work is saved; run the command again to go on")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,143 @@
+"""Commands that make and fill a study: init, import, info, demo."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from replicoder import importer
+from replicoder import study as study_mod
+from replicoder.cli.common import StudyOption, console, study_at
+
+
+class UnknownLabels(str, Enum):
+    error = "error"
+    drop = "drop"
+    keep = "keep"
+
+
+class EmptyTexts(str, Enum):
+    error = "error"
+    skip = "skip"
+
+
+def register(app: typer.Typer) -> None:
+    app.command("init")(init)
+    app.command("import")(import_)
+    app.command("info")(info)
+
+
+def init(
+    directory: Annotated[Path, typer.Argument(help="Folder to create the study in.")],
+    codebook: Annotated[
+        str, typer.Option(help="'cap' (CAP major topics, built in) or a path to a YAML codebook.")
+    ] = "cap",
+    multi_label: Annotated[
+        bool | None,
+        typer.Option(
+            "--multi-label/--single-label",
+            help="Override the codebook's setting: may a document carry several labels?",
+            show_default=False,
+        ),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed for splits and sampling.")] = 0,
+) -> None:
+    """Create a study folder: replicoder.toml, codebook.yaml and study.db (SQLite, WAL).
+
+    Example: replicoder init my-study --codebook cap
+    """
+    study = study_mod.init(directory, codebook, multi_label=multi_label, seed=seed)
+    book = study.codebook
+    kind = "multi-label" if book.multi_label else "single-label"
+    console.print(
+        f"Created study [bold]{directory}[/] with codebook '{book.name}' "
+        f"({len(book)} labels, {kind})."
+    )
+
+
+def import_(
+    file: Annotated[Path, typer.Argument(help="CSV, TSV, JSONL, Parquet (optionally .gz) "
+                                              "or a folder of .txt files.")],
+    text: Annotated[str | None, typer.Option(help="Column with the document text.")] = None,
+    id: Annotated[
+        str | None, typer.Option("--id", help="Column with a unique document id "
+                                              "(default: a hash of the text).")
+    ] = None,
+    labels: Annotated[
+        str | None, typer.Option(help="Column with gold label codes (or names).")
+    ] = None,
+    sep: Annotated[str, typer.Option(help="Separator between several labels in one cell.")] = ";",
+    meta: Annotated[
+        list[str] | None, typer.Option(help="Column to keep as metadata (repeatable).")
+    ] = None,
+    unknown_labels: Annotated[
+        UnknownLabels,
+        typer.Option(
+            help="Labels not in the codebook: 'error' stops and lists them; 'drop' leaves "
+            "those rows out; 'keep' imports the documents with their known labels only."
+        ),
+    ] = UnknownLabels.error,
+    empty: Annotated[
+        EmptyTexts, typer.Option(help="Rows with an empty text: 'error' stops; 'skip' leaves "
+                                      "them out and counts them.")
+    ] = EmptyTexts.error,
+    encoding: Annotated[str, typer.Option(help="Text encoding of the file.")] = "utf-8",
+    study: StudyOption = Path("."),
+) -> None:
+    """Import documents (and optional gold labels) into the study.
+
+    Streams the file in one transaction: on any error nothing is imported. Re-importing
+    the same file adds nothing.
+
+    Example: replicoder import bills.csv --text text --id id --labels major_topic
+    """
+    st = study_at(study)
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.completed:,} rows"),
+        TimeElapsedColumn(), console=console, transient=True,
+    ) as bar:
+        task = bar.add_task(f"importing {file.name}", total=None)
+        result = importer.import_file(
+            st, file, text=text, id=id, labels=labels, sep=sep, meta=meta or [],
+            unknown_labels=unknown_labels.value, empty=empty.value, encoding=encoding,
+            progress=lambda n: bar.update(task, completed=n),
+        )
+    console.print(
+        f"Read {result.rows_read:,} rows: added {result.added:,} documents "
+        f"({result.labelled_added:,} labelled), {result.already_present:,} already present."
+    )
+    if result.gold_filled:
+        console.print(f"Gave gold labels to {result.gold_filled:,} documents that had none.")
+    if result.skipped_empty:
+        console.print(f"Skipped {result.skipped_empty:,} rows with an empty text.")
+    if result.dropped_unknown:
+        codes = ", ".join(f"{c!r}" for c in result.unknown_labels)
+        console.print(f"Left out {result.dropped_unknown:,} rows with labels not in the "
+                      f"codebook ({codes}).")
+
+
+def info(study: StudyOption = Path(".")) -> None:
+    """Show the study's codebook and how many documents carry each gold label."""
+    st = study_at(study)
+    console.print(label_table(st))
+
+
+def label_table(st: study_mod.Study) -> Table:
+    with st.store() as store:
+        counts = store.gold_counts()
+        total = store.count_documents()
+        labelled = store.count_documents(labelled=True)
+    table = Table(title=f"{st.codebook.name}: {total:,} documents, {labelled:,} labelled")
+    table.add_column("code", justify="right")
+    table.add_column("label")
+    table.add_column("documents", justify="right")
+    table.add_column("share", justify="right")
+    for lab in st.codebook.labels:
+        n = counts.get(lab.code, 0)
+        table.add_row(lab.code, lab.name, f"{n:,}", f"{n / labelled:.1%}" if labelled else "-")
+    return table

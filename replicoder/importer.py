@@ -1,0 +1,294 @@
+"""Import documents (and optional gold labels) into a study, streaming and idempotent."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from replicoder.codebook import Codebook
+from replicoder.errors import ReplicoderError
+from replicoder.readers import Record, Table, open_table
+from replicoder.study import Study
+
+UnknownLabels = Literal["error", "drop", "keep"]
+EmptyTexts = Literal["error", "skip"]
+BATCH = 2000
+SHOW = 5  # how many offending rows an error message lists
+
+
+@dataclass
+class ImportResult:
+    """What an import did. ``added`` counts new documents."""
+
+    path: str
+    rows_read: int = 0
+    added: int = 0
+    already_present: int = 0
+    labelled_added: int = 0
+    gold_filled: int = 0
+    skipped_empty: int = 0
+    dropped_unknown: int = 0
+    unknown_labels: Counter[str] = field(default_factory=Counter)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*.txt")) if path.is_dir() else [path]
+    for file in files:
+        if path.is_dir():
+            digest.update(file.relative_to(path).as_posix().encode())
+        with file.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def text_sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _cell_str(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def split_labels(value: Any, sep: str) -> list[str]:
+    """A cell's label codes: a list, a number, or a string joined by ``sep``."""
+    if value is None:
+        return []
+    if isinstance(value, list | tuple):
+        return [s for s in (_cell_str(v) for v in value) if s]
+    text = _cell_str(value)
+    if not text:
+        return []
+    parts = text.split(sep) if sep else [text]
+    return [p.strip() for p in parts if p.strip()]
+
+
+class _Labeler:
+    """Maps raw label values to codebook codes, counting the unknown ones."""
+
+    def __init__(self, book: Codebook, sep: str, mode: UnknownLabels) -> None:
+        self.book = book
+        self.sep = sep
+        self.mode = mode
+        self.by_name = {lab.name.casefold(): lab.code for lab in book.labels}
+        self.unknown: Counter[str] = Counter()
+        self.unknown_rows: list[int] = []
+        self.multi_rows: list[tuple[int, int]] = []
+
+    def __call__(self, row_no: int, value: Any) -> tuple[frozenset[str] | None, bool]:
+        """Return (labels or None if the cell is empty, whether the row had unknown labels)."""
+        raw = split_labels(value, self.sep)
+        if not raw:
+            return None, False
+        codes: set[str] = set()
+        bad = False
+        for item in raw:
+            code = item if item in self.book else self.by_name.get(item.casefold())
+            if code is None:
+                self.unknown[item] += 1
+                bad = True
+            else:
+                codes.add(code)
+        if bad and len(self.unknown_rows) < SHOW:
+            self.unknown_rows.append(row_no)
+        if len(codes) > 1 and not self.book.multi_label and len(self.multi_rows) < SHOW:
+            self.multi_rows.append((row_no, len(codes)))
+        if bad and self.mode == "keep" and not codes:
+            return None, True
+        return frozenset(codes), bad
+
+
+def _require_columns(table: Table, wanted: dict[str, str | None]) -> None:
+    for flag, column in wanted.items():
+        if column is not None and column not in table.columns:
+            raise ReplicoderError(
+                f"{table.path}: no column {column!r} (asked for by {flag}). "
+                f"Columns in the file: {', '.join(repr(c) for c in table.columns)}"
+            )
+
+
+def import_file(
+    study: Study,
+    path: Path,
+    *,
+    text: str | None = None,
+    id: str | None = None,
+    labels: str | None = None,
+    sep: str = ";",
+    meta: Sequence[str] = (),
+    unknown_labels: UnknownLabels = "error",
+    empty: EmptyTexts = "error",
+    encoding: str = "utf-8",
+    progress: Callable[[int], None] | None = None,
+) -> ImportResult:
+    """Stream ``path`` into the study in one transaction: all rows or, on any error, none.
+
+    Re-importing the same rows adds nothing. A document id seen before must come with
+    the same text; without ``id`` the id is a hash of the text.
+    """
+    path = Path(path)
+    table = open_table(path, encoding=encoding)
+    if table.format == "txt-folder":
+        text = text or "text"
+        id = id or "id"
+    if text is None:
+        raise ReplicoderError(
+            f"{path}: say which column holds the text with --text. "
+            f"Columns: {', '.join(repr(c) for c in table.columns)}"
+        )
+    _require_columns(table, {"--text": text, "--id": id, "--labels": labels,
+                             **{f"--meta {m}": m for m in meta}})
+    result = ImportResult(path=str(path))
+    labeler = _Labeler(study.codebook, sep, unknown_labels)
+    empty_rows: list[int] = []
+    conflicts: list[str] = []
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    options = {"text": text, "id": id, "labels": labels, "sep": sep, "meta": list(meta),
+               "unknown_labels": unknown_labels, "empty": empty, "encoding": encoding}
+    store = study.store()
+    try:
+        with store.transaction():
+            import_id = store.start_import(str(path), file_sha256(path), options, now)
+            batch: list[tuple[int, str, str, dict[str, Any], frozenset[str] | None]] = []
+
+            def flush() -> None:
+                _flush(store, batch, result, conflicts, table)
+                batch.clear()
+                if progress is not None:
+                    progress(result.rows_read)
+
+            for row_no, record in table.rows:
+                result.rows_read += 1
+                body = _cell_str(_get(record, text, table, row_no))
+                if not body:
+                    result.skipped_empty += 1
+                    if len(empty_rows) < SHOW:
+                        empty_rows.append(row_no)
+                    continue
+                gold: frozenset[str] | None = None
+                if labels is not None:
+                    gold, bad = labeler(row_no, _get(record, labels, table, row_no))
+                    if bad and unknown_labels == "drop":
+                        result.dropped_unknown += 1
+                        continue
+                doc_id = _cell_str(_get(record, id, table, row_no)) if id else text_sha256(body)[:16]
+                if not doc_id:
+                    raise ReplicoderError(
+                        f"{path}, {table.where} {row_no}: the id column {id!r} is empty; "
+                        "every document needs an id (or leave out --id to hash the text)"
+                    )
+                doc_meta = {m: record.get(m) for m in meta}
+                batch.append((row_no, doc_id, body, doc_meta, gold))
+                if len(batch) >= BATCH:
+                    flush()
+            flush()
+            _check(result, labeler, empty_rows, conflicts, empty, table)
+            store.finish_import(import_id, result.rows_read, result.added, now)
+    finally:
+        store.close()
+    result.unknown_labels = labeler.unknown
+    return result
+
+
+def _get(record: Record, column: str | None, table: Table, row_no: int) -> Any:
+    if column is None:
+        return None
+    if column not in record:
+        raise ReplicoderError(
+            f"{table.path}, {table.where} {row_no}: the record has no field {column!r}"
+        )
+    return record[column]
+
+
+def _flush(
+    store: Any,
+    batch: list[tuple[int, str, str, dict[str, Any], frozenset[str] | None]],
+    result: ImportResult,
+    conflicts: list[str],
+    table: Table,
+) -> None:
+    if not batch:
+        return
+    known = store.existing([doc_id for _, doc_id, *_ in batch])
+    fresh: dict[str, tuple[int, str, str, dict[str, Any], frozenset[str] | None]] = {}
+    fill: dict[str, frozenset[str]] = {}
+    for row_no, doc_id, body, meta, gold in batch:
+        sha = _sha(body)
+        prior = known.get(doc_id)
+        seen = fresh.get(doc_id)
+        if prior is None and seen is None:
+            fresh[doc_id] = (row_no, body, sha, meta, gold)
+            continue
+        prior_sha = prior.text_sha256 if prior is not None else seen[2]  # type: ignore[index]
+        if prior_sha != sha:
+            if len(conflicts) < SHOW:
+                conflicts.append(f"{table.where} {row_no}: id {doc_id!r}")
+            result.already_present += 1
+            continue
+        result.already_present += 1
+        if gold is not None and prior is not None and not prior.has_gold:
+            fill[doc_id] = gold
+    rows = [(d, body, sha, meta, gold) for d, (_, body, sha, meta, gold) in fresh.items()]
+    result.added += store.add_documents(rows)
+    result.labelled_added += sum(1 for *_, gold in rows if gold is not None)
+    if fill:
+        store.set_gold(fill)
+        result.gold_filled += len(fill)
+
+
+def _sha(body: str) -> str:
+    return text_sha256(body)
+
+
+def _check(
+    result: ImportResult,
+    labeler: _Labeler,
+    empty_rows: list[int],
+    conflicts: list[str],
+    empty: EmptyTexts,
+    table: Table,
+) -> None:
+    where = table.where
+    if conflicts:
+        raise ReplicoderError(
+            f"{table.path}: the same id comes with a different text ({len(conflicts)}"
+            f"{'+' if len(conflicts) >= SHOW else ''} cases; first: {'; '.join(conflicts)}). "
+            "Ids must name one text each: fix the id column, or import without --id "
+            "so that ids are hashes of the text. Nothing was imported."
+        )
+    if labeler.multi_rows:
+        first = ", ".join(f"{where} {r} ({n} labels)" for r, n in labeler.multi_rows)
+        raise ReplicoderError(
+            f"{table.path}: the codebook is single-label but some rows carry several labels "
+            f"(first: {first}). Make the codebook multi-label (multi_label: true in "
+            "codebook.yaml) or fix the rows. Nothing was imported."
+        )
+    if labeler.unknown and labeler.mode == "error":
+        listing = ", ".join(f"{code!r} ({n} rows)" for code, n in labeler.unknown.most_common())
+        rows = ", ".join(str(r) for r in labeler.unknown_rows)
+        total = sum(labeler.unknown.values())
+        raise ReplicoderError(
+            f"{table.path}: {total} rows carry labels that are not in the codebook: {listing} "
+            f"(first at {where}s {rows}). Nothing was imported. Choose one: "
+            "--unknown-labels drop (leave those rows out), "
+            "--unknown-labels keep (import those documents with only their known labels; "
+            "documents left with none come in unlabelled), "
+            "or add the codes to codebook.yaml."
+        )
+    if result.skipped_empty and empty == "error":
+        rows = ", ".join(str(r) for r in empty_rows)
+        raise ReplicoderError(
+            f"{table.path}: {result.skipped_empty} rows have an empty text (first at {where}s "
+            f"{rows}). Nothing was imported. Pass --empty skip to leave them out, "
+            "or fill in the texts."
+        )

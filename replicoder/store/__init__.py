@@ -1,0 +1,17 @@
+"""study.db: the only code that writes SQL.
+
+Each table group is a mixin with its own ``SCHEMA``; :class:`Store` combines them.
+Add a group by writing a module here and listing its class below.
+"""
+
+from replicoder.store.annotations import Annotations, Proposal
+from replicoder.store.base import Base
+from replicoder.store.documents import Document, Documents
+from replicoder.store.runs import Runs
+
+
+class Store(Documents, Annotations, Runs, Base):
+    """A connection to a study database with every table group's methods."""
+
+
+__all__ = ["Document", "Proposal", "Store"]

@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from replicoder.cli import study
+from replicoder.cli import annotate, crowd, evaluate, review, study, train
 from replicoder.cli.common import err_console
 from replicoder.errors import ReplicoderError
 
@@ -22,7 +22,7 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 
-for module in (study,):
+for module in (study, annotate, crowd, review, train, evaluate):
     module.register(app)
 
 

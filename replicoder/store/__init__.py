@@ -6,11 +6,14 @@ Add a group by writing a module here and listing its class below.
 
 from replicoder.store.annotations import Annotations, Proposal
 from replicoder.store.base import Base
+from replicoder.store.cache import LlmCache
 from replicoder.store.documents import Document, Documents
+from replicoder.store.reviews import Reviews
 from replicoder.store.runs import Runs
+from replicoder.store.splits import Splits
 
 
-class Store(Documents, Annotations, Runs, Base):
+class Store(Documents, Annotations, LlmCache, Reviews, Splits, Runs, Base):
     """A connection to a study database with every table group's methods."""
 
 

@@ -181,7 +181,10 @@ def import_file(
                     if bad and unknown_labels == "drop":
                         result.dropped_unknown += 1
                         continue
-                doc_id = _cell_str(_get(record, id, table, row_no)) if id else text_sha256(body)[:16]
+                if id:
+                    doc_id = _cell_str(_get(record, id, table, row_no))
+                else:
+                    doc_id = text_sha256(body)[:16]
                 if not doc_id:
                     raise ReplicoderError(
                         f"{path}, {table.where} {row_no}: the id column {id!r} is empty; "
@@ -223,7 +226,7 @@ def _flush(
     fresh: dict[str, tuple[int, str, str, dict[str, Any], frozenset[str] | None]] = {}
     fill: dict[str, frozenset[str]] = {}
     for row_no, doc_id, body, meta, gold in batch:
-        sha = _sha(body)
+        sha = text_sha256(body)
         prior = known.get(doc_id)
         seen = fresh.get(doc_id)
         if prior is None and seen is None:
@@ -244,10 +247,6 @@ def _flush(
     if fill:
         store.set_gold(fill)
         result.gold_filled += len(fill)
-
-
-def _sha(body: str) -> str:
-    return text_sha256(body)
 
 
 def _check(

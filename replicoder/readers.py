@@ -52,7 +52,7 @@ def detect_format(path: Path) -> str:
 
 def _open_binary(path: Path) -> IO[bytes]:
     if path.suffix.lower() in (".gz", ".gzip"):
-        return gzip.open(path, "rb")
+        return gzip.open(path, "rb")  # type: ignore[return-value]
     return path.open("rb")
 
 

@@ -31,7 +31,7 @@ def main() -> None:
     try:
         app()
     except ReplicoderError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
         err_console.print("interrupted: finished work is saved; run the command again to go on")

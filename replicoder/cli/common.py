@@ -11,7 +11,7 @@ from rich.console import Console
 from replicoder.study import Study, open_study
 
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 StudyOption = Annotated[
     Path,

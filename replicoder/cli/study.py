@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -15,13 +15,13 @@ from replicoder import study as study_mod
 from replicoder.cli.common import StudyOption, console, study_at
 
 
-class UnknownLabels(str, Enum):
+class UnknownLabels(StrEnum):
     error = "error"
     drop = "drop"
     keep = "keep"
 
 
-class EmptyTexts(str, Enum):
+class EmptyTexts(StrEnum):
     error = "error"
     skip = "skip"
 
@@ -30,6 +30,7 @@ def register(app: typer.Typer) -> None:
     app.command("init")(init)
     app.command("import")(import_)
     app.command("info")(info)
+    app.command("demo")(demo)
 
 
 def init(
@@ -141,3 +142,18 @@ def label_table(st: study_mod.Study) -> Table:
         n = counts.get(lab.code, 0)
         table.add_row(lab.code, lab.name, f"{n:,}", f"{n / labelled:.1%}" if labelled else "-")
     return table
+
+
+def demo(
+    directory: Annotated[
+        Path | None,
+        typer.Argument(help="Folder for the demo study (default: a new temporary folder)."),
+    ] = None,
+) -> None:
+    """Run the workflow on 1,000 shipped CAP-coded bill titles with the embedded model.
+
+    Example: replicoder demo ./demo-study
+    """
+    from replicoder import demo as demo_mod
+
+    demo_mod.run(directory, console)

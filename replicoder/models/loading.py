@@ -125,7 +125,7 @@ def _dequantise(gguf: Path, target: Path) -> None:
     try:
         tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
         model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-        model.hf_quantizer = None
+        model.hf_quantizer = None  # type: ignore[assignment]
         if hasattr(model.config, "quantization_config"):
             del model.config.quantization_config
         model.save_pretrained(tmp, safe_serialization=True)
@@ -178,7 +178,7 @@ def load_causal_lm(base: BaseModel, dtype: torch.dtype | None = None,
         model = AutoModelForCausalLM.from_pretrained(base.path, **kwargs)
     except (OSError, ValueError) as exc:
         raise _load_error(base, exc) from exc
-    return model.to(pick_device(device))
+    return model.to(pick_device(device))  # type: ignore[arg-type]
 
 
 def load_sequence_classifier(

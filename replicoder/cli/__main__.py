@@ -1,0 +1,3 @@
+from replicoder.cli import main
+
+main()

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from replicoder import codebook as cb
+from replicoder.errors import ReplicoderError
+
+
+def test_cap_has_the_major_topics_with_descriptions() -> None:
+    book = cb.load("cap")
+    expected = [str(c) for c in [*range(1, 11), *range(12, 22), 23]]
+    assert book.codes == expected
+    assert not book.multi_label
+    for lab in book.labels:
+        assert lab.name
+        sentences = [s for s in lab.description.split(". ") if s]
+        assert 1 <= len(sentences) <= 3, lab.code
+    assert book.label("3").name == "Health"
+
+
+def test_round_trip_keeps_the_hash() -> None:
+    book = cb.load("cap")
+    again = cb.parse(book.to_yaml())
+    assert again.codes == book.codes and again.sha256 == book.sha256
+    multi = book.with_multi_label(True)
+    assert multi.multi_label and multi.sha256 != book.sha256
+    assert cb.parse(multi.to_yaml()).multi_label
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "book.yaml"
+    path.write_text(text, "utf-8")
+    return path
+
+
+def test_custom_codebook_with_examples(tmp_path: Path) -> None:
+    path = _write(tmp_path, """\
+name: Tone
+multi_label: true
+labels:
+  - code: pos
+    name: Positive
+    description: Praise.
+    examples: ["Great work", "Well done"]
+  - code: 2
+    name: Negative
+""")
+    book = cb.load(path)
+    assert book.codes == ["pos", "2"] and book.multi_label
+    assert book.label("pos").examples == ("Great work", "Well done")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("labels:\n  - code: 1\n    name: A\n  - code: 1\n    name: B\n",
+         "line 4: duplicate code '1' (first defined on line 2)"),
+        ("labels:\n  - code: 1\n    description: no name\n", "line 2: label is missing 'name'"),
+        ("labels:\n  - code: 1\n    name: [a, b]\n", "line 3: 'name' must be a single value"),
+        ("labels:\n  - code: 1\n    name: A\n    colour: red\n",
+         "line 4: unknown label field 'colour'"),
+        ("multi_label: maybe\nlabels:\n  - {code: 1, name: A}\n",
+         "line 1: 'multi_label' must be true or false"),
+        ("labels: []\n", "'labels' must be a non-empty list"),
+        ("name: x\n", "missing 'labels'"),
+        ("labels:\n  - code: 1\n    name: A\n  - code: 2\n   name: B\n", "not valid YAML"),
+        ("labels:\n  - code: 1\n    name: A\n    examples: one\n",
+         "line 4: 'examples' must be a list"),
+    ],
+)
+def test_bad_codebooks_name_line_and_field(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ReplicoderError) as err:
+        cb.load(_write(tmp_path, text))
+    assert message in str(err.value)
+    assert "book.yaml" in str(err.value)
+
+
+def test_unknown_builtin_or_missing_file() -> None:
+    with pytest.raises(ReplicoderError, match="no such file"):
+        cb.load("nope.yaml")

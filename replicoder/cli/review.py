@@ -1,9 +1,188 @@
-"""Commands: review, review assign/agreement/adjudicate, export (issue 5)."""
+"""Commands: review, review assign/agreement/adjudicate, export verified (issue 5)."""
 
 from __future__ import annotations
 
+import math
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.table import Table
+
+from replicoder.cli.common import StudyOption, console, study_at
+from replicoder.errors import ReplicoderError
+
+review_app = typer.Typer(invoke_without_command=True, no_args_is_help=False)
+export_app = typer.Typer(help="Write study results to files.", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
+    app.add_typer(review_app, name="review")
+    app.add_typer(export_app, name="export")
+
+
+@review_app.callback()
+def review(
+    ctx: typer.Context,
+    coder: Annotated[str | None, typer.Option(
+        help="Your coder name (letters, digits, - or _); default: your login name.")] = None,
+    host: Annotated[str, typer.Option(
+        help="Address to listen on. Any non-loopback address requires the token printed "
+        "at start.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8765,
+    study: StudyOption = Path("."),
+) -> None:
+    """Review LLM proposals in a local web app: reject wrong labels, add missing ones.
+
+    Without a subcommand, starts the app and prints its URL (Ctrl-C stops it; nothing is
+    lost).
+    One document at a time with the labels the LLM annotators proposed: digits toggle a
+    label, a adds one from the codebook, u flags unclear, Enter saves and goes on,
+    Backspace goes back. Every decision is written to study.db at once.
+
+    Example: replicoder review --coder anna --study my-study
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from replicoder.review.server import default_coder, serve
+
+    st = study_at(study)
+    name = coder or default_coder()
+
+    def announce(url: str) -> None:
+        print(f"Review app for study '{st.root.name}' as coder {name}: {url}", flush=True)
+        print("Press Ctrl-C to stop; every decision is already saved.", flush=True)
+
+    serve(st, name, host=host, port=port, announce=announce)
+
+
+@review_app.command("assign")
+def assign(
+    coders: Annotated[str, typer.Option(help="Coder names separated by commas, e.g. a,b,c.")],
+    overlap: Annotated[float, typer.Option(
+        help="Share of documents (0-1) given to two coders to measure agreement.")] = 0.2,
+    seed: Annotated[int | None, typer.Option(
+        help="Seed for the shuffle (default: the study's seed).")] = None,
+    limit: Annotated[int | None, typer.Option(
+        help="Assign only the first N documents (in import order).")] = None,
+    only_proposed: Annotated[bool, typer.Option(
+        "--only-proposed", help="Assign only documents that have LLM proposals.")] = False,
+    study: StudyOption = Path("."),
+) -> None:
+    """Give each document to one coder and an overlap share to two coders.
+
+    Replaces an earlier assignment; decisions already made are kept.
+
+    Example: replicoder review assign --coders anna,ben,cem --overlap 0.2
+    """
+    from replicoder.review.assign import assign as do_assign
+    from replicoder.review.assign import parse_coders
+
+    result = do_assign(study_at(study), parse_coders(coders), overlap, seed=seed, limit=limit,
+                       only_proposed=only_proposed)
+    per = ", ".join(f"{c}: {n:,}" for c, n in result.per_coder.items())
+    console.print(f"Assigned {result.documents:,} documents ({result.overlap_docs:,} to two "
+                  f"coders). Per coder: {per}. Run {result.run_id}.")
+
+
+@review_app.command("agreement")
+def agreement(
+    distance: Annotated[str | None, typer.Option(
+        help="'nominal' or 'masi' (default: nominal for single-label, masi for multi-label "
+        "codebooks).")] = None,
+    show: Annotated[int, typer.Option(help="How many disagreements to list.")] = 20,
+    study: StudyOption = Path("."),
+) -> None:
+    """Krippendorff's alpha between coders, and the documents they disagree on.
+
+    Example: replicoder review agreement --study my-study
+    """
+    from replicoder.review.agreement import coder_agreement
+
+    st = study_at(study)
+    with st.store() as store:
+        report = coder_agreement(store, st.codebook, distance, seed=st.seed)
+    if report.alpha is None:
+        console.print("No document was decided by two coders yet: no agreement to report.")
+    else:
+        low, high = report.interval or (math.nan, math.nan)
+        console.print(f"Krippendorff's alpha ({report.distance}) = {report.alpha:.3f} "
+                      f"(95% bootstrap interval {low:.3f} to {high:.3f}) over "
+                      f"{report.units:,} documents, coders {', '.join(report.coders)}.")
+    pending = [d for d in report.disagreements if d.adjudicated is None]
+    console.print(f"{len(report.disagreements):,} disagreements or unclear flags, "
+                  f"{len(pending):,} not adjudicated yet.")
+    if report.disagreements and show > 0:
+        table = Table("document", "coders chose", "adjudicated")
+        for d in report.disagreements[:show]:
+            chose = "; ".join(
+                f"{c}: {'unclear' if c in d.unclear else ','.join(sorted(v)) or '-'}"
+                for c, v in d.labels.items()
+            )
+            adj = ",".join(sorted(d.adjudicated.labels)) if d.adjudicated else ""
+            table.add_row(d.doc_id, chose, adj)
+        console.print(table)
+
+
+@review_app.command("adjudicate")
+def adjudicate(
+    doc: Annotated[str | None, typer.Option(help="Document id to resolve.")] = None,
+    labels: Annotated[str | None, typer.Option(
+        help="Final label codes, separated by commas.")] = None,
+    unclear: Annotated[bool, typer.Option(
+        "--unclear", help="Leave the document out of the verified set.")] = False,
+    coder: Annotated[str | None, typer.Option(
+        help="Adjudicator name (default: your login name).")] = None,
+    study: StudyOption = Path("."),
+) -> None:
+    """Resolve a disagreement between coders (or use the app's 'disagreements' page).
+
+    Without --doc, lists the documents that wait for adjudication.
+
+    Example: replicoder review adjudicate --doc 1234 --labels 3 --coder anna
+    """
+    from replicoder.review import agreement as agr
+    from replicoder.review.server import default_coder
+    from replicoder.review.session import check_name
+
+    st = study_at(study)
+    with st.store() as store:
+        if doc is None:
+            pending = [d for d in agr.disagreements(store) if d.adjudicated is None]
+            for d in pending:
+                chose = "; ".join(f"{c}: {','.join(sorted(v)) or '-'}"
+                                  for c, v in d.labels.items())
+                console.print(f"{d.doc_id}  {chose}", highlight=False)
+            console.print(f"{len(pending):,} documents wait for adjudication: "
+                          "replicoder review adjudicate --doc ID --labels CODES")
+            return
+        if labels is None and not unclear:
+            raise ReplicoderError("--labels: give the final codes (e.g. --labels 3), "
+                                  "or --unclear")
+        name = coder or default_coder()
+        check_name(name)
+        codes = [c.strip() for c in (labels or "").split(",") if c.strip()]
+        agr.adjudicate(store, st.codebook, name, doc, codes, unclear)
+    console.print(f"Adjudicated {doc}: {','.join(codes) or 'unclear'} ({name}).")
+
+
+@export_app.command("verified")
+def export_verified(
+    out: Annotated[Path, typer.Option(
+        help="Output file: .csv, .jsonl or .parquet (format chosen by extension).")],
+    study: StudyOption = Path("."),
+) -> None:
+    """Write the verified set: document id, text, final labels, who decided.
+
+    A document is verified when its coder decided it (all its coders agreed, or an
+    adjudicator resolved their disagreement) and nobody left it flagged unclear. A manifest
+    is written next to the file (FILE.manifest.json).
+
+    Example: replicoder export verified --out verified.parquet --study my-study
+    """
+    from replicoder.review.export import export_verified as do_export
+
+    result = do_export(study_at(study), out)
+    console.print(f"Wrote {result.rows:,} verified documents to {result.path} "
+                  f"(sha256 {result.sha256[:12]}…).")

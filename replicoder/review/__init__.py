@@ -1,0 +1,1 @@
+"""Human review of LLM proposals: the web app, assignments, agreement, adjudication, export."""

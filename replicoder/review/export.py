@@ -1,0 +1,102 @@
+"""Export the verified set (document id, text, final labels, who decided) to CSV, JSONL or
+Parquet, chosen by the output file's extension."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from replicoder import atomic
+from replicoder.errors import ReplicoderError
+from replicoder.review.manifest import base_manifest
+from replicoder.review.session import now
+from replicoder.study import Study
+
+FORMATS = (".csv", ".jsonl", ".parquet")
+SEP = ";"
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    path: Path
+    rows: int
+    sha256: str
+    run_id: str
+
+
+def _format(out: Path) -> str:
+    suffix = out.suffix.lower()
+    if suffix not in FORMATS:
+        raise ReplicoderError(
+            f"--out {out}: unknown extension {suffix or '(none)'!r}; use .csv, .jsonl or .parquet"
+        )
+    return suffix
+
+
+def _encode(rows: list[dict[str, Any]], fmt: str) -> bytes:
+    if fmt == ".jsonl":
+        return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
+    if fmt == ".csv":
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=["doc_id", "text", "labels", "label_names",
+                                                 "decided_by", "how"])
+        writer.writeheader()
+        for r in rows:
+            writer.writerow({**r, "labels": SEP.join(r["labels"]),
+                             "label_names": SEP.join(r["label_names"])})
+        return buf.getvalue().encode("utf-8")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pa.schema([("doc_id", pa.string()), ("text", pa.string()),
+                        ("labels", pa.list_(pa.string())), ("label_names", pa.list_(pa.string())),
+                        ("decided_by", pa.string()), ("how", pa.string())])
+    table = pa.Table.from_pylist(rows, schema=schema)
+    sink = io.BytesIO()
+    pq.write_table(table, sink)
+    return sink.getvalue()
+
+
+def export_verified(study: Study, out: Path) -> ExportResult:
+    """Write every verified document to ``out`` (atomically) and ``out``.manifest.json.
+
+    Rows: doc_id, text, labels (codes, sorted as in the codebook; joined by ';' in CSV),
+    label_names, decided_by (coder, 'a+b' when coders agreed, or the adjudicator) and how
+    ('single', 'agreed', 'adjudicated').
+    """
+    fmt = _format(out)
+    book = study.codebook
+    order = {c: i for i, c in enumerate(book.codes)}
+    with study.store() as store:
+        verified = store.verified()
+        if not verified:
+            raise ReplicoderError(
+                "no verified documents yet: review some with `replicoder review` first"
+            )
+        texts = {d.doc_id: d.text for d in store.documents([v.doc_id for v in verified])}
+        rows = []
+        for v in verified:
+            codes = sorted(v.labels, key=lambda c: (order.get(c, len(order)), c))
+            rows.append({"doc_id": v.doc_id, "text": texts[v.doc_id], "labels": codes,
+                         "label_names": [book.label(c).name if c in book else c for c in codes],
+                         "decided_by": v.decided_by, "how": v.how})
+        data = _encode(rows, fmt)
+        atomic.write_bytes(out, data)
+        digest = hashlib.sha256(data).hexdigest()
+        stamp = now()
+        run_id = f"export-{stamp[:19].replace(':', '')}-{uuid.uuid4().hex[:6]}"
+        manifest = base_manifest(study)
+        manifest.update({"kind": "export-verified", "run_id": run_id, "created_at": stamp,
+                         "output": out.name, "output_sha256": digest, "rows": len(rows),
+                         "decisions_logged": store.decision_log_size()})
+        atomic.write_text(out.with_name(out.name + ".manifest.json"),
+                          json.dumps(manifest, indent=2, sort_keys=True))
+        store.add_run(run_id, "export-verified", stamp, manifest)
+    return ExportResult(out, len(rows), digest, run_id)
+

@@ -1,0 +1,66 @@
+"""Run the review app with uvicorn: loopback by default, a token on any other address."""
+
+from __future__ import annotations
+
+import getpass
+import socket
+import uuid
+from collections.abc import Callable
+from urllib.parse import quote
+
+from replicoder.errors import ReplicoderError
+from replicoder.review.manifest import base_manifest
+from replicoder.review.security import is_loopback, new_token
+from replicoder.study import Study
+
+
+def default_coder() -> str:
+    try:
+        name = getpass.getuser()
+    except (KeyError, OSError):
+        return "coder"
+    clean = "".join(ch for ch in name if ch.isalnum() or ch in "-_")[:64]
+    return clean or "coder"
+
+
+def check_port(host: str, port: int) -> None:
+    if not 0 < port < 65536:
+        raise ReplicoderError(f"--port {port}: give a port between 1 and 65535, e.g. 8765")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise ReplicoderError(
+                f"cannot listen on {host}:{port} ({exc.strerror}); choose another --port"
+            ) from exc
+
+
+def serve(study: Study, coder: str, host: str = "127.0.0.1", port: int = 8765,
+          announce: Callable[[str], None] = print) -> None:
+    """Serve until interrupted; ``announce`` gets the URL to open (with the token if any)."""
+    import uvicorn
+
+    from replicoder.review.app import create_app
+    from replicoder.review.session import check_coder, now
+
+    with study.store() as store:
+        check_coder(store, coder)
+    check_port(host, port)
+    token = None if is_loopback(host) else new_token()
+    stamp = now()
+    manifest = base_manifest(study)
+    manifest.update({"kind": "review", "coder": coder, "host": host, "port": port,
+                     "token_required": token is not None, "started_at": stamp})
+    with study.store() as store:
+        store.add_run(f"review-{stamp[:19].replace(':', '')}-{uuid.uuid4().hex[:6]}", "review",
+                      stamp, manifest)
+    app = create_app(study, coder=coder, token=token)
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    shown = f"[{shown}]" if ":" in shown else shown
+    url = f"http://{shown}:{port}/c/{quote(coder, safe='')}/"
+    if token:
+        url += f"?token={token}"
+    announce(url)
+    uvicorn.run(app, host=host, port=port, log_level="warning")

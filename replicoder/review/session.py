@@ -1,0 +1,166 @@
+"""One coder's review: what to show for a document, saving drafts and decisions, progress.
+
+Library functions over an open :class:`~replicoder.store.Store`; the web app is a thin
+layer over them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from replicoder.codebook import Codebook
+from replicoder.errors import ReplicoderError
+from replicoder.store import Store
+from replicoder.store.reviews import Decision, Draft
+
+
+def now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+
+
+@dataclass(frozen=True)
+class Progress:
+    done: int
+    total: int
+    median_seconds: float | None
+
+
+@dataclass(frozen=True)
+class DocView:
+    """Everything the review page shows for one document.
+
+    ``proposed`` maps each proposed label to its annotators (sorted); ``rejected``,
+    ``added`` and ``unclear`` are the current state (a draft, else the saved decision, else
+    nothing rejected); ``seconds`` is time already spent; ``position`` is 0-based in the queue.
+    """
+
+    doc_id: str
+    text: str
+    proposed: dict[str, list[str]]
+    annotators: list[str]
+    unparsed: list[str]
+    rejected: frozenset[str]
+    added: frozenset[str]
+    unclear: bool
+    seconds: float
+    saved: bool
+    position: int
+    previous: str | None
+    next: str | None
+
+
+def check_name(coder: str) -> None:
+    """A clear error for a coder name that is not 1-64 letters, digits, '-' or '_'."""
+    if not coder or len(coder) > 64 or not coder.replace("-", "").replace("_", "").isalnum():
+        raise ReplicoderError(
+            f"coder name {coder!r}: use 1-64 letters, digits, '-' or '_' (e.g. --coder anna)"
+        )
+
+
+def check_coder(store: Store, coder: str) -> None:
+    """A clear error for a bad coder name or a coder without assigned documents."""
+    check_name(coder)
+    assigned = store.assigned_coders()
+    if assigned and coder not in assigned:
+        raise ReplicoderError(
+            f"coder {coder!r} has no assigned documents; assigned coders: "
+            f"{', '.join(assigned)}. Use one of them, or run `replicoder review assign` again."
+        )
+
+
+def proposals_for(store: Store, doc_id: str) -> tuple[dict[str, list[str]], list[str], list[str]]:
+    """(label -> annotators proposing it, every annotator, annotators whose answer was unread)."""
+    proposed: dict[str, list[str]] = {}
+    annotators: list[str] = []
+    unparsed: list[str] = []
+    for p in store.proposals([doc_id]):
+        annotators.append(p.annotator)
+        if p.status != "ok":
+            unparsed.append(p.annotator)
+        for code in p.labels:
+            proposed.setdefault(code, []).append(p.annotator)
+    return {k: sorted(v) for k, v in proposed.items()}, annotators, unparsed
+
+
+def next_undecided(store: Store, coder: str) -> str | None:
+    decided = store.decided_ids(coder)
+    return next((d for d in store.queue(coder) if d not in decided), None)
+
+
+def progress(store: Store, coder: str) -> Progress:
+    queue = set(store.queue(coder))
+    mine = [d for d in store.decisions(coder) if d.doc_id in queue]
+    median = statistics.median(d.seconds for d in mine) if mine else None
+    return Progress(len(mine), len(queue), median)
+
+
+def view(store: Store, coder: str, doc_id: str) -> DocView:
+    queue = store.queue(coder)
+    try:
+        pos = queue.index(doc_id)
+    except ValueError:
+        raise ReplicoderError(f"document {doc_id!r} is not in {coder}'s queue") from None
+    doc = store.documents([doc_id])[0]
+    proposed, annotators, unparsed = proposals_for(store, doc_id)
+    draft = store.draft(doc_id, coder)
+    saved = store.decision(doc_id, coder)
+    rejected: frozenset[str] = frozenset()
+    added: frozenset[str] = frozenset()
+    unclear, seconds = False, 0.0
+    if draft is not None:
+        rejected, added, unclear, seconds = draft.rejected, draft.added, draft.unclear, \
+            draft.seconds
+    elif saved is not None:
+        rejected, added, unclear, seconds = saved.rejected, saved.added, saved.unclear, \
+            saved.seconds
+    return DocView(
+        doc_id=doc_id, text=doc.text, proposed=proposed, annotators=annotators,
+        unparsed=unparsed, rejected=rejected & proposed.keys(), added=added - proposed.keys(),
+        unclear=unclear, seconds=seconds, saved=saved is not None, position=pos,
+        previous=queue[pos - 1] if pos > 0 else None,
+        next=queue[pos + 1] if pos + 1 < len(queue) else None,
+    )
+
+
+def _check_codes(book: Codebook, codes: Collection[str], field: str) -> None:
+    unknown = sorted(c for c in codes if c not in book)
+    if unknown:
+        raise ReplicoderError(
+            f"{field}: codes {unknown} are not in the codebook '{book.name}'; "
+            f"valid codes: {', '.join(book.codes)}"
+        )
+
+
+def save_draft(store: Store, book: Codebook, coder: str, doc_id: str, rejected: Collection[str],
+               added: Collection[str], unclear: bool, seconds: float) -> None:
+    """Keep the coder's unsaved state so that a reload or a crash loses nothing."""
+    _check_codes(book, added, "added")
+    store.save_draft(
+        Draft(doc_id, coder, frozenset(rejected), frozenset(added), unclear, max(0.0, seconds)),
+        now(),
+    )
+
+
+def decide(store: Store, book: Codebook, coder: str, doc_id: str, rejected: Collection[str],
+           added: Collection[str], unclear: bool, seconds: float) -> Decision:
+    """Validate and record a coder's decision on a document (one transaction)."""
+    if doc_id not in set(store.queue(coder)):
+        raise ReplicoderError(f"document {doc_id!r} is not in {coder}'s queue")
+    _check_codes(book, added, "added")
+    proposed, _, _ = proposals_for(store, doc_id)
+    rej = frozenset(rejected) & proposed.keys()
+    kept = frozenset(proposed) - rej
+    add = frozenset(added) - proposed.keys()
+    final = kept | add
+    if not unclear and not book.multi_label and len(final) != 1:
+        raise ReplicoderError(
+            f"document {doc_id!r}: the codebook is single-label, so keep exactly one label "
+            f"(now {len(final)}: {sorted(final)}), or flag the document unclear"
+        )
+    decision = Decision(doc_id, coder, kept, rej, add, unclear, max(0.0, seconds), now(),
+                        proposed)
+    store.add_decision(decision)
+    return decision

@@ -2,8 +2,133 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+from rich.table import Table
+
+from replicoder.cli.common import StudyOption, console, study_at
+from replicoder.report import accuracy_key
+
+HEADERS = {"subset_accuracy": "accuracy", "label_accuracy": "label acc.",
+           "hamming_loss": "Hamming", "jaccard": "Jaccard", "f1_macro": "macro F1"}
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
+    app.command("evaluate")(evaluate)
+    app.command("learning-curve")(learning_curve)
+
+
+def _fmt(v: float | None, ci: tuple[float | None, float | None] | list[Any], d: int = 2
+         ) -> str:
+    if v is None:
+        return "–"
+    lo, hi = ci
+    return f"{v:.3f}\n[dim]({lo:.{d}f}-{hi:.{d}f})[/]" if lo is not None and hi is not None \
+        else f"{v:.3f}"
+
+
+def _table(result: dict[str, Any]) -> Table:
+    keys = [accuracy_key(result["multi_label"]), "hamming_loss", "jaccard", "f1_macro"]
+    table = Table(title="95% bootstrap intervals in brackets")
+    for col in ("model", "documents", *(HEADERS[k] for k in keys)):
+        table.add_column(col, justify="left" if col in ("model", "documents") else "right")
+    for name, entry in result["models"].items():
+        for part, m in entry["parts"].items():
+            table.add_row(name, f"{part} ({m['n_documents']})",
+                          *[_fmt(m[k], m["ci"][k], 3 if k == "hamming_loss" else 2)
+                            for k in keys])
+    return table
+
+
+def evaluate(
+    names: Annotated[list[str] | None, typer.Argument(
+        help="Fine-tuned models (models/NAME) to evaluate; 'zero-shot' or 'zero-shot:BASE' "
+             "for a base model prompted with the codebook.", show_default=False)] = None,
+    annotators: Annotated[bool, typer.Option(
+        "--annotators", help="Also evaluate every LLM annotator's proposals, and the crowd's "
+                             "majority and union.")] = False,
+    annotator: Annotated[list[str] | None, typer.Option(
+        help="Evaluate this annotator's proposals (repeatable).", show_default=False)] = None,
+    baseline: Annotated[str, typer.Option(
+        help="Built-in baseline trained on the train part: 'tfidf' (TF-IDF + linear SVM) or "
+             "'none'.")] = "tfidf",
+    split: Annotated[str, typer.Option(
+        help="Part of the study's split to evaluate on: test, validation or train.")] = "test",
+    train_rows: Annotated[bool, typer.Option(
+        "--train-rows/--no-train-rows", help="Also report each model on the train documents, "
+                                             "as the paper does.")] = True,
+    n_boot: Annotated[int, typer.Option(help="Bootstrap resamples for the intervals.")] = 1000,
+    study: StudyOption = Path("."),
+) -> None:
+    """Compare models on the same documents with the paper's metrics.
+
+    Every model (fine-tuned, zero-shot, baseline, annotators) is scored on
+    the same documents of the study's split, with 95% bootstrap intervals:
+    accuracy, Hamming loss, Jaccard, micro/macro F1, and per label balanced
+    accuracy, F1, sensitivity, specificity. Writes runs/<id>/ with
+    metrics.json, predictions.parquet, report.html, PNG figures and
+    manifest.json.
+
+    Example: replicoder evaluate my-model zero-shot --annotators --baseline tfidf
+    """
+    from replicoder.evaluate import evaluate_models
+
+    chosen: bool | list[str] = True if annotators else list(annotator or [])
+    result = evaluate_models(
+        study_at(study), list(names or []), annotators=chosen,
+        baseline=None if baseline == "none" else baseline, split=split, n_boot=n_boot,
+        train_rows=train_rows,
+    )
+    console.print(_table(result))
+    console.print(f"Report: [bold]{Path(result['run_dir']) / 'report.html'}[/]", soft_wrap=True)
+
+
+def learning_curve(
+    sizes: Annotated[str, typer.Option(
+        help="Training-set sizes, comma separated; 'all' is the whole train part.")
+    ] = "100,250,500,1000,2000,all",
+    repeats: Annotated[int, typer.Option(
+        help="Subsets drawn per size (seeds seed, seed+1, ...).")] = 1,
+    trainer: Annotated[str, typer.Option(
+        help="'finetune' (LoRA on --base, as `replicoder train`) or 'tfidf' (the baseline, "
+             "seconds).")] = "finetune",
+    base: Annotated[str, typer.Option(help="Base model: 'embedded', a hub id, a folder or a "
+                                           ".gguf file.")] = "embedded",
+    mode: Annotated[str, typer.Option(help="classifier or generative.")] = "classifier",
+    epochs: Annotated[int | None, typer.Option(help="Training epochs (default: train's).",
+                                               show_default=False)] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the subsets and of training.")] = 0,
+    n_boot: Annotated[int, typer.Option(help="Bootstrap resamples for the intervals.")] = 1000,
+    study: StudyOption = Path("."),
+) -> None:
+    """Train on growing seeded subsets of the train part; test on the same set.
+
+    Plots accuracy, macro F1, Jaccard and Hamming loss against training-set
+    size with 95% bootstrap bands. Fine-tuned models stay in models/lc-*;
+    running the same command again reuses them. Writes runs/<id>/ with
+    learning_curve.png, metrics.json, predictions.parquet and report.html.
+
+    Example: replicoder learning-curve --sizes 100,250,500,all --repeats 2
+    """
+    from replicoder.errors import ReplicoderError
+    from replicoder.learning_curve import learning_curve as run
+    from replicoder.learning_curve import parse_sizes
+
+    if trainer not in ("finetune", "tfidf"):
+        raise ReplicoderError(f"--trainer {trainer!r}: use finetune or tfidf")
+    kwargs: dict[str, Any] = {} if epochs is None else {"epochs": epochs}
+    result = run(study_at(study), parse_sizes(sizes), repeats, base=base, mode=mode, seed=seed,
+                 trainer=None if trainer == "finetune" else "tfidf", n_boot=n_boot, **kwargs)
+    key = accuracy_key(result["multi_label"])
+    table = Table(title=f"Learning curve, {result['trainer']} (test documents)")
+    for col in ("size", "repeat", HEADERS[key], HEADERS["f1_macro"]):
+        table.add_column(col, justify="right")
+    for p in result["curve"]:
+        m = p["metrics"]
+        table.add_row(str(p["size"]), str(p["repeat"]), _fmt(m[key], m["ci"][key]),
+                      _fmt(m["f1_macro"], m["ci"]["f1_macro"]))
+    console.print(table)
+    console.print(f"Report: [bold]{Path(result['run_dir']) / 'report.html'}[/]", soft_wrap=True)

@@ -1,0 +1,319 @@
+"""Evaluate models side by side on the same documents: the paper's train and test rows.
+
+Sources of predictions, each evaluated as a "model":
+- ``models``: fine-tuned models in models/NAME, or ``zero-shot`` / ``zero-shot:BASE`` (the
+  base model prompted with the codebook, never fine-tuned);
+- ``baseline="tfidf"``: TF-IDF + linear SVM trained on the split's train part;
+- ``annotators``: each LLM annotator's proposals in study.db (unparsed or missing
+  proposals count as empty sets), plus the crowd's majority vote and union
+  (:mod:`replicoder.aggregate`: unparsed answers do not vote).
+The truth is each document's gold label set (reviewers' verified labels where no gold).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from replicoder import aggregate, atomic, metrics
+from replicoder.baseline import NAME as TFIDF
+from replicoder.baseline import TfidfSvm
+from replicoder.errors import ReplicoderError
+from replicoder.manifest import base_manifest, new_run_id, write_json
+from replicoder.predictions import Predictions
+from replicoder.splits import PARTS, ensure_split, labelled
+from replicoder.store import Proposal
+from replicoder.study import Study
+
+BASELINES = (TFIDF,)
+ZERO_SHOT = "zero-shot"
+# provenance fields of an annotator's proposals that say how they were made
+SETTINGS = ("backend", "model", "model_id", "params", "template", "template_sha256")
+
+
+@dataclass
+class EvalDocs:
+    """The documents of one part of the split: ids, texts and true label sets (same order)."""
+
+    part: str
+    doc_ids: list[str]
+    texts: list[str]
+    truth: list[frozenset[str]]
+
+    def sha256(self) -> str:
+        h = hashlib.sha256()
+        for doc_id, text, labels in zip(self.doc_ids, self.texts, self.truth, strict=True):
+            h.update(f"{doc_id}\t{text}\t{';'.join(sorted(labels))}\n".encode())
+        return h.hexdigest()
+
+
+def load_parts(study: Study, parts: Sequence[str]) -> dict[str, EvalDocs]:
+    """Each part's labelled documents; clear errors for no labels or an empty part."""
+    for part in parts:
+        if part not in PARTS:
+            raise ReplicoderError(f"unknown split part {part!r}; use one of: {', '.join(PARTS)}")
+    with study.store() as store:
+        truth = labelled(store)
+    if not truth:
+        raise ReplicoderError(
+            f"{study.root}: no document has labels to evaluate against; import a file with "
+            "--labels or review LLM proposals first"
+        )
+    assignment = ensure_split(study)
+    out: dict[str, EvalDocs] = {}
+    with study.store() as store:
+        for part in parts:
+            ids = [d for d in truth if assignment.get(d) == part]
+            if not ids:
+                raise ReplicoderError(
+                    f"{study.root}: the {part} part of the split has no labelled documents; "
+                    "label more documents (the split keeps 20% for test, 10% validation)"
+                )
+            docs = store.documents(ids)
+            out[part] = EvalDocs(part, [d.doc_id for d in docs], [d.text for d in docs],
+                                 [truth[d.doc_id] for d in docs])
+    return out
+
+
+# A source gives predictions for one part's documents.
+Source = Callable[[EvalDocs], Predictions]
+
+
+def baseline_source(study: Study, name: str, train: EvalDocs, seed: int
+                    ) -> tuple[Source, dict[str, Any]]:
+    if name not in BASELINES:
+        raise ReplicoderError(f"unknown baseline {name!r}; use one of: {', '.join(BASELINES)}")
+    model = TfidfSvm(seed=seed).fit(train.texts, train.truth, study.codebook.codes,
+                                    multi_label=study.codebook.multi_label)
+
+    def predict(docs: EvalDocs) -> Predictions:
+        sets, scores = model.predict(docs.texts)
+        return Predictions(name, docs.doc_ids, sets, model.codes, scores)
+
+    return predict, {"kind": "baseline", **model.params(), "train_sha256": train.sha256()}
+
+
+def model_source(study: Study, name: str) -> tuple[Source, dict[str, Any]]:
+    """A fine-tuned model of models/NAME, or the zero-shot base model."""
+    if name == ZERO_SHOT or name.startswith(ZERO_SHOT + ":"):
+        from replicoder.models.loading import resolve
+        from replicoder.train.trained import zero_shot
+
+        base = name.partition(":")[2] or "embedded"
+        scorer = zero_shot(study, base)
+
+        def predict_zero(docs: EvalDocs) -> Predictions:
+            sets, scores, _raw = scorer.predict(docs.texts)
+            return Predictions(name, docs.doc_ids, sets, study.codebook.codes, scores)
+
+        return predict_zero, {"kind": "zero-shot", "base": base, "prompt": scorer.instruction,
+                              "base_sha256": resolve(base).sha256}
+    if not (study.models_dir / name / "manifest.json").is_file():  # fail before loading torch
+        known = sorted(p.parent.name for p in study.models_dir.glob("*/manifest.json"))
+        raise ReplicoderError(
+            f"unknown model {name!r} in {study.models_dir} (trained models: "
+            f"{', '.join(known) or 'none yet'}); train one with `replicoder train NAME`, or "
+            "use zero-shot"
+        )
+    from replicoder.train.trained import load_trained
+
+    trained = load_trained(study, name)
+
+    def predict(docs: EvalDocs) -> Predictions:
+        return trained.predict(docs.texts, docs.doc_ids)
+
+    return predict, {"kind": "fine-tuned", "adapter_sha256": trained.adapter_sha256,
+                     "base": trained.config.base, "mode": trained.config.mode,
+                     "base_sha256": trained.manifest.get("base", {}).get("sha256", "")}
+
+
+def crowd_sources(study: Study, annotators: bool | list[str]
+                  ) -> list[tuple[str, Source, dict[str, Any]]]:
+    """One source per annotator, plus the crowd's majority and union when there are 2+."""
+    with study.store() as store:
+        known = store.annotators()
+    names = known if annotators is True else list(annotators or [])
+    unknown = [a for a in names if a not in known]
+    if unknown:
+        have = ", ".join(known) if known else "none: run `replicoder annotate` first"
+        raise ReplicoderError(f"unknown annotator(s) {', '.join(unknown)}; annotators: {have}")
+    if annotators is True and not names:
+        raise ReplicoderError(f"{study.root}: no annotator has proposed labels yet; run "
+                              "`replicoder annotate` first, or leave out --annotators")
+
+    def answers(docs: EvalDocs) -> list[Proposal]:
+        with study.store() as store:
+            return [p for p in store.proposals(docs.doc_ids) if p.annotator in names]
+
+    def one(name: str) -> Source:
+        def predict(docs: EvalDocs) -> Predictions:
+            mine = [p for p in answers(docs) if p.annotator == name]
+            got = {p.doc_id: p.labels for p in mine if p.status == "ok"}
+            settings = {json.dumps({k: p.provenance.get(k) for k in SETTINGS}, sort_keys=True)
+                        for p in mine}
+            counts = {"ok": len(got), "unparsed": len(mine) - len(got),
+                      "missing": len(docs.doc_ids) - len(mine),
+                      "settings": [json.loads(x) for x in sorted(settings)]}
+            return Predictions(name, docs.doc_ids, [got.get(d, frozenset()) for d in
+                                                   docs.doc_ids], study.codebook.codes,
+                               provenance={"answers": counts})
+        return predict
+
+    def combined(rule: str) -> Source:
+        def predict(docs: EvalDocs) -> Predictions:
+            props = answers(docs)
+            got = aggregate.majority(props, names) if rule == "majority" else {
+                d: frozenset(codes) for d, codes in aggregate.union(props, names).items()}
+            return Predictions(f"crowd-{rule}", docs.doc_ids,
+                               [got.get(d, frozenset()) for d in docs.doc_ids],
+                               study.codebook.codes)
+        return predict
+
+    out: list[tuple[str, Source, dict[str, Any]]] = [
+        (a, one(a), {"kind": "annotator"}) for a in names]
+    if len(names) > 1:
+        out += [(f"crowd-{k}", combined(k), {"kind": "crowd", "rule": k, "annotators": names})
+                for k in ("majority", "union")]
+    return out
+
+
+def score(study: Study, pred: Predictions, docs: EvalDocs, n_boot: int, seed: int
+          ) -> dict[str, Any]:
+    """Metrics and bootstrap intervals of one model on one part."""
+    codes = study.codebook.codes
+    got = pred.by_id()
+    missing = [d for d in docs.doc_ids if d not in got]
+    if missing:
+        raise ReplicoderError(f"model {pred.model!r} gave no prediction for document "
+                              f"{missing[0]!r} ({len(missing)} missing)")
+    sets = [got[d] for d in docs.doc_ids]
+    try:
+        result = metrics.evaluate(docs.truth, sets, codes)
+        result["ci"] = metrics.bootstrap_ci(docs.truth, sets, codes, n_boot=n_boot, seed=seed)
+    except ValueError as exc:
+        raise ReplicoderError(f"model {pred.model!r} on the {docs.part} documents: {exc}"
+                              ) from exc
+    return result
+
+
+def predictions_parquet(rows: list[tuple[str, EvalDocs, Predictions]]) -> bytes:
+    """Long table: model, part, doc_id, gold, predicted, scores (codebook order or null)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    cols: dict[str, list[Any]] = {k: [] for k in ("model", "part", "doc_id", "gold",
+                                                  "predicted", "scores")}
+    for name, docs, pred in rows:
+        got = pred.by_id()
+        index = {d: i for i, d in enumerate(pred.doc_ids)}
+        for doc_id, truth in zip(docs.doc_ids, docs.truth, strict=True):
+            cols["model"].append(name)
+            cols["part"].append(docs.part)
+            cols["doc_id"].append(doc_id)
+            cols["gold"].append(sorted(truth))
+            cols["predicted"].append(sorted(got[doc_id]))
+            cols["scores"].append(None if pred.scores is None else
+                                  [float(x) for x in np.asarray(pred.scores[index[doc_id]])])
+    table = pa.table(cols, schema=pa.schema([
+        ("model", pa.string()), ("part", pa.string()), ("doc_id", pa.string()),
+        ("gold", pa.list_(pa.string())), ("predicted", pa.list_(pa.string())),
+        ("scores", pa.list_(pa.float64()))]))
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    return buf.getvalue()
+
+
+def evaluate_models(
+    study: Study,
+    models: list[str],
+    *,
+    annotators: bool | list[str] = False,
+    baseline: str | None = TFIDF,
+    split: str = "test",
+    n_boot: int = 1000,
+    train_rows: bool = True,
+    seed: int | None = None,
+) -> dict[str, Any]:
+    """Evaluate every model on the same documents and write runs/<run_id>/.
+
+    Returns {"run_id", "run_dir", "split", "parts", "codes", "multi_label",
+    "documents": part -> {"n", "sha256"}, "models": name -> {"kind", ..., "parts": part ->
+    metrics.evaluate(...) + "ci"}}; the same dict is runs/<run_id>/metrics.json.
+    """
+    if len(set(models)) != len(models):
+        raise ReplicoderError(f"a model is named twice in {models}")
+    if not models and not annotators and not baseline:
+        raise ReplicoderError("nothing to evaluate: name a model, --annotators or --baseline")
+    if baseline and baseline not in BASELINES:
+        raise ReplicoderError(f"unknown baseline {baseline!r}; use one of: "
+                              f"{', '.join(BASELINES)}")
+    seed = study.seed if seed is None else seed
+    crowd = crowd_sources(study, annotators) if annotators else []
+    parts = (["train"] if train_rows and split != "train" else []) + [split]
+    docs = load_parts(study, parts)
+    train_docs: EvalDocs | None = docs.get("train")
+    if train_docs is None and baseline:
+        train_docs = load_parts(study, ["train"])["train"]
+    sources: list[tuple[str, Source, dict[str, Any]]] = []
+    for name in models:
+        sources.append((name, *model_source(study, name)))
+    sources += crowd
+    if baseline:
+        assert train_docs is not None
+        sources.append((baseline, *baseline_source(study, baseline, train_docs, seed)))
+    names = [s[0] for s in sources]
+    if len(set(names)) != len(names):
+        raise ReplicoderError(f"two models share a name in {names}; rename one")
+
+    run_id = new_run_id("evaluate")
+    result: dict[str, Any] = {
+        "run_id": run_id, "split": split, "parts": parts, "codes": study.codebook.codes,
+        "multi_label": study.codebook.multi_label, "n_boot": n_boot, "seed": seed,
+        "documents": {p: {"n": len(d.doc_ids), "sha256": d.sha256()} for p, d in docs.items()},
+        "models": {},
+    }
+    rows: list[tuple[str, EvalDocs, Predictions]] = []
+    for name, predict, info in sources:
+        entry: dict[str, Any] = {**info, "parts": {}}
+        for part, part_docs in docs.items():
+            pred = predict(part_docs)
+            rows.append((name, part_docs, pred))
+            if info["kind"] == "annotator" and pred.provenance:
+                entry.setdefault("answers", {})[part] = pred.provenance["answers"]
+            entry["parts"][part] = score(study, pred, part_docs, n_boot, seed)
+        result["models"][name] = entry
+    write_run(study, result, rows, "evaluate")
+    return result
+
+
+def write_run(study: Study, result: dict[str, Any],
+              rows: list[tuple[str, EvalDocs, Predictions]], kind: str) -> Path:
+    """runs/<id>/: predictions.parquet, figures, report.html, metrics.json, manifest.json."""
+    from replicoder import report
+
+    run_dir = study.runs_dir / result["run_id"]
+    run_dir.mkdir(parents=True, exist_ok=True)
+    result["run_dir"] = str(run_dir)
+    atomic.write_bytes(run_dir / "predictions.parquet", predictions_parquet(rows))
+    report.write_report(run_dir, result, study.codebook, kind)
+    write_json(run_dir / "metrics.json", result)
+    manifest = base_manifest(study, kind)
+    manifest.update({
+        "run_id": result["run_id"], "split_part": result["split"], "parts": result["parts"],
+        "bootstrap": {"n_boot": result["n_boot"], "seed": result["seed"], "level": 0.95},
+        "documents": result["documents"],
+        "models": {k: {x: y for x, y in v.items() if x != "parts"}
+                   for k, v in result["models"].items()},
+        "files": sorted(p.name for p in run_dir.iterdir() if not p.name.startswith(".")),
+    })
+    write_json(run_dir / "manifest.json", manifest)
+    with study.store() as store:
+        store.add_run(result["run_id"], kind, manifest["created_at"], manifest)
+    return run_dir

@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 
 import typer
+from rich.text import Text
 
 from replicoder.cli import annotate, crowd, evaluate, review, study, train
 from replicoder.cli.common import err_console
@@ -31,7 +32,7 @@ def main() -> None:
     try:
         app()
     except ReplicoderError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(Text.assemble(("error: ", "bold red"), str(exc)), soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
         err_console.print("interrupted: finished work is saved; run the command again to go on")

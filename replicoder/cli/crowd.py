@@ -2,8 +2,138 @@
 
 from __future__ import annotations
 
+import json
+import math
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from replicoder import atomic
+from replicoder.cli.common import StudyOption, console, err_console, study_at
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
+    app.command("serve")(serve)
+    app.command("agreement")(agreement)
+
+
+def serve(
+    model: Annotated[str, typer.Option(
+        help="'embedded' (SmolLM2-135M-Instruct), a Hugging Face id, a model folder or a "
+        ".gguf file.")] = "embedded",
+    adapter: Annotated[Path | None, typer.Option(
+        help="A peft LoRA adapter folder (generator) to load on top of --model.")] = None,
+    host: Annotated[str, typer.Option(
+        help="Address to bind. The default is loopback only; anything else exposes the "
+        "model to the network (set --api-key-env then).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    name: Annotated[str | None, typer.Option(
+        help="Model id clients send in 'model' (default: the adapter folder's name, else "
+        "--model as given).", show_default=False)] = None,
+    api_key_env: Annotated[str | None, typer.Option(
+        help="NAME of an environment variable holding the key clients must send as "
+        "'Authorization: Bearer KEY'. The key itself is never a flag.",
+        show_default=False)] = None,
+    device: Annotated[str | None, typer.Option(
+        help="'cpu', 'cuda' or 'cuda:N' (default: cuda when present).",
+        show_default=False)] = None,
+    dtype: Annotated[str, typer.Option(
+        help="auto (bfloat16 on GPU, float32 on CPU), float32, bfloat16 or float16.")] = "auto",
+) -> None:
+    """Serve a local model as an OpenAI-compatible API (/v1/chat/completions, /v1/models).
+
+    Requests are answered one at a time; temperature 0 is greedy and repeatable. Stop with
+    Ctrl-C.
+
+    Example: replicoder serve --port 8000, then point any OpenAI client at
+    http://127.0.0.1:8000/v1 with model "embedded".
+    """
+    from replicoder.serve import serve as run_server
+    from replicoder.serve.app import LOOPBACK, api_key_from_env
+
+    api_key_from_env(api_key_env)  # fail before loading the model
+    if host not in LOOPBACK and api_key_env is None:
+        err_console.print(f"[yellow]warning:[/] binding {host} without --api-key-env: anyone "
+                          "who can reach this port can use the model")
+    console.print(f"loading {model}" + (f" + adapter {adapter}" if adapter else "") + " ...")
+    run_server(model, adapter, host, port, name=name, api_key_env=api_key_env, device=device,
+               dtype=dtype)
+
+
+def agreement(
+    annotator: Annotated[list[str] | None, typer.Option(
+        "--annotator", "-a", help="Annotator to include (repeatable; default: all that have "
+        "proposals).", show_default=False)] = None,
+    n_boot: Annotated[int, typer.Option(help="Bootstrap resamples for the 95% intervals.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
+    json_out: Annotated[Path | None, typer.Option(
+        "--json", help="Also write the table as JSON to this file.", show_default=False)] = None,
+    study: StudyOption = Path("."),
+) -> None:
+    """Agreement between annotators: Cohen's kappa per pair, Krippendorff's alpha, % all agree.
+
+    Alpha is nominal for single-label codebooks; for multi-label ones it uses the MASI set
+    distance, and each label is also scored as a binary item. Intervals: 95% bootstrap over
+    documents. Unreadable answers count as missing.
+
+    Example: replicoder agreement --annotator smol --annotator gpt --study my-study
+    """
+    from replicoder.agreement import agreement_table
+
+    table = agreement_table(study_at(study), annotator, n_boot=n_boot, seed=seed)
+    print_agreement(table, console)
+    if json_out is not None:
+        atomic.write_text(json_out, json.dumps(_json_ready(table), indent=2) + "\n")
+        console.print(f"wrote {json_out}")
+
+
+def _json_ready(obj: Any) -> Any:
+    """NaN becomes null: strict JSON has no NaN."""
+    if isinstance(obj, float) and math.isnan(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _json_ready(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_json_ready(v) for v in obj]
+    return obj
+
+
+def _fmt(stat: dict[str, Any]) -> tuple[str, str, str]:
+    """(n, value, interval) as text; "n/a" where undefined."""
+    def num(x: float) -> str:
+        return "n/a" if math.isnan(x) else f"{x:.3f}"
+
+    lo, hi = stat["ci"]
+    ci = "n/a" if math.isnan(lo) else f"[{lo:.3f}, {hi:.3f}]"
+    return str(stat["n"]), num(stat["value"]), ci
+
+
+def print_agreement(table: dict[str, Any], out: Console) -> None:
+    """Print an :func:`replicoder.agreement.agreement_table` result as rich tables."""
+    missing = ", ".join(f"{a} {k}" for a, k in table["missing"].items())
+    out.print(f"{table['n_documents']} documents, {len(table['annotators'])} annotators "
+              f"(documents without a usable answer: {missing})")
+    pairs = Table(title="Cohen's kappa" + (" (on label sets)" if table["multi_label"] else ""))
+    for col in ("annotator A", "annotator B", "documents", "kappa", "95% CI"):
+        pairs.add_column(col, justify="left" if col.startswith("annotator") else "right")
+    for row in table["kappa"]:
+        pairs.add_row(row["a"], row["b"], *_fmt(row))
+    out.print(pairs)
+    overall = Table(title="All annotators")
+    for col in ("statistic", "documents", "value", "95% CI"):
+        overall.add_column(col, justify="left" if col == "statistic" else "right")
+    alpha = table["alpha"]
+    overall.add_row(f"Krippendorff's alpha ({alpha['distance']})", *_fmt(alpha))
+    overall.add_row("share where all agree", *_fmt(table["all_agree"]))
+    out.print(overall)
+    if table["alpha_per_label"]:
+        per = Table(title="Krippendorff's alpha per label (binary)")
+        for col in ("code", "label", "proposed", "documents", "alpha", "95% CI"):
+            per.add_column(col, justify="left" if col in ("code", "label") else "right")
+        for row in table["alpha_per_label"]:
+            per.add_row(row["code"], row["name"], str(row["proposed"]), *_fmt(row))
+        out.print(per)

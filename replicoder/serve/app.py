@@ -1,0 +1,149 @@
+"""The FastAPI app and the `serve` entry point: an OpenAI-compatible local model server.
+
+Routes: POST /v1/chat/completions, GET /v1/models, GET /v1/models/{id}, GET /health.
+Errors use OpenAI's format with 400 (malformed request), 401 (wrong bearer token when an
+API key is set) and 404 (unknown model or route).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from replicoder.errors import ReplicoderError
+from replicoder.models.loading import EMBEDDED
+from replicoder.serve.engine import Engine, load_engine
+from replicoder.serve.schema import ApiError, ChatRequest, completion_body, error_body
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def api_key_from_env(api_key_env: str | None) -> str | None:
+    """The key held by the environment variable named ``api_key_env`` (never the key itself)."""
+    if api_key_env is None:
+        return None
+    key = os.environ.get(api_key_env, "")
+    if not key:
+        raise ReplicoderError(
+            f"--api-key-env {api_key_env}: that environment variable is unset or empty; "
+            f"export {api_key_env}=... before starting the server"
+        )
+    return key
+
+
+def create_app(model: str = EMBEDDED, adapter: Path | str | None = None, *,
+               name: str | None = None, api_key_env: str | None = None,
+               device: str | None = None, dtype: str = "auto",
+               engine: Engine | None = None) -> FastAPI:
+    """Load the model (unless ``engine`` is given) and build the app that serves it."""
+    key = api_key_from_env(api_key_env)
+    if engine is None:
+        engine = load_engine(model, Path(adapter) if adapter is not None else None,
+                             name=name, device=device, dtype=dtype)
+    started = int(time.time())
+    worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="replicoder-generate")
+    app = FastAPI(title="replicoder serve", summary="OpenAI-compatible local model server")
+    _add_error_handlers(app)
+
+    async def authorise(request: Request) -> None:
+        if key is None:
+            return
+        header = request.headers.get("authorization", "")
+        token = header[7:] if header.lower().startswith("bearer ") else ""
+        if not hmac.compare_digest(token.encode(), key.encode()):
+            raise ApiError(401, "Incorrect API key provided.", code="invalid_api_key")
+
+    def model_card() -> dict[str, Any]:
+        return {"id": engine.name, "object": "model", "created": started,
+                "owned_by": "replicoder", "replicoder": engine.info}
+
+    def known(model_id: str) -> None:
+        if model_id != engine.name:
+            raise ApiError(404, f"The model '{model_id}' does not exist; this server has "
+                           f"'{engine.name}'.", code="model_not_found", param="model")
+
+    @app.get("/health")
+    def health() -> dict[str, str]:
+        return {"status": "ok", "model": engine.name}
+
+    @app.get("/v1/models", dependencies=[Depends(authorise)])
+    def list_models() -> dict[str, Any]:
+        return {"object": "list", "data": [model_card()]}
+
+    @app.get("/v1/models/{model_id:path}", dependencies=[Depends(authorise)])
+    def get_model(model_id: str) -> dict[str, Any]:
+        known(model_id)
+        return model_card()
+
+    def answer(req: ChatRequest) -> dict[str, Any]:
+        ids = engine.prompt_ids([m.as_template_dict() for m in req.messages])
+        limit = req.token_limit()
+        if len(ids) + limit > engine.context_length:
+            raise ApiError(
+                400, f"This model's maximum context length is {engine.context_length} tokens; "
+                f"the messages have {len(ids)} and max_tokens is {limit}.",
+                code="context_length_exceeded", param="messages")
+        out = engine.generate(ids, max_tokens=limit, temperature=req.temperature,
+                              top_p=req.top_p, seed=req.seed, stop=req.stop_list())
+        return completion_body(model=engine.name, text=out.text,
+                               finish_reason=out.finish_reason,
+                               prompt_tokens=out.prompt_tokens,
+                               completion_tokens=out.completion_tokens,
+                               fingerprint=engine.fingerprint)
+
+    @app.post("/v1/chat/completions", dependencies=[Depends(authorise)])
+    async def chat(req: ChatRequest) -> dict[str, Any]:
+        known(req.model)
+        req.check_supported()
+        # One generation thread: requests queue in arrival order, the event loop stays free.
+        return await asyncio.wrap_future(worker.submit(answer, req))
+
+    return app
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse(exc.body(), status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        if first.get("type") == "json_invalid":
+            return JSONResponse(error_body("The request body is not valid JSON."), 400)
+        loc = [str(p) for p in first.get("loc", ()) if p != "body"]
+        param = ".".join(loc) or None
+        where = f" at '{param}'" if param else ""
+        msg = f"Invalid request{where}: {first.get('msg', 'malformed body')}"
+        return JSONResponse(error_body(msg, param=param), status_code=400)
+
+    @app.exception_handler(Exception)
+    async def crashed(_: Request, exc: Exception) -> JSONResponse:
+        body = error_body(f"The server failed: {type(exc).__name__}: {exc}", type="server_error")
+        return JSONResponse(body, status_code=500)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+        code = "not_found" if exc.status_code == 404 else None
+        return JSONResponse(error_body(str(exc.detail), code=code), status_code=exc.status_code)
+
+
+def serve(model: str = EMBEDDED, adapter: Path | str | None = None, host: str = "127.0.0.1",
+          port: int = 8000, *, name: str | None = None, api_key_env: str | None = None,
+          device: str | None = None, dtype: str = "auto", log_level: str = "info") -> None:
+    """Serve a model until interrupted (Ctrl-C). Binds loopback unless ``host`` says otherwise."""
+    import uvicorn
+
+    app = create_app(model, adapter, name=name, api_key_env=api_key_env, device=device,
+                     dtype=dtype)
+    uvicorn.run(app, host=host, port=port, log_level=log_level)

@@ -1,9 +1,131 @@
-"""Commands: annotate (issue 4)."""
+"""Commands: annotate, add-annotator (issue 4)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.table import Table
+
+from replicoder.cli.common import StudyOption, console, err_console, study_at
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
+    app.command("annotate")(annotate)
+    app.command("add-annotator")(add_annotator)
+
+
+def annotate(
+    annotator: Annotated[list[str] | None, typer.Option(
+        "--annotator", "-a", help="Annotator to run (repeatable; default: all in "
+        "replicoder.toml).", show_default=False)] = None,
+    limit: Annotated[int | None, typer.Option(
+        help="Annotate only the first N documents (after --sample).", show_default=False)
+    ] = None,
+    sample: Annotated[int | None, typer.Option(
+        help="Annotate N documents drawn at random with --seed.", show_default=False)] = None,
+    seed: Annotated[int, typer.Option(help="Seed of --sample.")] = 0,
+    plan: Annotated[bool, typer.Option(
+        "--plan", help="Print requests, estimated tokens, cost and time per annotator; "
+        "send nothing.")] = False,
+    study: StudyOption = Path("."),
+) -> None:
+    """Let the study's LLM annotators propose codebook labels for its documents.
+
+    Every request and answer is cached in study.db: a re-run sends nothing new and gives
+    the same labels; after Ctrl-C or a crash, run it again to go on where it stopped.
+    Answers the parser cannot read are kept as 'unparsed' and counted. API keys come from
+    the environment variable each annotator names (api_key_env).
+
+    Example: replicoder annotate --annotator smol --sample 200 --seed 1 --plan
+    """
+    from replicoder.annotate.plan import plan as make_plan
+    from replicoder.annotate.runner import annotate as run
+
+    st = study_at(study)
+    if plan:
+        rows = make_plan(st, annotator, limit=limit, sample=sample, seed=seed)
+        table = Table(title="Plan (nothing sent; tokens estimated, cost an upper bound)")
+        for col in ("annotator", "backend", "model", "documents", "cached", "requests",
+                    "tokens in", "tokens out", "cost", "time at rate limit"):
+            table.add_column(col, justify="left" if col in ("annotator", "backend", "model")
+                             else "right")
+        for r in rows:
+            when = (_duration(r.seconds) if r.seconds is not None
+                    else "runs locally" if r.backend == "local" else "no limit set")
+            table.add_row(r.annotator, r.backend, r.model, f"{r.documents:,}", f"{r.cached:,}",
+                          f"{r.requests:,}", f"~{r.input_tokens:,}", f"≤{r.output_tokens:,}",
+                          f"≤${r.cost:,.4f}", when)
+        console.print(table)
+        return
+    try:
+        summary = run(st, annotator, limit=limit, sample=sample, seed=seed, progress=True)
+    except KeyboardInterrupt:  # click would turn it into a bare "Aborted!"
+        err_console.print("interrupted: finished answers are saved; run the command again to "
+                          "go on (nothing answered will be sent again)")
+        raise typer.Exit(130) from None
+    table = Table(title=f"annotate run {summary.run_id}")
+    for col in ("annotator", "documents", "from cache", "sent", "ok", "unparsed", "retries",
+                "tokens in", "tokens out", "cost", "docs/s"):
+        table.add_column(col, justify="left" if col == "annotator" else "right")
+    for a in summary.annotators:
+        table.add_row(a.name, f"{a.documents:,}", f"{a.cached:,}", f"{a.sent:,}", f"{a.ok:,}",
+                      f"{a.unparsed:,}", f"{a.retries:,}", f"{a.input_tokens:,}",
+                      f"{a.output_tokens:,}", f"${a.cost:,.4f}", f"{a.docs_per_s:.2f}")
+    console.print(table)
+    console.print(f"Manifest: {summary.manifest_path}")
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def add_annotator(
+    name: Annotated[str, typer.Argument(help="A short name for the annotator.")],
+    backend: Annotated[str, typer.Option(
+        help="'local' (a Hugging Face model run here) or 'openai' (any OpenAI-compatible "
+        "endpoint: OpenAI, vLLM, Ollama, llama.cpp, replicoder serve).")] = "local",
+    model: Annotated[str, typer.Option(
+        help="local: 'embedded', a hub id, a folder or a .gguf file; openai: the model "
+        "name the server knows.")] = "embedded",
+    base_url: Annotated[str, typer.Option(
+        help="openai backend: the endpoint, e.g. http://127.0.0.1:8000/v1 (default: OpenAI).")
+    ] = "",
+    api_key_env: Annotated[str, typer.Option(
+        help="NAME of the environment variable holding the API key (never the key).")] = "",
+    template: Annotated[str, typer.Option(
+        help="'default' (labels with descriptions), 'short' (names only) or a Jinja file.")
+    ] = "",
+    temperature: Annotated[float, typer.Option(help="0 is greedy.")] = 0.0,
+    max_tokens: Annotated[int, typer.Option(help="Longest answer, in tokens.")] = 64,
+    requests_per_minute: Annotated[float, typer.Option(help="Rate limit (0: none).")] = 0.0,
+    max_concurrency: Annotated[int, typer.Option(help="Parallel requests (openai).")] = 4,
+    price_input_per_1k: Annotated[float, typer.Option(help="Price per 1k input tokens.")] = 0.0,
+    price_output_per_1k: Annotated[float, typer.Option(help="Price per 1k output tokens.")
+    ] = 0.0,
+    replace: Annotated[bool, typer.Option(help="Overwrite an annotator of that name.")] = False,
+    study: StudyOption = Path("."),
+) -> None:
+    """Add an [[annotators]] entry to replicoder.toml (rewritten atomically).
+
+    Example: replicoder add-annotator gpt --backend openai --model gpt-4o-mini
+    --api-key-env OPENAI_API_KEY --requests-per-minute 500
+    """
+    from replicoder.annotate.config import AnnotatorConfig
+    from replicoder.annotate.config import add_annotator as add
+
+    st = study_at(study)
+    add(st, AnnotatorConfig(
+        name=name, backend=backend, model=model, base_url=base_url, api_key_env=api_key_env,
+        template=template, temperature=temperature, max_tokens=max_tokens,
+        requests_per_minute=requests_per_minute, max_concurrency=max_concurrency,
+        price_input_per_1k=price_input_per_1k, price_output_per_1k=price_output_per_1k,
+    ), replace=replace)
+    console.print(f"Added annotator [bold]{name}[/] ({backend}, {model}) to "
+                  f"{st.root / 'replicoder.toml'}.")

@@ -2,8 +2,122 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from replicoder.cli.common import StudyOption, console, study_at
+
+
+class Mode(StrEnum):
+    classifier = "classifier"
+    generative = "generative"
+
+
+class Source(StrEnum):
+    gold = "gold"
+    verified = "verified"
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
+    app.command("train")(train)
+    app.command("classify")(classify)
+
+
+def train(
+    name: Annotated[str, typer.Argument(help="Name of the model; it is saved in models/NAME.")],
+    base: Annotated[str, typer.Option(help="Base model: 'embedded' (SmolLM2-135M), a Hugging "
+                                           "Face id, a model folder or a .gguf file.")]
+    = "embedded",
+    mode: Annotated[Mode, typer.Option(help="classifier: a classification head (fast, "
+                                            "calibrated scores); generative: learn to write "
+                                            "the codes.")] = Mode.classifier,
+    source: Annotated[Source, typer.Option("--from", help="Learn from gold labels or from "
+                                                          "reviewers' verified labels.")]
+    = Source.gold,
+    train_size: Annotated[int | None, typer.Option(help="Use a seeded random subset of this "
+                                                        "many training documents.")] = None,
+    epochs: Annotated[int, typer.Option(help="Passes over the training documents.")] = 3,
+    seed: Annotated[int, typer.Option(help="Seed for initialisation, order and dropout.")] = 0,
+    lr: Annotated[float, typer.Option(help="Learning rate of the LoRA weights.")] = 3e-4,
+    batch_size: Annotated[int, typer.Option(help="Documents per optimizer step.")] = 16,
+    max_length: Annotated[int, typer.Option(help="Tokens kept per document.")] = 64,
+    lora_r: Annotated[int, typer.Option(help="LoRA rank.")] = 16,
+    precision: Annotated[str, typer.Option(help="auto (bf16 where the hardware has it), "
+                                                "bf16 or fp32.")] = "auto",
+    device: Annotated[str | None, typer.Option(help="cpu or cuda (default: cuda if "
+                                                    "present).")] = None,
+    study: StudyOption = Path("."),
+) -> None:
+    """Fine-tune a small open LLM (LoRA) on the study's labelled training documents.
+
+    Uses the study's fixed train/validation/test split (made on first use, kept in
+    study.db), stops early on validation, and writes models/NAME: the adapter, label
+    map, thresholds, metrics.json (validation) and manifest.json. If interrupted, run
+    the same command again: training resumes from its last checkpoint.
+
+    Example: replicoder train bills --epochs 3 --study my-study
+    """
+    from replicoder.train import TrainConfig
+    from replicoder.train import train as run_train
+
+    config = TrainConfig(base=base, mode=mode.value, source=source.value,
+                         train_size=train_size, epochs=epochs, seed=seed, lr=lr,
+                         batch_size=batch_size, max_length=max_length, lora_r=lora_r,
+                         lora_alpha=2 * lora_r, precision=precision, device=device)
+    result = run_train(study_at(study), name, config)
+    m = result.metrics
+    console.print(
+        f"Trained [bold]{name}[/] on {result.manifest['data']['n_train']} documents in "
+        f"{m['train_seconds'] / 60:.1f} min: validation accuracy {m['accuracy']:.3f}, "
+        f"macro-F1 {m['macro_f1']:.3f}. Saved in {result.folder}."
+    )
+
+
+def classify(
+    model: Annotated[str, typer.Option(help="Name of a model made by `replicoder train`.")],
+    out: Annotated[Path, typer.Option(help="Output file: .parquet, .csv, .jsonl or .dta "
+                                           "(Stata).")],
+    input: Annotated[Path | None, typer.Argument(help="CSV, TSV, JSONL or Parquet file "
+                                                      "(optionally .gz); leave out to "
+                                                      "classify the study's documents.")]
+    = None,
+    text: Annotated[str, typer.Option(help="Column with the text.")] = "text",
+    id: Annotated[str | None, typer.Option("--id", help="Column with document ids "
+                                                       "(default: the row number).")] = None,
+    batch_size: Annotated[int, typer.Option(help="Documents per forward pass.")] = 32,
+    checkpoint_every: Annotated[int, typer.Option(help="Save results every N documents; "
+                                                       "a rerun resumes from there.")] = 1000,
+    route_below: Annotated[float | None, typer.Option(help="Send documents whose top score "
+                                                           "is below this to an annotator.")]
+    = None,
+    route_to: Annotated[str | None, typer.Option(help="Annotator (from replicoder.toml) for "
+                                                      "routed documents.")] = None,
+    device: Annotated[str | None, typer.Option(help="cpu or cuda (default: cuda if "
+                                                    "present).")] = None,
+    study: StudyOption = Path("."),
+) -> None:
+    """Label a corpus with a trained model: per-label scores, labels and provenance.
+
+    Streams the input, batches documents of similar length, and saves a checkpoint every
+    N documents: if the job is killed, run the same command again and it goes on where
+    it stopped, without repeating or duplicating rows. With --route-below P --route-to
+    A, documents the model is unsure about are answered by annotator A instead (the
+    output says which answer was used).
+
+    Example: replicoder classify corpus.csv --model bills --out coded.parquet --id doc_id
+    """
+    from replicoder.classify import classify as run_classify
+
+    result = run_classify(study_at(study), model, out, input=input, text=text, id_column=id,
+                          batch_size=batch_size, checkpoint_every=checkpoint_every,
+                          route_below=route_below, route_to=route_to, device=device)
+    routed = f", {result.routed} answered by {route_to}" if route_to else ""
+    resumed = f" (resumed after {result.resumed_from})" if result.resumed_from else ""
+    console.print(
+        f"Classified {result.documents} documents{resumed} at {result.docs_per_s:.1f} docs/s"
+        f"{routed}: {result.out}"
+    )

@@ -1,9 +1,42 @@
-"""Train/validation/test splits and trained-model records (issue 3)."""
+"""Train/validation/test splits (issue 3): one fixed part per labelled document."""
 
 from __future__ import annotations
 
 from replicoder.store.base import Base
 
+PARTS = ("train", "validation", "test")
+
 
 class Splits(Base):
-    SCHEMA = ""
+    SCHEMA = """
+    CREATE TABLE IF NOT EXISTS splits (
+        doc_id TEXT PRIMARY KEY REFERENCES documents(doc_id),
+        part TEXT NOT NULL CHECK (part IN ('train', 'validation', 'test'))
+    ) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS split_info (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) WITHOUT ROWID
+    """
+
+    def split_assignments(self) -> dict[str, str]:
+        """doc_id -> "train" | "validation" | "test" for every document in the split."""
+        return {r[0]: r[1] for r in self._rows("SELECT doc_id, part FROM splits ORDER BY doc_id")}
+
+    def split_seed(self) -> int | None:
+        """The seed the split was made with; None if there is no split yet."""
+        rows = self._rows("SELECT value FROM split_info WHERE key='seed'")
+        return int(rows[0][0]) if rows else None
+
+    def add_split(self, parts: dict[str, str], seed: int) -> None:
+        """Record parts for documents not yet in the split (never moves a document)."""
+        bad = sorted({p for p in parts.values() if p not in PARTS})
+        if bad:
+            raise ValueError(f"unknown split parts {bad}")
+        with self.transaction():
+            self.conn.execute(
+                "INSERT OR IGNORE INTO split_info VALUES ('seed', ?)", (str(seed),)
+            )
+            self.conn.executemany(
+                "INSERT OR IGNORE INTO splits VALUES (?, ?)", sorted(parts.items())
+            )

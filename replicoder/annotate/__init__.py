@@ -1,0 +1,25 @@
+"""Annotate: LLM annotators propose codebook labels, cached, resumable and reproducible.
+
+Modules: config ([[annotators]] in replicoder.toml), prompts (Jinja templates), parse
+(answers to labels), backends (OpenAI-compatible HTTP, local Hugging Face), jobs (requests
+and cache keys), runner (annotate, annotate_texts), plan (--plan), ratelimit.
+"""
+
+from replicoder.annotate.config import AnnotatorConfig, add_annotator, load_annotators
+from replicoder.annotate.parse import Parsed, parse_answer
+from replicoder.annotate.plan import PlanRow, plan
+from replicoder.annotate.runner import AnnotateSummary, AnnotatorSummary, annotate, annotate_texts
+
+__all__ = [
+    "AnnotateSummary",
+    "AnnotatorConfig",
+    "AnnotatorSummary",
+    "Parsed",
+    "PlanRow",
+    "add_annotator",
+    "annotate",
+    "annotate_texts",
+    "load_annotators",
+    "parse_answer",
+    "plan",
+]

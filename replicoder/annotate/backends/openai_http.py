@@ -1,0 +1,145 @@
+"""Any OpenAI-compatible chat-completions endpoint: OpenAI, vLLM, Ollama, llama.cpp,
+``replicoder serve``. The key is read from the environment variable the annotator names
+and lives only in the client object: never in study.db, logs or manifests."""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from replicoder.annotate.backends.base import Response
+from replicoder.annotate.config import AnnotatorConfig
+from replicoder.annotate.prompts import Messages
+from replicoder.annotate.ratelimit import RateLimiter
+from replicoder.errors import ReplicoderError
+
+if TYPE_CHECKING:
+    from openai import OpenAI
+
+OPENAI_URL = "https://api.openai.com/v1"
+MAX_WAIT_S = 60.0
+
+
+class OpenAIBackend:
+    """Sends one request per call; safe to call from several threads at once."""
+
+    kind = "openai"
+
+    def __init__(self, cfg: AnnotatorConfig) -> None:
+        self.cfg = cfg
+        self.model_id = cfg.model
+        self.base_url = cfg.base_url or OPENAI_URL
+        self.concurrency = cfg.max_concurrency
+        self.limiter = RateLimiter(cfg.requests_per_minute)
+        self._client: OpenAI | None = None
+        self._lock = threading.Lock()
+        self.retries = 0  # retried requests so far (429, 5xx, timeouts)
+        self.closed = False
+
+    def _who(self) -> str:
+        return f"annotator {self.cfg.name!r} ({self.base_url}, model {self.cfg.model!r})"
+
+    def api_key(self) -> str:
+        env = self.cfg.api_key_env
+        if not env:
+            return "none"  # local servers (vLLM, Ollama, replicoder serve) take any key
+        key = os.environ.get(env, "")
+        if not key:
+            raise ReplicoderError(
+                f"annotator {self.cfg.name!r}: the environment variable {env} is not set; "
+                f"export {env}=... with your API key (keys are never stored in the study)"
+            )
+        return key
+
+    def client(self) -> OpenAI:
+        with self._lock:
+            if self._client is None:
+                from openai import OpenAI
+
+                self._client = OpenAI(api_key=self.api_key(), base_url=self.base_url,
+                                      timeout=self.cfg.timeout_s, max_retries=0)
+            return self._client
+
+    def close(self) -> None:
+        """Stop: requests in flight fail fast, so Ctrl-C does not wait for slow servers."""
+        with self._lock:
+            self.closed = True
+            if self._client is not None:
+                self._client.close()
+
+    def complete(self, messages: Messages) -> Response:
+        """One chat completion, retried with backoff on 429, 5xx, timeouts and lost
+        connections; a ReplicoderError naming the annotator for anything else."""
+        import openai
+
+        client = self.client()
+        cfg = self.cfg
+        for attempt in range(cfg.max_retries + 1):
+            self.limiter.wait()
+            if self.closed:
+                raise ReplicoderError(f"{self._who()}: stopped")
+            start = time.monotonic()
+            try:
+                reply = client.chat.completions.create(
+                    model=cfg.model, messages=messages,  # type: ignore[arg-type]
+                    temperature=cfg.temperature, max_tokens=cfg.max_tokens, seed=cfg.seed,
+                )
+            except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
+                env = cfg.api_key_env or "(none: set api_key_env)"
+                raise ReplicoderError(
+                    f"{self._who()}: the server refused the API key from {env} "
+                    f"(HTTP {exc.status_code}); check the key and that api_key_env names it"
+                ) from None
+            except openai.NotFoundError as exc:
+                raise ReplicoderError(
+                    f"{self._who()}: not found (HTTP 404: {_detail(exc)}); check the model "
+                    "name and that base_url ends with /v1"
+                ) from None
+            except (openai.RateLimitError, openai.InternalServerError,
+                    openai.APIConnectionError) as exc:
+                if attempt == cfg.max_retries:
+                    raise ReplicoderError(
+                        f"{self._who()}: gave up after {attempt + 1} tries: {_detail(exc)}. "
+                        "Answers so far are saved; run the command again to go on"
+                    ) from None
+                with self._lock:
+                    self.retries += 1
+                time.sleep(_backoff(exc, attempt, cfg.retry_backoff_s))
+                continue
+            except openai.APIStatusError as exc:
+                raise ReplicoderError(
+                    f"{self._who()}: HTTP {exc.status_code}: {_detail(exc)}"
+                ) from None
+            text = reply.choices[0].message.content or "" if reply.choices else ""
+            usage = reply.usage
+            return Response(
+                text=text,
+                input_tokens=int(usage.prompt_tokens) if usage else 0,
+                output_tokens=int(usage.completion_tokens) if usage else 0,
+                seconds=time.monotonic() - start,
+            )
+        raise AssertionError("unreachable")
+
+
+def _detail(exc: Exception) -> str:
+    status = getattr(exc, "status_code", None)
+    head = f"HTTP {status}" if status else type(exc).__name__
+    body: Any = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        body = body.get("message") or body.get("error") or body
+    return f"{head} {str(body or exc)[:200]}"
+
+
+def _backoff(exc: Exception, attempt: int, base: float) -> float:
+    """Retry-After when the server sends one, else exponential with jitter."""
+    response = getattr(exc, "response", None)
+    header = response.headers.get("retry-after") if response is not None else None
+    if header:
+        try:
+            return min(float(header), MAX_WAIT_S)
+        except ValueError:
+            pass
+    return min(base * 2**attempt * (0.5 + random.random() / 2), MAX_WAIT_S)

@@ -1,0 +1,263 @@
+"""Run annotators over the study's documents: cached, resumable, rate-limited.
+
+Each answer is committed with its proposals the moment it arrives, so Ctrl-C or a crash
+loses no finished answer, and the next run sends only what is not in the cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from replicoder import manifest as mf
+from replicoder.annotate.backends.base import Response
+from replicoder.annotate.backends.local_hf import LocalBackend
+from replicoder.annotate.config import select
+from replicoder.annotate.jobs import Annotator, Job, choose_documents, doc_texts
+from replicoder.store import Proposal, Store
+from replicoder.store.cache import CachedResponse
+from replicoder.study import Study
+
+CHUNK = 256  # documents rendered and looked up in the cache at a time
+
+
+@dataclass
+class AnnotatorSummary:
+    """What one annotator did in a run. Tokens and cost count requests sent in this run."""
+
+    name: str
+    backend: str
+    model: str
+    documents: int = 0
+    cached: int = 0  # documents answered from the cache
+    sent: int = 0  # requests sent (identical prompts share one)
+    ok: int = 0
+    unparsed: int = 0
+    retries: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: float = 0.0
+    seconds: float = 0.0
+
+    @property
+    def docs_per_s(self) -> float:
+        return self.documents / self.seconds if self.seconds else 0.0
+
+
+@dataclass
+class AnnotateSummary:
+    run_id: str
+    manifest_path: Path
+    status: str  # "finished", "interrupted" or "failed"
+    annotators: list[AnnotatorSummary] = field(default_factory=list)
+
+
+Step = Callable[[int], None]
+
+
+def _entry(ann: Annotator, job: Job, resp: Response, run_id: str) -> CachedResponse:
+    return CachedResponse(
+        key=job.key, annotator=ann.cfg.name, backend=ann.backend.kind,
+        model=ann.backend.model_id,
+        request={"model": ann.cfg.model, "messages": job.messages, "params": ann.cfg.params()},
+        response=resp.text, input_tokens=resp.input_tokens, output_tokens=resp.output_tokens,
+        cost=ann.cost(resp.input_tokens, resp.output_tokens), seconds=resp.seconds,
+        run_id=run_id, created_at=mf.now(),
+    )
+
+
+def _answers(ann: Annotator, jobs: list[Job]) -> Iterator[tuple[Job, Response]]:
+    """Send ``jobs``; yield each answer as it arrives (local: batches; HTTP: threads)."""
+    backend = ann.backend
+    if isinstance(backend, LocalBackend):
+        ordered = sorted(jobs, key=lambda j: j.chars)  # less padding per batch
+        for i in range(0, len(ordered), backend.batch_size):
+            batch = ordered[i : i + backend.batch_size]
+            yield from zip(batch, backend.complete_batch([j.messages for j in batch]),
+                           strict=True)
+        return
+    backend.client()  # a missing key fails here, before any thread starts
+    pool = ThreadPoolExecutor(max_workers=backend.concurrency, thread_name_prefix=ann.cfg.name)
+    try:
+        pending: dict[Future[Response], Job] = {}
+        queue = iter(jobs)
+        for job in queue:
+            pending[pool.submit(backend.complete, job.messages)] = job
+            if len(pending) >= backend.concurrency:
+                break
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                job = pending.pop(fut)
+                yield job, fut.result()
+                nxt = next(queue, None)
+                if nxt is not None:
+                    pending[pool.submit(backend.complete, nxt.messages)] = nxt
+    except BaseException:
+        backend.close()
+        raise
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _run_chunk(ann: Annotator, store: Store, docs: Sequence[tuple[str, str]], run_id: str,
+               summary: AnnotatorSummary, step: Step) -> None:
+    jobs = ann.jobs(docs)
+    hits = store.cached([j.key for j in jobs])
+    have = {p.doc_id: p.provenance.get("request_key")
+            for p in store.proposals([d for d, _ in docs], ann.cfg.name)}
+    todo: list[Job] = []
+    stale: list[Proposal] = []
+    for job in jobs:
+        entry = hits.get(job.key)
+        if entry is None:
+            todo.append(job)
+            continue
+        proposals = ann.proposals(job, entry)
+        _count(summary, proposals)
+        summary.cached += len(proposals)
+        stale += [p for p in proposals if have.get(p.doc_id) != job.key]
+    if stale:
+        store.add_proposals(stale)
+    step(len(docs) - sum(len(j.doc_ids) for j in todo))
+    for job, resp in _answers(ann, todo):
+        entry = _entry(ann, job, resp, run_id)
+        proposals = ann.proposals(job, entry)
+        store.cache_answer(entry, proposals)
+        _count(summary, proposals)
+        summary.sent += 1
+        summary.input_tokens += entry.input_tokens
+        summary.output_tokens += entry.output_tokens
+        summary.cost += entry.cost
+        step(len(proposals))
+
+
+def _count(summary: AnnotatorSummary, proposals: list[Proposal]) -> None:
+    for p in proposals:
+        summary.documents += 1
+        if p.status == "ok":
+            summary.ok += 1
+        else:
+            summary.unparsed += 1
+
+
+@contextmanager
+def _bar(enabled: bool) -> Iterator[Callable[[str, int], Step]]:
+    """A rich progress bar with docs/s; yields ``new_task(description, total) -> advance``."""
+    if not enabled:
+        yield lambda _d, _t: (lambda _n: None)
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("{task.fields[rate]} docs/s"), TimeElapsedColumn(),
+               TimeRemainingColumn())
+    with Progress(*columns) as progress:
+        def new_task(description: str, total: int) -> Step:
+            task = progress.add_task(description, total=total, rate="-")
+            started = time.monotonic()
+
+            def advance(n: int) -> None:
+                done = progress.tasks[task].completed + n
+                rate = done / max(time.monotonic() - started, 1e-9)
+                progress.update(task, advance=n, rate=f"{rate:.2f}")
+            return advance
+        yield new_task
+
+
+def annotate(study: Study, annotators: list[str] | None = None, *, limit: int | None = None,
+             sample: int | None = None, seed: int = 0, progress: bool = True
+             ) -> AnnotateSummary:
+    """Let each annotator (all by default) propose labels for the chosen documents.
+
+    ``sample`` draws N documents at random with ``seed``; ``limit`` keeps the first N.
+    Cached answers are reused; only missing ones are sent. Writes a manifest to
+    runs/<run_id>/manifest.json and the runs table, also when interrupted.
+    """
+    configs = select(study, annotators)
+    run_id = mf.new_run_id("annotate")
+    path = study.runs_dir / run_id / "manifest.json"
+    summary = AnnotateSummary(run_id, path, "failed")
+    with study.store() as store:
+        ids = choose_documents(store, limit, sample, seed)
+        preps = [Annotator(study, cfg) for cfg in configs]
+        manifest = _manifest(study, store, ids, preps, run_id,
+                             {"limit": limit, "sample": sample, "seed": seed})
+        try:
+            with _bar(progress) as new_task:
+                for ann in preps:
+                    row = AnnotatorSummary(ann.cfg.name, ann.cfg.backend, ann.cfg.model)
+                    summary.annotators.append(row)
+                    step = new_task(ann.cfg.name, len(ids))
+                    start = time.monotonic()
+                    try:
+                        for i in range(0, len(ids), CHUNK):
+                            docs = doc_texts(store, ids[i : i + CHUNK])
+                            _run_chunk(ann, store, docs, run_id, row, step)
+                    finally:
+                        row.seconds = time.monotonic() - start
+                        row.retries = getattr(ann.backend, "retries", 0)
+            summary.status = "finished"
+        except KeyboardInterrupt:
+            summary.status = "interrupted"
+            raise
+        finally:
+            manifest.update(status=summary.status, finished_at=mf.now(),
+                            summary=[asdict(a) for a in summary.annotators])
+            mf.write_json(path, manifest)
+            store.add_run(run_id, "annotate", manifest["created_at"], manifest)
+    return summary
+
+
+def _manifest(study: Study, store: Store, ids: list[str], preps: list[Annotator], run_id: str,
+              selection: dict[str, Any]) -> dict[str, Any]:
+    digest = hashlib.sha256()
+    hashes = store.existing(ids)
+    for doc_id in ids:
+        digest.update(f"{doc_id}\t{hashes[doc_id].text_sha256}\n".encode())
+    manifest = mf.base_manifest(study, "annotate")
+    manifest.update(
+        run_id=run_id, status="running", selection=selection,
+        documents={"count": len(ids), "sha256": digest.hexdigest()},
+        annotators=[{**a.cfg.public(), "model_id": a.backend.model_id,
+                     "template_name": a.template.name, "template_sha256": a.template.sha256,
+                     "template_source": a.template.source} for a in preps],
+    )
+    return manifest
+
+
+def annotate_texts(study: Study, annotator: str, docs: list[tuple[str, str]]) -> list[Proposal]:
+    """Proposals of one annotator for (doc_id, text) pairs, in order, through the cache.
+
+    The documents need not be in the study; answers are cached, proposals are returned
+    but not stored in the proposals table.
+    """
+    (cfg,) = select(study, [annotator])
+    ann = Annotator(study, cfg)
+    run_id = mf.new_run_id("annotate-texts")
+    jobs = ann.jobs(docs)
+    with study.store() as store:
+        found = store.cached([j.key for j in jobs])
+        by_doc: dict[str, Proposal] = {}
+        for job in jobs:
+            if job.key in found:
+                by_doc.update((p.doc_id, p) for p in ann.proposals(job, found[job.key]))
+        todo = [j for j in jobs if j.key not in found]
+        for job, resp in _answers(ann, todo):
+            entry = _entry(ann, job, resp, run_id)
+            store.cache_answer(entry)
+            by_doc.update((p.doc_id, p) for p in ann.proposals(job, entry))
+    return [by_doc[doc_id] for doc_id, _ in docs]

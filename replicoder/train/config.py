@@ -1,0 +1,91 @@
+"""TrainConfig: every setting of a training run, saved as JSON next to the adapter."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from replicoder import atomic
+from replicoder.errors import ReplicoderError
+
+MODES = ("classifier", "generative")
+SOURCES = ("gold", "verified")
+ALL_LINEAR = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+
+
+@dataclass
+class TrainConfig:
+    """Settings of one fine-tuning run (LoRA on a causal LM).
+
+    ``mode``: "classifier" (a sequence-classification head; softmax for single-label
+    codebooks, sigmoid + per-label thresholds for multi-label ones) or "generative"
+    (instruction tuning to write the codes). ``source``: which labels to learn from.
+    ``eval_every``: optimizer steps between validation checks (0: once per epoch);
+    training stops early after ``patience`` checks without improvement.
+    ``precision``: "auto" (bf16 autocast where the hardware has it), "bf16" or "fp32".
+    """
+
+    base: str = "embedded"
+    mode: str = "classifier"
+    source: str = "gold"
+    train_size: int | None = None
+    epochs: int = 3
+    seed: int = 0
+    lr: float = 3e-4
+    head_lr: float | None = 1e-3
+    weight_decay: float = 0.0
+    warmup_ratio: float = 0.06
+    batch_size: int = 16
+    max_length: int = 64
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    target_modules: list[str] = field(default_factory=lambda: list(ALL_LINEAR))
+    eval_every: int = 0
+    patience: int = 2
+    checkpoint_every: int = 25
+    precision: str = "auto"
+    device: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ReplicoderError(f"unknown mode {self.mode!r}; use one of: {', '.join(MODES)}")
+        if self.source not in SOURCES:
+            raise ReplicoderError(
+                f"unknown label source {self.source!r}; use one of: {', '.join(SOURCES)}"
+            )
+        if self.precision not in ("auto", "bf16", "fp32"):
+            raise ReplicoderError(f"precision {self.precision!r}: use auto, bf16 or fp32")
+        for name in ("epochs", "batch_size", "max_length", "lora_r", "checkpoint_every"):
+            if int(getattr(self, name)) < 1:
+                raise ReplicoderError(f"{name} must be at least 1, not {getattr(self, name)}")
+        if self.train_size is not None and self.train_size < 2:
+            raise ReplicoderError(f"train_size must be at least 2, not {self.train_size}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ReplicoderError(f"unknown training settings: {', '.join(unknown)}")
+        return cls(**data)
+
+    def save(self, path: Path) -> None:
+        atomic.write_text(path, self.to_json() + "\n")
+
+    @classmethod
+    def load(cls, path: Path) -> TrainConfig:
+        try:
+            data = json.loads(path.read_text("utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ReplicoderError(f"{path}: cannot read training settings: {exc}") from exc
+        return cls.from_dict(data)

@@ -1,0 +1,153 @@
+"""Helpers for the annotate tests (no tests here): small real studies and a real HTTP
+server that answers with scripted statuses, for the error paths of the HTTP backend."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from replicoder import importer
+from replicoder import study as study_mod
+
+BILLS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / \
+    "us_congress_bills.csv.gz"
+
+
+def bills_study(root: Path, n: int, start: int = 0) -> study_mod.Study:
+    """A CAP study holding ``n`` real bill titles (distinct texts) with gold labels."""
+    rows: list[dict[str, str]] = []
+    seen: set[str] = set()
+    with gzip.open(BILLS, "rt", encoding="utf-8") as fh:
+        for i, row in enumerate(csv.DictReader(fh)):
+            if i < start or row["major_topic"] == "99" or row["text"] in seen:
+                continue
+            seen.add(row["text"])
+            rows.append(row)
+            if len(rows) == n:
+                break
+    path = root / "bills.csv"
+    root.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    study = study_mod.init(root / "study", "cap")
+    importer.import_file(study, path, text="text", id="id", labels="major_topic")
+    return study_mod.open_study(root / "study")
+
+
+def completion(content: str) -> dict[str, Any]:
+    return {"id": "c1", "object": "chat.completion", "created": 0, "model": "m",
+            "choices": [{"index": 0, "finish_reason": "stop",
+                         "message": {"role": "assistant", "content": content}}],
+            "usage": {"prompt_tokens": 100, "completion_tokens": 7, "total_tokens": 107}}
+
+
+class Scripted:
+    """Replies, in order, with the (status, body, headers) given; then with ``answer``."""
+
+    def __init__(self, script: list[tuple[int, dict[str, Any], dict[str, str]]],
+                 answer: str = '{"labels": ["3"]}') -> None:
+        self.script = list(script)
+        self.answer = answer
+        self.requests: list[dict[str, Any]] = []
+        self.lock = threading.Lock()
+
+    def reply(self, body: dict[str, Any], auth: str) -> tuple[int, dict[str, Any],
+                                                              dict[str, str]]:
+        with self.lock:
+            self.requests.append({**body, "_auth": auth})
+            if self.script:
+                return self.script.pop(0)
+        return 200, completion(self.answer), {}
+
+
+@contextmanager
+def scripted_server(script: Scripted) -> Iterator[str]:
+    """A real HTTP server on loopback; yields its base URL (ending in /v1)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            length = int(self.headers.get("content-length", 0))
+            body = json.loads(self.rfile.read(length) or b"{}")
+            status, payload, headers = script.reply(body, self.headers.get("authorization", ""))
+            headers = dict(headers)
+            time.sleep(float(headers.pop("x-sleep", "0")))
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(data)))
+            for k, v in headers.items():
+                self.send_header(k, v)
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def error(status: int, message: str, headers: dict[str, str] | None = None
+          ) -> tuple[int, dict[str, Any], dict[str, str]]:
+    return status, {"error": {"message": message, "type": "error", "code": None}}, \
+        headers or {}
+
+
+class ServeProcess:
+    """`replicoder serve` with the embedded model, as a subprocess on a free loopback port."""
+
+    def __init__(self, args: tuple[str, ...] = (), env: dict[str, str] | None = None) -> None:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        self.url = f"http://127.0.0.1:{port}/v1"
+        self.log = tempfile.TemporaryFile()  # a file, not a pipe: a full pipe blocks serve
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "replicoder.cli", "serve", "--port", str(port), *args],
+            env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}, stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                self.log.seek(0)
+                raise RuntimeError(f"serve exited: {self.log.read().decode()[-2000:]}")
+            try:
+                if httpx.get(self.url[:-3] + "/health", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        self.stop()
+        raise RuntimeError("serve did not start within 180 s")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()

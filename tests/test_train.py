@@ -1,0 +1,165 @@
+"""Training plumbing with a tiny random model of the embedded architecture: files,
+manifest, resume after a stop, both modes, multi-label thresholds, bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_splits import DATA, make_study
+
+from replicoder import importer
+from replicoder import study as study_mod
+from replicoder.errors import ReplicoderError
+from replicoder.models.loading import weights_sha256
+from replicoder.models.tiny import build_tiny
+from replicoder.train import TrainConfig, TrainingStopped, load_trained, train
+
+pytestmark = pytest.mark.timeout(300)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return str(build_tiny(tmp_path_factory.mktemp("tiny") / "model"))
+
+
+@pytest.fixture(scope="module")
+def rows() -> pd.DataFrame:
+    df = pd.read_csv(DATA)
+    return df[df.major_topic.isin([3, 12, 16, 20])].groupby("major_topic").head(20)
+
+
+def quick(tiny: str, **kw: object) -> TrainConfig:
+    base = dict(base=tiny, epochs=2, batch_size=8, lr=1e-3, checkpoint_every=2)
+    base.update(kw)
+    return TrainConfig(**base)  # type: ignore[arg-type]
+
+
+def test_config_round_trips_and_rejects_bad_values(tmp_path: Path) -> None:
+    config = TrainConfig(mode="generative", epochs=5, target_modules=["q_proj"])
+    config.save(tmp_path / "c.json")
+    assert TrainConfig.load(tmp_path / "c.json") == config
+    with pytest.raises(ReplicoderError, match="unknown mode"):
+        TrainConfig(mode="regression")
+    with pytest.raises(ReplicoderError, match="unknown label source"):
+        TrainConfig(source="crowd")
+    with pytest.raises(ReplicoderError, match="unknown training settings: colour"):
+        TrainConfig.from_dict({"colour": 1})
+
+
+def test_train_writes_model_folder_and_manifest(tmp_path: Path, tiny: str,
+                                                rows: pd.DataFrame) -> None:
+    st = make_study(tmp_path / "s", rows)
+    result = train(st, "m1", quick(tiny), progress=False)
+    folder = st.models_dir / "m1"
+    for name in ("adapter", "label_map.json", "metrics.json", "manifest.json", "config.json"):
+        assert (folder / name).exists(), name
+    assert not (folder / "checkpoint").exists()
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["adapter_sha256"] == weights_sha256(folder / "adapter")
+    assert manifest["codebook_sha256"] == st.codebook.sha256
+    assert manifest["base"]["sha256"] == weights_sha256(Path(tiny))
+    assert manifest["data"]["n_train"] == 56 and manifest["data"]["n_validation"] == 8
+    assert len(manifest["data"]["train_sha256"]) == 64
+    assert manifest["seed"] == 0 and manifest["split_seed"] == 0
+    assert "torch" in manifest["packages"] and "peft" in manifest["packages"]
+    assert result.metrics["steps"] == 2 * 7
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["split"] == "validation" and len(metrics["history"]) == 2
+    with st.store() as store:
+        assert [r["kind"] for r in store.list_runs("train")] == ["train"]
+    model = load_trained(st, "m1")
+    docs = rows.head(5)
+    pred = model.predict(docs.text.tolist(), docs.id.astype(str).tolist())
+    assert pred.scores is not None and pred.scores.shape == (5, len(st.codebook))
+    np.testing.assert_allclose(pred.scores.sum(axis=1), 1.0, rtol=1e-5)
+    assert all(len(s) == 1 for s in pred.labels)
+    assert pred.provenance and pred.provenance["adapter_sha256"] == manifest["adapter_sha256"]
+    with pytest.raises(ReplicoderError, match="already exists"):
+        train(st, "m1", quick(tiny), progress=False)
+
+
+def test_stopped_training_resumes_to_the_same_model(tmp_path: Path, tiny: str,
+                                                    rows: pd.DataFrame) -> None:
+    st = make_study(tmp_path / "s", rows)
+    config = quick(tiny, checkpoint_every=4)
+    whole = train(st, "whole", config, progress=False)
+    with pytest.raises(TrainingStopped, match="after 5 of 14 steps"):
+        train(st, "cut", config, progress=False, stop_after=5)
+    assert (st.models_dir / "cut" / "checkpoint" / "checkpoint.pt").is_file()
+    with pytest.raises(ReplicoderError, match="other settings"):
+        train(st, "cut", quick(tiny, lr=5e-4), progress=False)
+    resumed = train(st, "cut", config, progress=False)
+    assert resumed.manifest["adapter_sha256"] == whole.manifest["adapter_sha256"]
+    assert resumed.metrics["accuracy"] == whole.metrics["accuracy"]
+
+
+def test_generative_mode_plumbing(tmp_path: Path, tiny: str, rows: pd.DataFrame) -> None:
+    st = make_study(tmp_path / "s", rows)
+    result = train(st, "gen", quick(tiny, mode="generative", epochs=1), progress=False)
+    assert "validation_loss" in result.metrics
+    label_map = json.loads((st.models_dir / "gen" / "label_map.json").read_text())
+    assert label_map["mode"] == "generative" and "codebook" in label_map["instruction"]
+    model = load_trained(st, "gen")
+    pred = model.predict(rows.text.head(3).tolist(), ["a", "b", "c"])
+    assert pred.scores is not None and pred.scores.shape == (3, len(st.codebook))
+    assert set(np.unique(pred.scores)) <= {0.0, 1.0}
+    assert pred.provenance is not None and len(pred.provenance["raw_answers"]) == 3
+
+
+def test_multi_label_classifier_tunes_thresholds(tmp_path: Path, tiny: str,
+                                                 rows: pd.DataFrame) -> None:
+    st = study_mod.init(tmp_path / "s", multi_label=True)
+    multi = rows.copy()
+    multi["major_topic"] = [f"{t};5" if i % 3 == 0 else str(t)
+                            for i, t in enumerate(multi.major_topic)]
+    multi.to_csv(tmp_path / "m.csv", index=False)
+    importer.import_file(st, tmp_path / "m.csv", text="text", id="id", labels="major_topic")
+    train(st, "ml", quick(tiny, epochs=1), progress=False)
+    thresholds = json.loads((st.models_dir / "ml" / "thresholds.json").read_text())
+    assert set(thresholds) == set(st.codebook.codes)
+    assert all(0.0 < t < 1.0 for t in thresholds.values())
+    pred = load_trained(st, "ml").predict(rows.text.head(4).tolist(), list("abcd"))
+    assert pred.scores is not None and float(pred.scores.max()) <= 1.0
+    assert not np.allclose(pred.scores.sum(axis=1), 1.0)  # sigmoid, not softmax
+
+
+def test_bad_input(tmp_path: Path, tiny: str, rows: pd.DataFrame) -> None:
+    st = make_study(tmp_path / "s", rows)
+    with pytest.raises(ReplicoderError, match="unknown model 'nonsense'"):
+        train(st, "x", TrainConfig(base="nonsense"), progress=False)
+    with pytest.raises(ReplicoderError, match="no such file or folder"):
+        train(st, "x", TrainConfig(base=str(tmp_path / "missing.gguf")), progress=False)
+    with pytest.raises(ReplicoderError, match="model name"):
+        train(st, "../evil", quick(tiny), progress=False)
+    with pytest.raises(ReplicoderError, match="more than the 56"):
+        train(st, "x", quick(tiny, train_size=500), progress=False)
+    with pytest.raises(ReplicoderError, match="unknown model 'nothing'"):
+        load_trained(st, "nothing")
+    empty = study_mod.init(tmp_path / "empty")
+    with pytest.raises(ReplicoderError, match="no documents"):
+        train(empty, "x", quick(tiny), progress=False)
+    unlabelled = make_study(tmp_path / "u", rows, labels=False)
+    with pytest.raises(ReplicoderError, match="no documents with gold labels"):
+        train(unlabelled, "x", quick(tiny), progress=False)
+
+
+def test_trains_on_verified_labels(tmp_path: Path, tiny: str, rows: pd.DataFrame) -> None:
+    from replicoder.store.reviews import Decision
+
+    st = make_study(tmp_path / "s", rows, labels=False)
+    with pytest.raises(ReplicoderError, match="no documents with verified labels"):
+        train(st, "v", quick(tiny, source="verified"), progress=False)
+    with st.store() as store:
+        for doc_id, topic in zip(rows.id.astype(str), rows.major_topic, strict=True):
+            store.add_decision(Decision(doc_id, "ann", frozenset([str(topic)]), frozenset(),
+                                        frozenset(), False, 1.0, "2026-01-01T00:00:00",
+                                        {str(topic): ["gpt"]}))
+    result = train(st, "v", quick(tiny, source="verified", epochs=1), progress=False)
+    assert result.manifest["data"]["source"] == "verified"
+    assert result.manifest["data"]["n_train"] == 56
+    with pytest.raises(ReplicoderError, match="no documents with gold labels"):
+        train(st, "g", quick(tiny), progress=False)

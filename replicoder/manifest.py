@@ -13,8 +13,8 @@ from typing import Any
 from replicoder import atomic
 from replicoder.study import Study
 
-PACKAGES = ("replicoder", "torch", "transformers", "peft", "scikit-learn", "numpy", "pyarrow",
-            "openai", "fastapi", "uvicorn", "jinja2")
+PACKAGES = ("replicoder", "torch", "transformers", "peft", "accelerate", "scikit-learn",
+            "numpy", "pandas", "pyarrow", "openai", "fastapi", "starlette", "uvicorn", "jinja2")
 
 
 def versions(packages: tuple[str, ...] = PACKAGES) -> dict[str, str]:

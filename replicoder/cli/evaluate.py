@@ -30,7 +30,7 @@ def _fmt(v: float | None, ci: tuple[float | None, float | None] | list[Any], d: 
         else f"{v:.3f}"
 
 
-def _table(result: dict[str, Any]) -> Table:
+def results_table(result: dict[str, Any]) -> Table:
     keys = [accuracy_key(result["multi_label"]), "hamming_loss", "jaccard", "f1_macro"]
     table = Table(title="95% bootstrap intervals in brackets")
     for col in ("model", "documents", *(HEADERS[k] for k in keys)):
@@ -82,7 +82,7 @@ def evaluate(
         baseline=None if baseline == "none" else baseline, split=split, n_boot=n_boot,
         train_rows=train_rows,
     )
-    console.print(_table(result))
+    console.print(results_table(result))
     console.print(f"Report: [bold]{Path(result['run_dir']) / 'report.html'}[/]", soft_wrap=True)
 
 

@@ -149,11 +149,18 @@ def demo(
         Path | None,
         typer.Argument(help="Folder for the demo study (default: a new temporary folder)."),
     ] = None,
+    import_only: Annotated[
+        bool, typer.Option(help="Stop after the import (no model work).")
+    ] = False,
+    epochs: Annotated[int, typer.Option(help="Training epochs of the fine-tuning step.")] = 2,
 ) -> None:
-    """Run the workflow on 1,000 shipped CAP-coded bill titles with the embedded model.
+    """Run the whole workflow on 1,000 shipped CAP-coded bill titles with the embedded model.
+
+    Import, annotate a handful with two prompts (agreement table), fine-tune the embedded
+    model, evaluate it against TF-IDF + SVM and zero-shot, classify: a few minutes on 2 cores.
 
     Example: replicoder demo ./demo-study
     """
     from replicoder import demo as demo_mod
 
-    demo_mod.run(directory, console)
+    demo_mod.run(directory, console, import_only=import_only, epochs=epochs)

@@ -120,6 +120,7 @@ def _from_gguf(name: str, gguf: Path) -> BaseModel:
 def _dequantise(gguf: Path, target: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    quiet()
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=target.parent))
     try:
@@ -137,6 +138,17 @@ def _dequantise(gguf: Path, target: Path) -> None:
                 raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def quiet() -> None:
+    """Silence transformers' load reports and weight-loading bars (we draw our own)."""
+    import warnings
+
+    from transformers.utils import logging
+
+    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*")
+    logging.set_verbosity_error()
+    logging.disable_progress_bar()
 
 
 def pick_device(device: str | None = None) -> str:
@@ -160,6 +172,7 @@ def _load_error(base: BaseModel, exc: Exception) -> ReplicoderError:
 def load_tokenizer(base: BaseModel) -> PreTrainedTokenizerBase:
     from transformers import AutoTokenizer
 
+    quiet()
     try:
         tok = AutoTokenizer.from_pretrained(base.path)
     except (OSError, ValueError) as exc:
@@ -173,6 +186,7 @@ def load_causal_lm(base: BaseModel, dtype: torch.dtype | None = None,
                    device: str | None = None) -> PreTrainedModel:
     from transformers import AutoModelForCausalLM
 
+    quiet()
     kwargs: dict[str, Any] = {"dtype": dtype} if dtype is not None else {}
     try:
         model = AutoModelForCausalLM.from_pretrained(base.path, **kwargs)
@@ -187,6 +201,7 @@ def load_sequence_classifier(
 ) -> PreTrainedModel:
     from transformers import AutoModelForSequenceClassification
 
+    quiet()
     kwargs: dict[str, Any] = {"dtype": dtype} if dtype is not None else {}
     problem = "multi_label_classification" if multi_label else "single_label_classification"
     try:

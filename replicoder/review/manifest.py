@@ -2,23 +2,10 @@
 
 from __future__ import annotations
 
-import platform
-from importlib import metadata
 from typing import Any
 
+from replicoder.manifest import versions
 from replicoder.study import Study
-
-PACKAGES = ("replicoder", "fastapi", "starlette", "uvicorn", "jinja2", "pyarrow")
-
-
-def versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for name in PACKAGES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
 
 
 def base_manifest(study: Study) -> dict[str, Any]:

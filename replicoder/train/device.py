@@ -6,7 +6,9 @@ import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from replicoder.models.loading import pick_device
+from replicoder.models.loading import pick_device, quiet
+
+__all__ = ["autocast", "choose", "cpu_has_bf16", "quiet", "use_bf16"]
 
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
@@ -43,14 +45,3 @@ def autocast(device: str, bf16: bool) -> AbstractContextManager[object]:
     if not bf16:
         return contextlib.nullcontext()
     return torch.autocast(device.split(":")[0], dtype=torch.bfloat16)
-
-
-def quiet() -> None:
-    """Silence transformers' load reports and weight-loading bars (we draw our own)."""
-    import warnings
-
-    from transformers.utils import logging
-
-    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*")
-    logging.set_verbosity_error()
-    logging.disable_progress_bar()

@@ -25,6 +25,7 @@ import pyarrow as pa
 from replicoder import atomic, writers
 from replicoder.errors import ReplicoderError
 from replicoder.predictions import Predictions
+from replicoder.progress import RateBars
 from replicoder.readers import open_table
 from replicoder.study import Study
 from replicoder.train.manifest import environment, now
@@ -154,7 +155,8 @@ def classify(study: Study, model: str, out: Path, *, input: Path | None = None,
     rows = itertools.islice(rows, done, None)
     started = time.perf_counter()
     count, routed, parts_now = 0, 0, 0
-    bar = _Bar(progress, done)
+    bars = RateBars(progress)
+    advance = bars.add("classifying", None, done)
     try:
         while True:
             block = list(itertools.islice(rows, checkpoint_every))
@@ -170,14 +172,14 @@ def classify(study: Study, model: str, out: Path, *, input: Path | None = None,
                                parts_dir / f"part-{done + count:012d}.parquet")
             count += len(block)
             parts_now += 1
-            bar.advance(len(block))
+            advance(len(block))
             if stop_after is not None and parts_now >= stop_after:
                 raise ClassifyStopped(
                     f"classify stopped after {done + count} documents as asked; run the same "
                     "command again to resume"
                 )
     finally:
-        bar.close()
+        bars.close()
     if done + count == 0:
         raise ReplicoderError("the input has no documents to classify")
     parts = sorted(parts_dir.glob("part-*.parquet"))
@@ -239,31 +241,3 @@ def _device(model: TrainedModel) -> str:
 
 def _bf16(model: TrainedModel) -> bool:
     return bool(model.scorer.bf16)
-
-
-class _Bar:
-    def __init__(self, enabled: bool, done: int) -> None:
-        self.progress: Any = None
-        if not enabled:
-            return
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self.progress = Progress(
-            TextColumn("classifying"), BarColumn(), TextColumn("{task.completed} docs"),
-            TextColumn("{task.fields[rate]} docs/s"), TimeElapsedColumn(),
-        )
-        self.progress.start()
-        self.task = self.progress.add_task("classify", total=None, completed=done, rate="-")
-        self.start = time.perf_counter()
-        self.count = 0
-
-    def advance(self, n: int) -> None:
-        if self.progress is None:
-            return
-        self.count += n
-        rate = self.count / max(time.perf_counter() - self.start, 1e-9)
-        self.progress.update(self.task, advance=n, rate=f"{rate:.1f}")
-
-    def close(self) -> None:
-        if self.progress is not None:
-            self.progress.stop()

@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from serve_process import ServeProcess
 from test_annotate_support import (
     Scripted,
-    ServeProcess,
     bills_study,
     completion,
     error,
@@ -149,7 +149,7 @@ def test_rate_limit_spaces_requests_and_unparsed_answers_are_kept(
 
 @pytest.fixture(scope="module")
 def serve() -> Iterator[ServeProcess]:
-    proc = ServeProcess()
+    proc = ServeProcess(env={"OMP_NUM_THREADS": "1"})
     yield proc
     proc.stop()
 
@@ -158,7 +158,7 @@ def test_annotate_through_replicoder_serve_then_rerun_sends_nothing(
     tmp_path: Path, serve: ServeProcess
 ) -> None:
     st = bills_study(tmp_path, 2)
-    st = http(st, serve.url, model="embedded", api_key_env="", template="short", max_tokens=8)
+    st = http(st, serve.api, model="embedded", api_key_env="", template="short", max_tokens=8)
     first = annotate(st, progress=False)
     with st.store() as store:
         before = store.proposals(annotator="api")

@@ -6,11 +6,6 @@ from __future__ import annotations
 import csv
 import gzip
 import json
-import os
-import socket
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -18,8 +13,6 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-
-import httpx
 
 from replicoder import importer
 from replicoder import study as study_mod
@@ -114,40 +107,3 @@ def error(status: int, message: str, headers: dict[str, str] | None = None
           ) -> tuple[int, dict[str, Any], dict[str, str]]:
     return status, {"error": {"message": message, "type": "error", "code": None}}, \
         headers or {}
-
-
-class ServeProcess:
-    """`replicoder serve` with the embedded model, as a subprocess on a free loopback port."""
-
-    def __init__(self, args: tuple[str, ...] = (), env: dict[str, str] | None = None) -> None:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = int(sock.getsockname()[1])
-        self.url = f"http://127.0.0.1:{port}/v1"
-        self.log = tempfile.TemporaryFile()  # a file, not a pipe: a full pipe blocks serve
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "replicoder.cli", "serve", "--port", str(port), *args],
-            env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}, stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                self.log.seek(0)
-                raise RuntimeError(f"serve exited: {self.log.read().decode()[-2000:]}")
-            try:
-                if httpx.get(self.url[:-3] + "/health", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.3)
-        self.stop()
-        raise RuntimeError("serve did not start within 180 s")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.log.close()

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import tempfile
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +15,7 @@ import httpx
 import openai
 import pytest
 from openai.types.chat import ChatCompletion
+from serve_process import ServeProcess
 
 KEY_ENV = "REPLICODER_TEST_SERVE_KEY"
 KEY = "test-key-123"  # a test value, not a secret
@@ -26,47 +24,9 @@ MESSAGES = [{"role": "system", "content": "Answer briefly."},
             {"role": "user", "content": "Say hi"}]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Server:
-    def __init__(self, args: list[str], env: dict[str, str] | None = None) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = tempfile.TemporaryFile()  # not a pipe: a full pipe would block the server
-        self.proc = subprocess.Popen(
-            [*CLI, "serve", "--port", str(self.port), *args],
-            env={**os.environ, **(env or {})}, stdout=self.log, stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                self.log.seek(0)
-                out = self.log.read().decode(errors="replace")[-3000:]
-                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{out}")
-            try:
-                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.3)
-        self.stop()
-        raise RuntimeError("server did not start within 180 s")
-
+class Server(ServeProcess):
     def client(self, key: str = KEY) -> openai.OpenAI:
-        return openai.OpenAI(base_url=self.url + "/v1", api_key=key, max_retries=0,
-                             timeout=120)
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.log.close()
+        return openai.OpenAI(base_url=self.api, api_key=key, max_retries=0, timeout=120)
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from replicoder.annotate.backends.base import Response
 from replicoder.annotate.backends.local_hf import LocalBackend
 from replicoder.annotate.config import select
 from replicoder.annotate.jobs import Annotator, Job, choose_documents, doc_texts
+from replicoder.progress import Advance, RateBars
 from replicoder.store import Proposal, Store
 from replicoder.store.cache import CachedResponse
 from replicoder.study import Study
@@ -56,9 +56,6 @@ class AnnotateSummary:
     manifest_path: Path
     status: str  # "finished", "interrupted" or "failed"
     annotators: list[AnnotatorSummary] = field(default_factory=list)
-
-
-Step = Callable[[int], None]
 
 
 def _entry(ann: Annotator, job: Job, resp: Response, run_id: str) -> CachedResponse:
@@ -107,7 +104,7 @@ def _answers(ann: Annotator, jobs: list[Job]) -> Iterator[tuple[Job, Response]]:
 
 
 def _run_chunk(ann: Annotator, store: Store, docs: Sequence[tuple[str, str]], run_id: str,
-               summary: AnnotatorSummary, step: Step) -> None:
+               summary: AnnotatorSummary, step: Advance) -> None:
     jobs = ann.jobs(docs)
     hits = store.cached([j.key for j in jobs])
     have = {p.doc_id: p.provenance.get("request_key")
@@ -147,37 +144,6 @@ def _count(summary: AnnotatorSummary, proposals: list[Proposal]) -> None:
             summary.unparsed += 1
 
 
-@contextmanager
-def _bar(enabled: bool) -> Iterator[Callable[[str, int], Step]]:
-    """A rich progress bar with docs/s; yields ``new_task(description, total) -> advance``."""
-    if not enabled:
-        yield lambda _d, _t: (lambda _n: None)
-        return
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("{task.fields[rate]} docs/s"), TimeElapsedColumn(),
-               TimeRemainingColumn())
-    with Progress(*columns) as progress:
-        def new_task(description: str, total: int) -> Step:
-            task = progress.add_task(description, total=total, rate="-")
-            started = time.monotonic()
-
-            def advance(n: int) -> None:
-                done = progress.tasks[task].completed + n
-                rate = done / max(time.monotonic() - started, 1e-9)
-                progress.update(task, advance=n, rate=f"{rate:.2f}")
-            return advance
-        yield new_task
-
-
 def annotate(study: Study, annotators: list[str] | None = None, *, limit: int | None = None,
              sample: int | None = None, seed: int = 0, progress: bool = True
              ) -> AnnotateSummary:
@@ -197,11 +163,11 @@ def annotate(study: Study, annotators: list[str] | None = None, *, limit: int | 
         manifest = _manifest(study, store, ids, preps, run_id,
                              {"limit": limit, "sample": sample, "seed": seed})
         try:
-            with _bar(progress) as new_task:
+            with RateBars(progress) as bars:
                 for ann in preps:
                     row = AnnotatorSummary(ann.cfg.name, ann.cfg.backend, ann.cfg.model)
                     summary.annotators.append(row)
-                    step = new_task(ann.cfg.name, len(ids))
+                    step = bars.add(ann.cfg.name, len(ids))
                     start = time.monotonic()
                     try:
                         for i in range(0, len(ids), CHUNK):

@@ -136,7 +136,6 @@ def fit(base: BaseModel, book: Codebook, config: TrainConfig, train: list[Exampl
     from peft import LoraConfig, TaskType, get_peft_model
 
     tok = load_tokenizer(base)
-    tok.padding_side = "right"
     torch.manual_seed(config.seed)
     model = get_peft_model(
         load_causal_lm(base, device=device),
@@ -150,15 +149,7 @@ def fit(base: BaseModel, book: Codebook, config: TrainConfig, train: list[Exampl
     val_seqs = [_sequence(scorer, e) for e in validation]
 
     def batch_loss(items: list[tuple[list[int], list[int]]]) -> Any:
-        width = max(len(ids) for ids, _ in items)
-        pad = tok.pad_token_id
-        ids = torch.tensor([i + [pad] * (width - len(i)) for i, _ in items], device=device)
-        labels = torch.tensor([lab + [-100] * (width - len(lab)) for _, lab in items],
-                              device=device)
-        mask = torch.tensor([[1] * len(i) + [0] * (width - len(i)) for i, _ in items],
-                            device=device)
-        with autocast(device, bf16):
-            return model(input_ids=ids, attention_mask=mask, labels=labels).loss
+        return answer_loss(model, items, tok.pad_token_id, device, bf16)
 
     def step_loss(batch: list[int]) -> Any:
         return batch_loss([seqs[i] for i in batch])
@@ -183,3 +174,32 @@ def _sequence(scorer: GenerativeScorer, ex: Example) -> tuple[list[int], list[in
     prompt = scorer.prompt_ids(ex.text)
     target = scorer.answer_ids(ex.labels)
     return prompt + target, [-100] * len(prompt) + target
+
+
+def answer_loss(model: Any, items: Sequence[tuple[list[int], list[int]]], pad: int,
+                device: str, bf16: bool) -> Any:
+    """Mean cross-entropy over the answer tokens of (ids, labels) pairs.
+
+    Sequences are padded on the left so that every answer ends at the last position;
+    the model then projects onto the vocabulary only the last few positions, which
+    spares the largest matmul and the softmax for the prompt tokens (about a third of
+    a training step for a 135M model with a 49k vocabulary).
+    """
+    import torch
+    import torch.nn.functional as F
+
+    width = max(len(ids) for ids, _ in items)
+    answer = max(sum(1 for t in lab if t != -100) for _, lab in items)
+    ids = torch.tensor([[pad] * (width - len(i)) + i for i, _ in items], device=device)
+    labels = torch.tensor([[-100] * (width - len(lab)) + lab for _, lab in items],
+                          device=device)
+    mask = torch.tensor([[0] * (width - len(i)) + [1] * len(i) for i, _ in items],
+                        device=device)
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    keep = answer + 1  # logits at position t predict token t + 1
+    with autocast(device, bf16):
+        logits = model(input_ids=ids, attention_mask=mask, position_ids=positions,
+                       logits_to_keep=keep).logits
+    target = labels[:, width - keep + 1:]
+    return F.cross_entropy(logits[:, :-1].float().reshape(-1, logits.shape[-1]),
+                           target.reshape(-1), ignore_index=-100)

@@ -64,7 +64,7 @@ def main() -> None:
     ap.add_argument("--train-limit", type=int, default=None)
     ap.add_argument("--validation", type=int, default=300)
     ap.add_argument("--zero-shot", type=int, default=0)
-    ap.add_argument("--lr", type=float, default=3e-4)
+    ap.add_argument("--lr", type=float, default=None, help="default: the mode's own")
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--test-limit", type=int, default=None)
     ap.add_argument("--study", type=Path, default=None)

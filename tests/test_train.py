@@ -48,6 +48,14 @@ def test_config_round_trips_and_rejects_bad_values(tmp_path: Path) -> None:
         TrainConfig(source="crowd")
     with pytest.raises(ReplicoderError, match="unknown training settings: colour"):
         TrainConfig.from_dict({"colour": 1})
+    with pytest.raises(ReplicoderError, match="lr must be positive"):
+        TrainConfig(lr=0)
+
+
+def test_learning_rate_defaults_depend_on_the_mode() -> None:
+    assert TrainConfig().lr == 3e-4
+    assert TrainConfig(mode="generative").lr == 1e-3
+    assert TrainConfig(mode="generative", lr=2e-4).lr == 2e-4
 
 
 def test_train_writes_model_folder_and_manifest(tmp_path: Path, tiny: str,

@@ -42,7 +42,9 @@ def train(
                                                         "many training documents.")] = None,
     epochs: Annotated[int, typer.Option(help="Passes over the training documents.")] = 3,
     seed: Annotated[int, typer.Option(help="Seed for initialisation, order and dropout.")] = 0,
-    lr: Annotated[float, typer.Option(help="Learning rate of the LoRA weights.")] = 3e-4,
+    lr: Annotated[float | None, typer.Option(help="Learning rate of the LoRA weights "
+                                                  "(default: 3e-4 for classifier, 1e-3 for "
+                                                  "generative).")] = None,
     batch_size: Annotated[int, typer.Option(help="Documents per optimizer step.")] = 16,
     max_length: Annotated[int, typer.Option(help="Tokens kept per document.")] = 64,
     lora_r: Annotated[int, typer.Option(help="LoRA rank.")] = 16,

@@ -50,9 +50,10 @@ def _optimizer(model: Any, config: TrainConfig) -> Any:
     for name, p in model.named_parameters():
         if p.requires_grad:
             (head if "modules_to_save" in name else body).append(p)
-    groups = [{"params": body, "lr": config.lr}]
+    lr = float(config.lr or 0.0)  # set by TrainConfig.__post_init__
+    groups = [{"params": body, "lr": lr}]
     if head:
-        groups.append({"params": head, "lr": config.head_lr or config.lr})
+        groups.append({"params": head, "lr": config.head_lr or lr})
     return torch.optim.AdamW(groups, weight_decay=config.weight_decay)
 
 

@@ -149,14 +149,20 @@ def classify(study: Study, model: str, out: Path, *, input: Path | None = None,
     job = {"model": model, "adapter_sha256": trained.adapter_sha256, "input": source,
            "text": text, "id": id_column, "checkpoint_every": checkpoint_every,
            "route_below": route_below, "route_to": route_to}
-    rows = _file_rows(Path(input), text, id_column) if input else _study_rows(study)
+    total = None
+    if input:
+        rows = _file_rows(Path(input), text, id_column)
+    else:
+        rows = _study_rows(study)
+        with study.store() as store:
+            total = store.count_documents()
     parts_dir = out.with_name(out.name + ".parts")
     done = _resume(parts_dir, job)
     rows = itertools.islice(rows, done, None)
     started = time.perf_counter()
     count, routed, parts_now = 0, 0, 0
     bars = RateBars(progress)
-    advance = bars.add("classifying", None, done)
+    advance = bars.add("classifying", total, done)
     try:
         while True:
             block = list(itertools.islice(rows, checkpoint_every))

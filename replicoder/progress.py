@@ -10,6 +10,21 @@ from typing import Any
 Advance = Callable[[int], None]
 
 
+def standard_progress(*middle: Any) -> Any:
+    """A rich Progress: description, bar, done/total, ``middle`` columns, elapsed, remaining."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    *middle, TimeElapsedColumn(), TimeRemainingColumn())
+
+
 class RateBars:
     """One rich display holding a bar per task; ``add`` returns that task's advance(n).
 
@@ -21,20 +36,9 @@ class RateBars:
         self.progress: Any = None
         if not enabled:
             return
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
+        from rich.progress import TextColumn
 
-        self.progress = Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[rate]} docs/s"), TimeElapsedColumn(),
-            TimeRemainingColumn(),
-        )
+        self.progress = standard_progress(TextColumn("{task.fields[rate]} docs/s"))
         self.progress.start()
 
     def add(self, description: str, total: int | None, done: int = 0) -> Advance:

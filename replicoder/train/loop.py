@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from replicoder.errors import ReplicoderError
+from replicoder.progress import standard_progress
 from replicoder.train.config import TrainConfig
 from replicoder.train.data import train_batches
 
@@ -176,22 +177,12 @@ class _Bar:
         self.loss = math.nan
         if not enabled:
             return
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
+        from rich.progress import TextColumn
 
-        self.progress = Progress(
-            TextColumn("training"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("loss {task.fields[loss]:.4f}  val {task.fields[val]}"),
-            TimeElapsedColumn(), TimeRemainingColumn(),
-        )
+        self.progress = standard_progress(
+            TextColumn("loss {task.fields[loss]:.4f}  val {task.fields[val]}"))
         self.progress.start()
-        self.task = self.progress.add_task("train", total=total, loss=math.nan, val="-")
+        self.task = self.progress.add_task("training", total=total, loss=math.nan, val="-")
 
     def advance(self, n: int) -> None:
         if self.progress is not None and n:

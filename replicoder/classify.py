@@ -70,14 +70,16 @@ def _records(path: Path, table: Any, text: str, id_column: str | None
         yield doc_id, body
 
 
-def _study_rows(study: Study) -> Iterator[tuple[str, str]]:
+def _study_rows(study: Study) -> tuple[Iterator[tuple[str, str]], int]:
+    """The study's (id, text) rows and how many there are."""
     with study.store() as store:
-        if store.count_documents() == 0:
-            raise ReplicoderError(
-                f"{study.root}: the study has no documents; add some with `replicoder import` "
-                "or give an input file"
-            )
-    return _documents(study)
+        total = store.count_documents()
+    if total == 0:
+        raise ReplicoderError(
+            f"{study.root}: the study has no documents; add some with `replicoder import` "
+            "or give an input file"
+        )
+    return _documents(study), total
 
 
 def _documents(study: Study) -> Iterator[tuple[str, str]]:
@@ -149,13 +151,11 @@ def classify(study: Study, model: str, out: Path, *, input: Path | None = None,
     job = {"model": model, "adapter_sha256": trained.adapter_sha256, "input": source,
            "text": text, "id": id_column, "checkpoint_every": checkpoint_every,
            "route_below": route_below, "route_to": route_to}
-    total = None
+    total: int | None = None
     if input:
         rows = _file_rows(Path(input), text, id_column)
     else:
-        rows = _study_rows(study)
-        with study.store() as store:
-            total = store.count_documents()
+        rows, total = _study_rows(study)
     parts_dir = out.with_name(out.name + ".parts")
     done = _resume(parts_dir, job)
     rows = itertools.islice(rows, done, None)

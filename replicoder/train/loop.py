@@ -51,7 +51,8 @@ def _optimizer(model: Any, config: TrainConfig) -> Any:
     for name, p in model.named_parameters():
         if p.requires_grad:
             (head if "modules_to_save" in name else body).append(p)
-    lr = float(config.lr or 0.0)  # set by TrainConfig.__post_init__
+    lr = config.lr
+    assert lr is not None, "TrainConfig.__post_init__ sets the mode's default"
     groups = [{"params": body, "lr": lr}]
     if head:
         groups.append({"params": head, "lr": config.head_lr or lr})

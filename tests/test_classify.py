@@ -4,6 +4,7 @@ an annotator, bad input. Uses a tiny random model of the embedded architecture."
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -156,6 +157,9 @@ def test_bad_input(tmp_path: Path, trained: tuple[study_mod.Study, Path, str]) -
         classify(st, "m", tmp_path / "o.csv", input=tmp_path / "missing.csv", progress=False)
     empty = study_mod.init(tmp_path / "empty")
     with pytest.raises(ReplicoderError, match="unknown model 'm'"):
+        classify(empty, "m", tmp_path / "o.csv", progress=False)
+    shutil.copytree(st.root / "models" / "m", empty.root / "models" / "m")
+    with pytest.raises(ReplicoderError, match="the study has no documents"):
         classify(empty, "m", tmp_path / "o.csv", progress=False)
     runner = CliRunner()
     res = runner.invoke(app, ["classify", str(corpus), "--model", "m", "--out",

@@ -32,7 +32,8 @@ from typing import Any
 
 import httpx
 
-from replicoder import importer, manifest
+from replicoder import importer
+from replicoder import run as manifest
 from replicoder import study as study_mod
 from replicoder.annotate.backends.local_hf import LocalBackend
 from replicoder.annotate.config import AnnotatorConfig, add_annotator
@@ -103,14 +104,14 @@ def main() -> None:
         gold = store.gold(ids)
 
     baseline_1 = batch_speed(st, ids[:16], 1)
-    run = annotate(st, ["local"], sample=args.n, seed=0, progress=False).annotators[0]
+    run = annotate(st, ["local"], sample=args.n, seed=0).annotators[0]
     local = labels_of(st, "local")
     right = sum(local[d][0] == gold[d] for d in ids)
     majority_code, majority_n = Counter(next(iter(g)) for g in gold.values()).most_common(1)[0]
     answered = Counter(next(iter(lab)) for lab, status, _ in local.values() if status == "ok")
 
     start = time.monotonic()
-    rerun = annotate(st, ["local"], sample=args.n, seed=0, progress=False).annotators[0]
+    rerun = annotate(st, ["local"], sample=args.n, seed=0).annotators[0]
     rerun_s = time.monotonic() - start
 
     proc, url = start_serve()
@@ -120,8 +121,7 @@ def main() -> None:
                                               k: v for k, v in SETTINGS.items()
                                               if k not in ("batch_size", "threads")}))
         st = study_mod.open_study(st.root)
-        http = annotate(st, ["http"], sample=args.n, seed=0, limit=args.http_n,
-                        progress=False).annotators[0]
+        http = annotate(st, ["http"], sample=args.n, seed=0, limit=args.http_n).annotators[0]
     finally:
         proc.terminate()
         proc.wait(timeout=30)

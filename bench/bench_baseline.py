@@ -26,7 +26,8 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 
-from replicoder import importer, manifest
+from replicoder import importer
+from replicoder import run as manifest
 from replicoder import study as study_mod
 from replicoder.baseline import TfidfSvm
 from replicoder.codebook import load

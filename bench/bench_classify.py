@@ -23,9 +23,10 @@ import torch
 from replicoder import importer
 from replicoder import study as study_mod
 from replicoder.classify import classify
-from replicoder.train import TrainConfig, load_trained, train
-from replicoder.train.classifier import ClassifierScorer
-from replicoder.train.data import sorted_batches
+from replicoder.models import load_trained
+from replicoder.models.classifier import ClassifierScorer
+from replicoder.models.runtime import length_batches
+from replicoder.train import TrainConfig, train
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "us_congress_bills.csv.gz"
 RESULTS = Path(__file__).parent / "results"
@@ -73,13 +74,12 @@ def main() -> None:
     st = study_mod.init(root / "study")
     df.head(200).to_csv(root / "train.csv", index=False)
     importer.import_file(st, root / "train.csv", text="text", id="id", labels="major_topic")
-    train(st, "m", TrainConfig(epochs=1, train_size=32, batch_size=16), progress=False)
+    train(st, "m", TrainConfig(epochs=1, train_size=32, batch_size=16))
     corpus = root / "corpus.csv"
     df.head(args.docs)[["id", "text"]].to_csv(corpus, index=False)
     peak_bf16 = matmul_flops(torch.bfloat16)
     peak_fp32 = matmul_flops(torch.float32)
-    result = classify(st, "m", root / "out.parquet", input=corpus, id_column="id",
-                      progress=False)
+    result = classify(st, "m", root / "out.parquet", input=corpus, id_column="id")
     model = load_trained(st, "m")
     scorer = model.scorer
     assert isinstance(scorer, ClassifierScorer)
@@ -87,7 +87,7 @@ def main() -> None:
     ids = scorer.encode(texts)
     tokens = sum(len(x) for x in ids)
     padded = 0
-    for batch in sorted_batches([len(x) for x in ids], 32):
+    for batch in length_batches([len(x) for x in ids], 32):
         padded += len(batch) * max(len(ids[i]) for i in batch)
     naive_fp32, naive_tokens = naive(scorer, texts[: args.naive], bf16=False)
     naive_bf16, _ = naive(scorer, texts[: args.naive], bf16=True)

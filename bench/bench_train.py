@@ -28,8 +28,9 @@ from sklearn.svm import LinearSVC
 
 from replicoder import importer
 from replicoder import study as study_mod
-from replicoder.train import TrainConfig, load_trained, train, zero_shot
-from replicoder.train.scoring import summary
+from replicoder.metrics import headline
+from replicoder.models import load_trained, zero_shot
+from replicoder.train import TrainConfig, train
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "us_congress_bills.csv.gz"
 RESULTS = Path(__file__).parent / "results"
@@ -54,7 +55,7 @@ def tfidf(df: pd.DataFrame, parts: dict[str, str], codes: list[str]) -> dict[str
     svm = LinearSVC(C=0.5).fit(vec.fit_transform(fit.text), fit.major_topic.astype(str))
     pred = [frozenset([p]) for p in svm.predict(vec.transform(test.text))]
     truth = [frozenset([str(t)]) for t in test.major_topic]
-    return summary(pred, truth, codes)
+    return headline(truth, pred, codes)
 
 
 def main() -> None:
@@ -106,7 +107,7 @@ def main() -> None:
         t = time.perf_counter()
         pred = model.predict(test_texts, test_ids)
         predict_s = time.perf_counter() - t
-        out[mode] = {**summary(pred.labels, truth, codes), "train_seconds": train_s,
+        out[mode] = {**headline(truth, pred.labels, codes), "train_seconds": train_s,
                      "train_minutes": train_s / 60, "n_train": len(train_ids),
                      "validation": result.metrics, "test_predict_seconds": predict_s,
                      "config": config.to_dict(), "device": result.manifest["device"],
@@ -117,7 +118,7 @@ def main() -> None:
         n = args.zero_shot
         t = time.perf_counter()
         sets, _, raw = scorer.predict(test_texts[:n])
-        out["zero_shot"] = {**summary(sets, truth[:n], codes), "seconds":
+        out["zero_shot"] = {**headline(truth[:n], sets, codes), "seconds":
                             time.perf_counter() - t, "examples": raw[:5]}
         print("zero-shot", out["zero_shot"], flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -11,6 +11,8 @@ from collections.abc import Iterable, Sequence
 from replicoder.predictions import Predictions
 from replicoder.store import Proposal
 
+__all__ = ["majority", "majority_predictions", "union"]
+
 
 def _usable(proposals: Iterable[Proposal], annotators: Sequence[str] | None) -> list[Proposal]:
     wanted = set(annotators) if annotators is not None else None

@@ -23,6 +23,10 @@ from replicoder.store import Proposal
 if TYPE_CHECKING:
     from replicoder.study import Study
 
+__all__ = ["DISTANCES", "LEVEL", "agreement_from", "agreement_table", "alpha_with_interval",
+           "cohen_kappa", "jaccard_distance", "kappa_with_interval", "krippendorff_alpha",
+           "masi_distance", "nominal_distance", "share_all_agree"]
+
 LabelSet = frozenset[str]
 Units = dict[str, dict[str, LabelSet]]  # unit (document) -> coder (annotator) -> labels
 LEVEL = 0.95

@@ -17,6 +17,8 @@ from sklearn.svm import LinearSVC
 from replicoder.errors import ReplicoderError
 from replicoder.metrics import indicator
 
+__all__ = ["NAME", "TfidfSvm"]
+
 NAME = "tfidf"
 
 

@@ -24,12 +24,15 @@ import pyarrow as pa
 
 from replicoder import atomic, writers
 from replicoder.errors import ReplicoderError
+from replicoder.hashing import input_sha256
+from replicoder.models.trained import TrainedModel, load_trained
 from replicoder.predictions import Predictions
-from replicoder.progress import RateBars
+from replicoder.progress import Progress, start
 from replicoder.readers import open_table
+from replicoder.run import Run
 from replicoder.study import Study
-from replicoder.train.manifest import environment, now
-from replicoder.train.trained import TrainedModel, load_trained
+
+__all__ = ["ClassifyResult", "ClassifyStopped", "JOB", "classify"]
 
 JOB = "job.json"
 
@@ -133,7 +136,7 @@ def _route(study: Study, pred: Predictions, texts: list[str], below: float,
 def classify(study: Study, model: str, out: Path, *, input: Path | None = None,
              text: str = "text", id_column: str | None = None, batch_size: int = 32,
              checkpoint_every: int = 1000, route_below: float | None = None,
-             route_to: str | None = None, progress: bool = True,
+             route_to: str | None = None, progress: Progress | None = None,
              stop_after: int | None = None, device: str | None = None) -> ClassifyResult:
     """Label every document of ``input`` (or the study) with models/``model``; write ``out``.
 
@@ -146,8 +149,10 @@ def classify(study: Study, model: str, out: Path, *, input: Path | None = None,
     if checkpoint_every < 1 or batch_size < 1:
         raise ReplicoderError("--checkpoint-every and --batch-size must be at least 1")
     trained = load_trained(study, model, device=device)
-    source = {"path": str(Path(input).resolve()), "sha256": _sha(Path(input))} if input \
-        else {"study": str(study.root.resolve())}
+    run = Run.start(study, "classify")
+    run.on_device(trained.device, trained.bf16)
+    source = {"path": run.relative(input), "sha256": _sha(Path(input))} if input \
+        else {"study": "."}
     job = {"model": model, "adapter_sha256": trained.adapter_sha256, "input": source,
            "text": text, "id": id_column, "checkpoint_every": checkpoint_every,
            "route_below": route_below, "route_to": route_to}
@@ -161,49 +166,36 @@ def classify(study: Study, model: str, out: Path, *, input: Path | None = None,
     rows = itertools.islice(rows, done, None)
     started = time.perf_counter()
     count, routed, parts_now = 0, 0, 0
-    bars = RateBars(progress)
-    advance = bars.add("classifying", total, done)
-    try:
-        while True:
-            block = list(itertools.islice(rows, checkpoint_every))
-            if not block:
-                break
-            ids, texts = [b[0] for b in block], [b[1] for b in block]
-            pred = trained.predict(texts, ids, batch_size)
-            extra = None
-            if route_below is not None and route_to is not None:
-                pred, extra, n = _route(study, pred, texts, route_below, route_to)
-                routed += n
-            writers.write_part(_table(pred, trained, extra),
-                               parts_dir / f"part-{done + count:012d}.parquet")
-            count += len(block)
-            parts_now += 1
-            advance(len(block))
-            if stop_after is not None and parts_now >= stop_after:
-                raise ClassifyStopped(
-                    f"classify stopped after {done + count} documents as asked; run the same "
-                    "command again to resume"
-                )
-    finally:
-        bars.close()
+    advance = start(progress, "classifying", total, done)
+    while True:
+        block = list(itertools.islice(rows, checkpoint_every))
+        if not block:
+            break
+        ids, texts = [b[0] for b in block], [b[1] for b in block]
+        pred = trained.predict(texts, ids, batch_size)
+        extra = None
+        if route_below is not None and route_to is not None:
+            pred, extra, n = _route(study, pred, texts, route_below, route_to)
+            routed += n
+        writers.write_part(_table(pred, trained, extra),
+                           parts_dir / f"part-{done + count:012d}.parquet")
+        count += len(block)
+        parts_now += 1
+        advance(len(block))
+        if stop_after is not None and parts_now >= stop_after:
+            raise ClassifyStopped(
+                f"classify stopped after {done + count} documents as asked; run the same "
+                "command again to resume"
+            )
     if done + count == 0:
         raise ReplicoderError("the input has no documents to classify")
     parts = sorted(parts_dir.glob("part-*.parquet"))
     writers.assemble(parts, out)
     seconds = time.perf_counter() - started
-    manifest = {
-        "kind": "classify", "created_at": now(), **job, "output": str(out.resolve()),
-        "documents": done + count, "resumed_from": done, "routed": routed,
-        "model_manifest": trained.manifest, "seconds_this_call": seconds,
-        **environment(_device(trained), _bf16(trained)),
-    }
-    run_id = f"classify-{manifest['created_at'].replace(':', '')}-{out.stem}"
-    atomic.write_text(study.runs_dir / run_id / "manifest.json",
-                      json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    atomic.write_text(out.with_name(out.name + ".manifest.json"),
-                      json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    with study.store() as store:
-        store.add_run(run_id, "classify", manifest["created_at"], manifest)
+    manifest = run.write({
+        **job, "output": run.relative(out), "documents": done + count, "resumed_from": done,
+        "routed": routed, "model_manifest": trained.manifest, "seconds_this_call": seconds,
+    }, copies=[out.with_name(out.name + ".manifest.json")])
     shutil.rmtree(parts_dir, ignore_errors=True)
     return ClassifyResult(out, done + count, done, seconds, count / seconds if seconds else 0.0,
                           routed, manifest)
@@ -214,11 +206,9 @@ class ClassifyStopped(ReplicoderError):
 
 
 def _sha(path: Path) -> str:
-    from replicoder.importer import file_sha256
-
     if not path.exists():
         raise ReplicoderError(f"{path}: no such input file")
-    return file_sha256(path)
+    return input_sha256(path)
 
 
 def _resume(parts_dir: Path, job: dict[str, Any]) -> int:
@@ -240,10 +230,3 @@ def _resume(parts_dir: Path, job: dict[str, Any]) -> int:
         done += writers.part_rows(part)
     return done
 
-
-def _device(model: TrainedModel) -> str:
-    return str(model.scorer.device)
-
-
-def _bf16(model: TrainedModel) -> bool:
-    return bool(model.scorer.bf16)

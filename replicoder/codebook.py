@@ -12,6 +12,8 @@ import yaml
 
 from replicoder.errors import ReplicoderError
 
+__all__ = ["BUILTIN", "Codebook", "Label", "builtin_text", "load", "parse"]
+
 BUILTIN = ("cap",)
 
 

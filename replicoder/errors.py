@@ -1,3 +1,5 @@
+
+__all__ = ["ReplicoderError"]
 """The one exception type users see: a message that says what is wrong and what to do."""
 
 

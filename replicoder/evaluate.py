@@ -26,11 +26,16 @@ from replicoder import aggregate, atomic, metrics
 from replicoder.baseline import NAME as TFIDF
 from replicoder.baseline import TfidfSvm
 from replicoder.errors import ReplicoderError
-from replicoder.manifest import base_manifest, new_run_id, write_json
+from replicoder.models.folder import ModelFolder
 from replicoder.predictions import Predictions
+from replicoder.run import MANIFEST, Run, write_json
 from replicoder.splits import PARTS, ensure_split, labelled
 from replicoder.store import Proposal
 from replicoder.study import Study
+
+__all__ = ["BASELINES", "EvalDocs", "SETTINGS", "ZERO_SHOT", "baseline_source", "crowd_sources",
+           "evaluate_models", "load_parts", "model_source", "predictions_parquet", "score",
+           "write_run"]
 
 BASELINES = (TFIDF,)
 ZERO_SHOT = "zero-shot"
@@ -103,8 +108,7 @@ def baseline_source(study: Study, name: str, train: EvalDocs, seed: int
 def model_source(study: Study, name: str) -> tuple[Source, dict[str, Any]]:
     """A fine-tuned model of models/NAME, or the zero-shot base model."""
     if name == ZERO_SHOT or name.startswith(ZERO_SHOT + ":"):
-        from replicoder.models.loading import resolve
-        from replicoder.train.trained import zero_shot
+        from replicoder.models import resolve, zero_shot
 
         base = name.partition(":")[2] or "embedded"
         scorer = zero_shot(study, base)
@@ -115,14 +119,8 @@ def model_source(study: Study, name: str) -> tuple[Source, dict[str, Any]]:
 
         return predict_zero, {"kind": "zero-shot", "base": base, "prompt": scorer.instruction,
                               "base_sha256": resolve(base).sha256}
-    if not (study.models_dir / name / "manifest.json").is_file():  # fail before loading torch
-        known = sorted(p.parent.name for p in study.models_dir.glob("*/manifest.json"))
-        raise ReplicoderError(
-            f"unknown model {name!r} in {study.models_dir} (trained models: "
-            f"{', '.join(known) or 'none yet'}); train one with `replicoder train NAME`, or "
-            "use zero-shot"
-        )
-    from replicoder.train.trained import load_trained
+    ModelFolder.of(study.models_dir, name).require()  # fail before loading torch
+    from replicoder.models import load_trained
 
     trained = load_trained(study, name)
 
@@ -130,7 +128,7 @@ def model_source(study: Study, name: str) -> tuple[Source, dict[str, Any]]:
         return trained.predict(docs.texts, docs.doc_ids)
 
     return predict, {"kind": "fine-tuned", "adapter_sha256": trained.adapter_sha256,
-                     "base": trained.config.base, "mode": trained.config.mode,
+                     "base": trained.base, "mode": trained.mode,
                      "base_sha256": trained.manifest.get("base", {}).get("sha256", "")}
 
 
@@ -272,9 +270,9 @@ def evaluate_models(
     if len(set(names)) != len(names):
         raise ReplicoderError(f"two models share a name in {names}; rename one")
 
-    run_id = new_run_id("evaluate")
+    run = Run.start(study, "evaluate")
     result: dict[str, Any] = {
-        "run_id": run_id, "split": split, "parts": parts, "codes": study.codebook.codes,
+        "run_id": run.run_id, "split": split, "parts": parts, "codes": study.codebook.codes,
         "multi_label": study.codebook.multi_label, "n_boot": n_boot, "seed": seed,
         "documents": {p: {"n": len(d.doc_ids), "sha256": d.sha256()} for p, d in docs.items()},
         "models": {},
@@ -289,31 +287,28 @@ def evaluate_models(
                 entry.setdefault("answers", {})[part] = pred.provenance["answers"]
             entry["parts"][part] = score(study, pred, part_docs, n_boot, seed)
         result["models"][name] = entry
-    write_run(study, result, rows, "evaluate")
+    write_run(run, result, rows)
     return result
 
 
-def write_run(study: Study, result: dict[str, Any],
-              rows: list[tuple[str, EvalDocs, Predictions]], kind: str) -> Path:
+def write_run(run: Run, result: dict[str, Any],
+              rows: list[tuple[str, EvalDocs, Predictions]]) -> Path:
     """runs/<id>/: predictions.parquet, figures, report.html, metrics.json, manifest.json."""
     from replicoder import report
 
-    run_dir = study.runs_dir / result["run_id"]
+    run_dir = run.dir
     run_dir.mkdir(parents=True, exist_ok=True)
     result["run_dir"] = str(run_dir)
     atomic.write_bytes(run_dir / "predictions.parquet", predictions_parquet(rows))
-    report.write_report(run_dir, result, study.codebook, kind)
+    report.write_report(run_dir, result, run.study.codebook, run.kind)
     write_json(run_dir / "metrics.json", result)
-    manifest = base_manifest(study, kind)
-    manifest.update({
-        "run_id": result["run_id"], "split_part": result["split"], "parts": result["parts"],
+    run.write({
+        "split_part": result["split"], "parts": result["parts"],
         "bootstrap": {"n_boot": result["n_boot"], "seed": result["seed"], "level": 0.95},
         "documents": result["documents"],
         "models": {k: {x: y for x, y in v.items() if x != "parts"}
                    for k, v in result["models"].items()},
-        "files": sorted(p.name for p in run_dir.iterdir() if not p.name.startswith(".")),
+        "files": sorted({MANIFEST, *(p.name for p in run_dir.iterdir()
+                                     if not p.name.startswith("."))}),
     })
-    write_json(run_dir / "manifest.json", manifest)
-    with study.store() as store:
-        store.add_run(result["run_id"], kind, manifest["created_at"], manifest)
     return run_dir

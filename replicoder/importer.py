@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -12,8 +10,12 @@ from typing import Any, Literal
 
 from replicoder.codebook import Codebook
 from replicoder.errors import ReplicoderError
+from replicoder.hashing import input_sha256, text_sha256
 from replicoder.readers import Record, Table, open_table
+from replicoder.run import Run
 from replicoder.study import Study
+
+__all__ = ["BATCH", "ImportResult", "SHOW", "import_file", "split_labels"]
 
 UnknownLabels = Literal["error", "drop", "keep"]
 EmptyTexts = Literal["error", "skip"]
@@ -34,22 +36,6 @@ class ImportResult:
     skipped_empty: int = 0
     dropped_unknown: int = 0
     unknown_labels: Counter[str] = field(default_factory=Counter)
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    files = sorted(p for p in path.rglob("*.txt")) if path.is_dir() else [path]
-    for file in files:
-        if path.is_dir():
-            digest.update(file.relative_to(path).as_posix().encode())
-        with file.open("rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()
-
-
-def text_sha256(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _cell_str(value: Any) -> str:
@@ -152,13 +138,15 @@ def import_file(
     labeler = _Labeler(study.codebook, sep, unknown_labels)
     empty_rows: list[int] = []
     conflicts: list[str] = []
-    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    run = Run.start(study, "import")
+    now = run.created_at
     options = {"text": text, "id": id, "labels": labels, "sep": sep, "meta": list(meta),
                "unknown_labels": unknown_labels, "empty": empty, "encoding": encoding}
     store = study.store()
     try:
         with store.transaction():
-            import_id = store.start_import(str(path), file_sha256(path), options, now)
+            sha = input_sha256(path)
+            import_id = store.start_import(str(path), sha, options, now)
             batch: list[tuple[int, str, str, dict[str, Any], frozenset[str] | None]] = []
 
             def flush() -> None:
@@ -197,6 +185,11 @@ def import_file(
             flush()
             _check(result, labeler, empty_rows, conflicts, empty, table)
             store.finish_import(import_id, result.rows_read, result.added, now)
+            run.write({"input": {"path": run.relative(path), "sha256": sha},
+                       "options": options, "rows_read": result.rows_read,
+                       "added": result.added, "already_present": result.already_present,
+                       "skipped_empty": result.skipped_empty,
+                       "dropped_unknown": result.dropped_unknown}, store=store)
     finally:
         store.close()
     result.unknown_labels = labeler.unknown

@@ -25,9 +25,13 @@ from replicoder.baseline import NAME as TFIDF
 from replicoder.baseline import TfidfSvm
 from replicoder.errors import ReplicoderError
 from replicoder.evaluate import EvalDocs, Source, load_parts, score, write_run
-from replicoder.manifest import new_run_id
 from replicoder.predictions import Predictions
+from replicoder.progress import Progress
+from replicoder.run import Run
 from replicoder.study import Study
+
+__all__ = ["DEFAULT_SIZES", "finetune_trainer", "learning_curve", "parse_sizes", "resolve_sizes",
+           "tfidf_trainer"]
 
 DEFAULT_SIZES: tuple[int | str, ...] = (100, 250, 500, 1000, 2000, "all")
 Trainer = Callable[[Study, str, list[str], int], tuple[Source, dict[str, Any]]]
@@ -80,19 +84,19 @@ def tfidf_trainer(study: Study, name: str, train_ids: list[str], seed: int
     return predict, {"kind": "baseline", **model.params()}
 
 
-def finetune_trainer(base: str = "embedded", mode: str = "classifier", **train_kwargs: Any
-                     ) -> Trainer:
+def finetune_trainer(base: str = "embedded", mode: str = "classifier", *,
+                     progress: Progress | None = None, **train_kwargs: Any) -> Trainer:
     """Fine-tuning with replicoder.train (LoRA); ``train_kwargs`` go to TrainConfig."""
 
     def trainer(study: Study, name: str, train_ids: list[str], seed: int
                 ) -> tuple[Source, dict[str, Any]]:
-        from replicoder.train import TrainConfig, load_trained, train
-        from replicoder.train.trained import MANIFEST, model_dir
+        from replicoder.models import ModelFolder, load_trained
+        from replicoder.train import TrainConfig, train
 
-        if not (model_dir(study, name) / MANIFEST).is_file():
+        if not ModelFolder.of(study.models_dir, name).finished:
             config = TrainConfig.from_dict({"base": base, "mode": mode, "seed": seed,
                                             **train_kwargs})
-            train(study, name, config, train_ids=train_ids)
+            train(study, name, config, train_ids=train_ids, progress=progress)
         trained = load_trained(study, name)
 
         def predict(part: EvalDocs) -> Predictions:
@@ -100,7 +104,7 @@ def finetune_trainer(base: str = "embedded", mode: str = "classifier", **train_k
 
         return predict, {"kind": "fine-tuned", "base": base, "mode": mode,
                          "adapter_sha256": trained.adapter_sha256,
-                         "config": trained.config.to_dict()}
+                         "config": trained.settings}
 
     return trainer
 
@@ -115,6 +119,7 @@ def learning_curve(
     *,
     trainer: Trainer | str | None = None,
     n_boot: int = 1000,
+    progress: Progress | None = None,
     **train_kwargs: Any,
 ) -> dict[str, Any]:
     """Train one model per (size, repeat), evaluate each on the test part, write runs/<id>/.
@@ -129,7 +134,8 @@ def learning_curve(
         from replicoder.train.config import TrainConfig
 
         TrainConfig.from_dict({"base": base, "mode": mode, **train_kwargs})  # fail early
-        trainer_fn, label = finetune_trainer(base, mode, **train_kwargs), f"fine-tuned {base}"
+        trainer_fn, label = finetune_trainer(base, mode, progress=progress, **train_kwargs), \
+            f"fine-tuned {base}"
         settings: dict[str, Any] = {"base": base, "mode": mode, **train_kwargs}
     elif trainer == TFIDF:
         trainer_fn, label, settings = tfidf_trainer, "TF-IDF + linear SVM", {"baseline": TFIDF}
@@ -145,9 +151,9 @@ def learning_curve(
     key = hashlib.sha256(json.dumps(
         [label, settings, seed, docs["train"].sha256()], sort_keys=True, default=str
     ).encode()).hexdigest()[:10]
-    run_id = new_run_id("learning-curve")
+    run = Run.start(study, "learning-curve")
     result: dict[str, Any] = {
-        "run_id": run_id, "trainer": label, "trainer_settings": settings,
+        "run_id": run.run_id, "trainer": label, "trainer_settings": settings,
         "sizes": plan, "requested_sizes": [str(s) for s in sizes], "repeats": repeats,
         "seed": seed, "split": "test", "parts": ["test"], "codes": study.codebook.codes,
         "multi_label": study.codebook.multi_label, "n_boot": n_boot,
@@ -169,5 +175,5 @@ def learning_curve(
                                     "train_ids_sha256": ids_sha, "metrics": scored})
             result["models"][name] = {**info, "size": size, "repeat": rep,
                                       "train_ids_sha256": ids_sha, "parts": {"test": scored}}
-    write_run(study, result, rows, "learning-curve")
+    write_run(run, result, rows)
     return result

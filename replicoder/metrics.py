@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+__all__ = ["HEADLINE", "bootstrap_ci", "evaluate", "headline", "indicator", "per_label"]
+
 HEADLINE = ("subset_accuracy", "hamming_loss", "label_accuracy", "jaccard", "f1_micro",
             "f1_macro")
 
@@ -107,6 +109,14 @@ def per_label(t: np.ndarray, p: np.ndarray, labels: Sequence[str]) -> dict[str, 
             "predicted": tp + fp,
         }
     return out
+
+
+def headline(
+    y_true: Sequence[Collection[str]], y_pred: Sequence[Collection[str]], labels: Sequence[str]
+) -> dict[str, Any]:
+    """The headline metrics (HEADLINE keys) and ``n_documents``, without per-label tables."""
+    t, p = _check(y_true, y_pred, labels)
+    return {**_headline(t, p), "n_documents": int(t.shape[0])}
 
 
 def evaluate(

@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+__all__ = ["Predictions"]
+
 
 @dataclass
 class Predictions:

@@ -1,71 +1,30 @@
-"""Progress bars that show documents per second, or nothing when disabled."""
+"""Progress reporting: the library calls back, a front end draws (the CLI: rich bars).
+
+A long job asks its ``progress`` callback for a task, ``task = progress("classifying",
+total, done)``, then calls ``task(n)`` as it finishes n more items, with optional named
+figures (``task(1, loss=0.41)``, ``task(0, validation=0.83)``). ``progress`` None: silent.
+"""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from types import TracebackType
-from typing import Any
+from typing import Protocol
 
-Advance = Callable[[int], None]
+__all__ = ["Progress", "Task", "start"]
 
 
-def standard_progress(*middle: Any) -> Any:
-    """A rich Progress: description, bar, done/total, ``middle`` columns, elapsed, remaining."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    *middle, TimeElapsedColumn(), TimeRemainingColumn())
+class Task(Protocol):
+    def __call__(self, n: int = 1, **figures: float) -> None: ...
 
 
-class RateBars:
-    """One rich display holding a bar per task; ``add`` returns that task's advance(n).
+class Progress(Protocol):
+    def __call__(self, description: str, total: int | None, done: int = 0) -> Task: ...
 
-    The rate counts only documents done in this process, so a resumed job shows its
-    real speed rather than one inflated by the documents done before.
-    """
 
-    def __init__(self, enabled: bool = True) -> None:
-        self.progress: Any = None
-        if not enabled:
-            return
-        from rich.progress import TextColumn
+def _silent(n: int = 1, **figures: float) -> None:
+    return None
 
-        self.progress = standard_progress(TextColumn("{task.fields[rate]} docs/s"))
-        self.progress.start()
 
-    def add(self, description: str, total: int | None, done: int = 0) -> Advance:
-        """A new bar; ``total`` None for a stream of unknown length."""
-        if self.progress is None:
-            return lambda _n: None
-        progress = self.progress
-        task = progress.add_task(description, total=total, completed=done, rate="-")
-        started = time.monotonic()
-        count = 0
-
-        def advance(n: int) -> None:
-            nonlocal count
-            count += n
-            rate = count / max(time.monotonic() - started, 1e-9)
-            progress.update(task, advance=n, rate=f"{rate:.2f}")
-
-        return advance
-
-    def close(self) -> None:
-        if self.progress is not None:
-            self.progress.stop()
-            self.progress = None
-
-    def __enter__(self) -> RateBars:
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
+def start(progress: Progress | None, description: str, total: int | None,
+          done: int = 0) -> Task:
+    """A task of ``progress``, or one that reports nothing."""
+    return _silent if progress is None else progress(description, total, done)

@@ -17,6 +17,8 @@ from typing import IO, Any
 
 from replicoder.errors import ReplicoderError
 
+__all__ = ["FORMATS", "Table", "detect_format", "open_table"]
+
 FORMATS = ("csv", "tsv", "jsonl", "parquet", "txt-folder")
 
 Record = dict[str, Any]

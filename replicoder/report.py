@@ -21,6 +21,9 @@ import numpy as np  # noqa: E402
 from replicoder import atomic  # noqa: E402
 from replicoder.codebook import Codebook  # noqa: E402
 
+__all__ = ["PART_COLOURS", "PER_LABEL", "TEMPLATE", "TITLES", "accuracy_key", "headline_figure",
+           "learning_curve_figure", "per_label_figure", "short", "write_report"]
+
 PART_COLOURS = {"train": "#9ecae1", "validation": "#fdae6b", "test": "#08519c"}
 PER_LABEL = ("balanced_accuracy", "f1", "sensitivity", "specificity")
 TITLES = {"subset_accuracy": "Accuracy (exact match)", "label_accuracy": "Label accuracy",

@@ -14,6 +14,9 @@ from replicoder.errors import ReplicoderError
 from replicoder.store import Store
 from replicoder.study import Study
 
+__all__ = ["PARTS", "TEST_FRACTION", "VALIDATION_FRACTION", "ensure_split", "labelled",
+           "split_ids"]
+
 TEST_FRACTION = 0.2
 VALIDATION_FRACTION = 0.1
 PARTS = ("train", "validation", "test")
@@ -43,24 +46,25 @@ def _strata(label_sets: list[frozenset[str]], minimum: int) -> list[str] | None:
     return keys
 
 
-def _fresh_split(ids: list[str], label_sets: list[frozenset[str]], seed: int) -> dict[str, str]:
+def _cut(ids: list[str], label_sets: list[frozenset[str]], fraction: float, seed: int
+         ) -> tuple[list[str], list[str]]:
+    """(rest, part) with ``fraction`` of ``ids`` in part, stratified by label set where every
+    stratum is large enough."""
     from sklearn.model_selection import train_test_split
 
-    n_test = max(1, round(len(ids) * TEST_FRACTION))
+    n_part = max(1, round(len(ids) * fraction))
     strata = _strata(label_sets, 2)
-    if strata is not None and len(set(strata)) > n_test:
+    if strata is not None and len(set(strata)) > n_part:
         strata = None
-    rest, test = train_test_split(ids, test_size=TEST_FRACTION, random_state=seed,
-                                  stratify=strata)
+    rest, part = train_test_split(ids, test_size=fraction, random_state=seed, stratify=strata)
+    return rest, part
+
+
+def _fresh_split(ids: list[str], label_sets: list[frozenset[str]], seed: int) -> dict[str, str]:
+    rest, test = _cut(ids, label_sets, TEST_FRACTION, seed)
     index = {d: i for i, d in enumerate(ids)}
     rest_sets = [label_sets[index[d]] for d in rest]
-    val_fraction = VALIDATION_FRACTION / (1 - TEST_FRACTION)
-    n_val = max(1, round(len(rest) * val_fraction))
-    strata = _strata(rest_sets, 2)
-    if strata is not None and len(set(strata)) > n_val:
-        strata = None
-    train, val = train_test_split(rest, test_size=val_fraction, random_state=seed,
-                                  stratify=strata)
+    train, val = _cut(rest, rest_sets, VALIDATION_FRACTION / (1 - TEST_FRACTION), seed)
     parts = {d: "train" for d in train}
     parts.update({d: "validation" for d in val})
     parts.update({d: "test" for d in test})

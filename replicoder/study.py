@@ -15,6 +15,8 @@ from replicoder import codebook as cb
 from replicoder.errors import ReplicoderError
 from replicoder.store import Store
 
+__all__ = ["CODEBOOK", "CONFIG", "DATABASE", "Study", "init", "open_study"]
+
 CONFIG = "replicoder.toml"
 CODEBOOK = "codebook.yaml"
 DATABASE = "study.db"

@@ -16,6 +16,8 @@ import pyarrow.parquet as pq
 
 from replicoder.errors import ReplicoderError
 
+__all__ = ["FORMATS", "assemble", "check_output", "part_rows", "write_part"]
+
 FORMATS = (".parquet", ".csv", ".jsonl", ".dta")
 
 

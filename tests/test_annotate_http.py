@@ -60,7 +60,7 @@ def test_retries_429_500_and_timeouts_then_records_tokens_and_cost(
     with scripted_server(script) as url:
         st = http(study, url, max_concurrency=1, timeout_s=0.5, max_retries=4,
                   price_input_per_1k=1.0, price_output_per_1k=2.0)
-        summary = annotate(st, progress=False)
+        summary = annotate(st)
     (row,) = summary.annotators
     assert row.sent == 4 and row.ok == 4 and row.retries == 4 and row.unparsed == 0
     assert len(script.requests) == 8
@@ -84,11 +84,11 @@ def test_giving_up_keeps_finished_answers_and_names_the_annotator(
     script = Scripted([])
     with scripted_server(script) as url:
         st = http(study, url, max_concurrency=1, max_retries=2)
-        annotate(st, limit=2, progress=False)
+        annotate(st, limit=2)
         script.script = [error(500, "down")] * 3
         with pytest.raises(ReplicoderError, match=r"annotator 'api'.*gave up after 3 tries.*"
                                                    r"HTTP 500.*run the command again"):
-            annotate(st, progress=False)
+            annotate(st)
     with st.store() as store:
         assert len(store.proposals(annotator="api")) == 2
         (run,) = [r for r in store.list_runs("annotate") if r["manifest"]["status"] == "failed"]
@@ -109,7 +109,7 @@ def test_bad_key_unknown_model_and_bad_request_fail_at_once(
     with scripted_server(script) as url:
         st = http(study, url, max_concurrency=1)
         with pytest.raises(ReplicoderError, match=message) as info:
-            annotate(st, progress=False)
+            annotate(st)
     assert KEY not in str(info.value)
     assert len(script.requests) == 1  # no retry of a request that cannot succeed
 
@@ -121,8 +121,8 @@ def test_missing_key_variable_fails_before_sending(
     script = Scripted([])
     with scripted_server(script) as url:
         st = http(study, url)
-        with pytest.raises(ReplicoderError, match=rf"annotator 'api'.*{KEY_ENV} is not set"):
-            annotate(st, progress=False)
+        with pytest.raises(ReplicoderError, match=rf"annotator 'api'.*{KEY_ENV} is unset or empty"):
+            annotate(st)
     assert script.requests == []
 
 
@@ -135,7 +135,7 @@ def test_rate_limit_spaces_requests_and_unparsed_answers_are_kept(
     with scripted_server(script) as url:
         st = http(st, url, max_concurrency=4, requests_per_minute=600)  # one per 0.1 s
         start = time.monotonic()
-        summary = annotate(st, progress=False)
+        summary = annotate(st)
         elapsed = time.monotonic() - start
     assert elapsed >= 0.5
     (row,) = summary.annotators
@@ -159,7 +159,7 @@ def test_annotate_through_replicoder_serve_then_rerun_sends_nothing(
 ) -> None:
     st = bills_study(tmp_path, 2)
     st = http(st, serve.api, model="embedded", api_key_env="", template="short", max_tokens=8)
-    first = annotate(st, progress=False)
+    first = annotate(st)
     with st.store() as store:
         before = store.proposals(annotator="api")
     assert first.annotators[0].sent == 2 and len(before) == 2
@@ -168,7 +168,7 @@ def test_annotate_through_replicoder_serve_then_rerun_sends_nothing(
     assert prov["model"] == "embedded" and prov["backend"] == "openai"
     assert prov["params"] == {"temperature": 0.0, "seed": 0, "max_tokens": 8}
     assert len(prov["prompt_sha256"]) == len(prov["template_sha256"]) == 64
-    second = annotate(st, progress=False)
+    second = annotate(st)
     assert (second.annotators[0].sent, second.annotators[0].cached) == (0, 2)
     with st.store() as store:
         assert store.proposals(annotator="api") == before
@@ -205,7 +205,7 @@ def test_killed_run_resumes_without_repeating_or_losing_answers(
         assert 3 <= len(cached) < n, "the run should have been killed midway"
         assert kept == len(cached)  # each answer was committed together with its proposal
         sent_before = len(script.requests)
-        summary = annotate(st, progress=False)
+        summary = annotate(st)
     (row,) = summary.annotators
     assert (row.cached, row.sent, row.documents, row.ok) == (len(cached), n - len(cached), n, n)
     assert len(script.requests) - sent_before == n - len(cached)
@@ -229,7 +229,7 @@ def test_identical_texts_share_one_request_and_annotate_texts_uses_the_cache(
     script = Scripted([], answer='Topic: {"labels": ["Agriculture and fisheries"]}')
     with scripted_server(script) as url:
         st = http(cap_study, url, api_key_env="")
-        (row,) = annotate(st, progress=False).annotators
+        (row,) = annotate(st).annotators
         assert (row.sent, row.documents, len(script.requests)) == (2, 3, 2)
         assert script.requests[0]["_auth"] == "Bearer none"  # no key configured
         props = annotate_texts(st, "api", [("new-1", "Farm subsidies."), ("new-2", "Dams.")])

@@ -36,7 +36,7 @@ def with_smol(study: study_mod.Study, **kw: object) -> study_mod.Study:
 
 def test_embedded_model_annotates_and_a_rerun_sends_nothing(tmp_path: Path) -> None:
     st = with_smol(bills_study(tmp_path, 3), batch_size=3)
-    first = annotate(st, progress=False)
+    first = annotate(st)
     (row,) = first.annotators
     assert (row.documents, row.sent, row.cached) == (3, 3, 0)
     assert row.ok + row.unparsed == 3 and row.input_tokens > 3 * 150
@@ -45,7 +45,7 @@ def test_embedded_model_annotates_and_a_rerun_sends_nothing(tmp_path: Path) -> N
         before = store.proposals(annotator="smol")
         assert len(store.cached([p.provenance["request_key"] for p in before])) == 3
     assert all(p.raw and p.provenance["model_id"].startswith("embedded@") for p in before)
-    second = annotate(st, progress=False)
+    second = annotate(st)
     assert (second.annotators[0].sent, second.annotators[0].cached) == (0, 3)
     with st.store() as store:
         assert store.proposals(annotator="smol") == before
@@ -100,7 +100,7 @@ def test_ctrl_c_keeps_finished_answers_and_the_rerun_continues(
             (run,) = store.list_runs("annotate")
         assert 2 <= len(kept) < n and run["manifest"]["status"] == "interrupted"
         sent_before = len(script.requests)
-        summary = annotate(study_mod.open_study(st.root), progress=False)
+        summary = annotate(study_mod.open_study(st.root))
     (row,) = summary.annotators
     assert (row.cached, row.sent, row.documents, row.ok) == (len(kept), n - len(kept), n, n)
     resent = [r for r in script.requests[sent_before:] if request_key(
@@ -138,12 +138,12 @@ def test_cli_errors_and_help(tmp_path: Path) -> None:
     help_text = runner.invoke(app, ["annotate", "--help"], env={"COLUMNS": "200"}).output
     assert "Example: replicoder annotate" in help_text and "--plan" in help_text
     with pytest.raises(ReplicoderError, match="unknown annotator 'nope'; the study has: smol"):
-        annotate(st, ["nope"], progress=False)
+        annotate(st, ["nope"])
     with pytest.raises(ReplicoderError, match="--limit must be at least 1"):
-        annotate(st, limit=0, progress=False)
+        annotate(st, limit=0)
     broken = with_smol(st, model="/nonexistent/x.gguf")
     with pytest.raises(ReplicoderError, match="annotator 'smol': model /nonexistent/x.gguf: no"):
-        annotate(broken, progress=False)
+        annotate(broken)
     added = runner.invoke(app, ["add-annotator", "served", "--backend", "openai", "--model",
                                 "embedded", "--base-url", "http://127.0.0.1:8000/v1",
                                 "--study", str(st.root)])

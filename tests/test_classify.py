@@ -34,7 +34,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[study_mod.Study, 
     df = pd.read_csv(DATA)
     rows = df[df.major_topic.isin([3, 12, 16, 20])].groupby("major_topic").head(20)
     st = make_study(root / "study", rows)
-    train(st, "m", TrainConfig(base=tiny, epochs=1, batch_size=8), progress=False)
+    train(st, "m", TrainConfig(base=tiny, epochs=1, batch_size=8))
     corpus = root / "corpus.csv"
     big = df.head(300).assign(doc=lambda d: "d" + d.id.astype(str))
     big[["doc", "text"]].rename(columns={"text": "body"}).to_csv(corpus, index=False)
@@ -45,7 +45,7 @@ def test_outputs_in_every_format_with_scores_and_provenance(
         tmp_path: Path, trained: tuple[study_mod.Study, Path, str]) -> None:
     st, corpus, _ = trained
     result = classify(st, "m", tmp_path / "out.parquet", input=corpus, text="body",
-                      id_column="doc", checkpoint_every=120, progress=False)
+                      id_column="doc", checkpoint_every=120)
     assert result.documents == 300 and result.docs_per_s > 0
     out = pd.read_parquet(tmp_path / "out.parquet")
     expected_ids = pd.read_csv(corpus).doc.tolist()
@@ -62,7 +62,7 @@ def test_outputs_in_every_format_with_scores_and_provenance(
     assert result.manifest["input"]["sha256"] and result.manifest["documents"] == 300
     for ext in ("csv", "jsonl", "dta"):
         classify(st, "m", tmp_path / f"out.{ext}", input=corpus, text="body",
-                 id_column="doc", checkpoint_every=300, progress=False)
+                 id_column="doc", checkpoint_every=300)
     readers = {"csv": pd.read_csv, "jsonl": lambda p: pd.read_json(p, lines=True),
                "dta": pd.read_stata}
     for ext, read in readers.items():
@@ -77,12 +77,11 @@ def test_stopped_job_resumes_without_redoing_rows(
     st, _, _ = trained
     out = tmp_path / "own.parquet"
     with pytest.raises(ClassifyStopped, match="after 40 documents"):
-        classify(st, "m", out, checkpoint_every=20, progress=False, stop_after=2)
+        classify(st, "m", out, checkpoint_every=20, stop_after=2)
     assert not out.exists()
-    resumed = classify(st, "m", out, checkpoint_every=20, progress=False)
+    resumed = classify(st, "m", out, checkpoint_every=20)
     assert resumed.resumed_from == 40 and resumed.documents == 80
-    whole = classify(st, "m", tmp_path / "whole.parquet", checkpoint_every=20,
-                     progress=False)
+    whole = classify(st, "m", tmp_path / "whole.parquet", checkpoint_every=20)
     a, b = pd.read_parquet(out), pd.read_parquet(whole.out)
     with st.store() as store:
         assert a.id.tolist() == store.doc_ids()
@@ -107,7 +106,7 @@ def test_killed_process_resumes(tmp_path: Path,
     proc.wait()
     assert not out.exists()
     resumed = classify(st, "m", out, input=corpus, text="body", id_column="doc",
-                       checkpoint_every=25, batch_size=4, progress=False)
+                       checkpoint_every=25, batch_size=4)
     assert 0 < resumed.resumed_from < 300 and resumed.documents == 300
     got = pd.read_parquet(out)
     assert got.id.tolist() == pd.read_csv(corpus).doc.tolist()
@@ -120,12 +119,11 @@ def test_routing_sends_unsure_documents_to_an_annotator(
                                 "max_tokens": 4}]
     st.save_config()
     st = study_mod.open_study(st.root)
-    none = classify(st, "m", tmp_path / "r0.csv", route_below=0.0, route_to="helper",
-                    progress=False)
+    none = classify(st, "m", tmp_path / "r0.csv", route_below=0.0, route_to="helper")
     assert none.routed == 0
     assert set(pd.read_csv(tmp_path / "r0.csv").answered_by) == {"model"}
     everything = classify(st, "m", tmp_path / "r1.parquet", route_below=1.01,
-                          route_to="helper", checkpoint_every=40, progress=False)
+                          route_to="helper", checkpoint_every=40)
     out = pd.read_parquet(tmp_path / "r1.parquet")
     used = out.answered_by.value_counts().to_dict()
     assert "model" not in used and sum(used.values()) == 80
@@ -139,28 +137,28 @@ def test_routing_sends_unsure_documents_to_an_annotator(
 def test_bad_input(tmp_path: Path, trained: tuple[study_mod.Study, Path, str]) -> None:
     st, corpus, _ = trained
     with pytest.raises(ReplicoderError, match="no column 'text'.*--text"):
-        classify(st, "m", tmp_path / "o.parquet", input=corpus, progress=False)
+        classify(st, "m", tmp_path / "o.parquet", input=corpus)
     with pytest.raises(ReplicoderError, match="no column 'nope'"):
         classify(st, "m", tmp_path / "o.parquet", input=corpus, text="body",
-                 id_column="nope", progress=False)
+                 id_column="nope")
     with pytest.raises(ReplicoderError, match="unknown model 'ghost'"):
-        classify(st, "ghost", tmp_path / "o.parquet", progress=False)
+        classify(st, "ghost", tmp_path / "o.parquet")
     with pytest.raises(ReplicoderError, match="end the output name with one of"):
-        classify(st, "m", tmp_path / "o.xlsx", progress=False)
+        classify(st, "m", tmp_path / "o.xlsx")
     with pytest.raises(ReplicoderError, match="both --route-below"):
-        classify(st, "m", tmp_path / "o.csv", route_below=0.5, progress=False)
+        classify(st, "m", tmp_path / "o.csv", route_below=0.5)
     gap = tmp_path / "gap.csv"
     pd.DataFrame({"text": ["fine", " ", "also fine"]}).to_csv(gap, index=False)
     with pytest.raises(ReplicoderError, match=r"gap.csv, row 2: the text .* is empty"):
-        classify(st, "m", tmp_path / "o.csv", input=gap, progress=False)
+        classify(st, "m", tmp_path / "o.csv", input=gap)
     with pytest.raises(ReplicoderError, match="no such input file"):
-        classify(st, "m", tmp_path / "o.csv", input=tmp_path / "missing.csv", progress=False)
+        classify(st, "m", tmp_path / "o.csv", input=tmp_path / "missing.csv")
     empty = study_mod.init(tmp_path / "empty")
     with pytest.raises(ReplicoderError, match="unknown model 'm'"):
-        classify(empty, "m", tmp_path / "o.csv", progress=False)
+        classify(empty, "m", tmp_path / "o.csv")
     shutil.copytree(st.root / "models" / "m", empty.root / "models" / "m")
     with pytest.raises(ReplicoderError, match="the study has no documents"):
-        classify(empty, "m", tmp_path / "o.csv", progress=False)
+        classify(empty, "m", tmp_path / "o.csv")
     runner = CliRunner()
     res = runner.invoke(app, ["classify", str(corpus), "--model", "m", "--out",
                               str(tmp_path / "o.csv"), "--study", str(st.root)])

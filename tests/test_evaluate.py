@@ -11,12 +11,12 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from replicoder import demo
 from replicoder import study as study_mod
 from replicoder.baseline import TfidfSvm
 from replicoder.errors import ReplicoderError
 from replicoder.evaluate import evaluate_models, load_parts
 from replicoder.metrics import evaluate
+from replicoder.sample import sample_study
 from replicoder.splits import ensure_split, split_ids
 from replicoder.store import Proposal
 
@@ -32,7 +32,7 @@ def study(tmp_path_factory: pytest.TempPathFactory) -> study_mod.Study:
     ``perfect`` proposes the gold labels; ``noisy`` is wrong on the first 20 test
     documents, unparsed on the next 10 and silent on the next 5; ``always3`` says 3.
     """
-    st = demo.create(tmp_path_factory.mktemp("eval") / "study")
+    st = sample_study(tmp_path_factory.mktemp("eval") / "study")
     parts = ensure_split(st)
     with st.store() as store:
         gold = store.gold()

@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from replicoder import demo
 from replicoder import study as study_mod
 from replicoder.errors import ReplicoderError
 from replicoder.evaluate import EvalDocs, evaluate_models
@@ -22,12 +21,13 @@ from replicoder.learning_curve import (
     tfidf_trainer,
 )
 from replicoder.predictions import Predictions
+from replicoder.sample import sample_study
 from replicoder.splits import split_ids
 
 
 @pytest.fixture(scope="module")
 def study(tmp_path_factory: pytest.TempPathFactory) -> study_mod.Study:
-    return demo.create(tmp_path_factory.mktemp("lc") / "study")
+    return sample_study(tmp_path_factory.mktemp("lc") / "study")
 
 
 def test_tfidf_curve_grows_and_is_reproducible(study: study_mod.Study) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from replicoder.annotate.parse import parse_answer
 from replicoder.codebook import Codebook, Label, load
+from replicoder.parse import parse_answer
 
 CAP = load("cap")
 MULTI = Codebook("frames", (Label("eco", "Economic"), Label("mor", "Morality"),

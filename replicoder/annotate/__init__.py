@@ -6,9 +6,9 @@ and cache keys), runner (annotate, annotate_texts), plan (--plan), ratelimit.
 """
 
 from replicoder.annotate.config import AnnotatorConfig, add_annotator, load_annotators
-from replicoder.annotate.parse import Parsed, parse_answer
 from replicoder.annotate.plan import PlanRow, plan
 from replicoder.annotate.runner import AnnotateSummary, AnnotatorSummary, annotate, annotate_texts
+from replicoder.parse import Parsed, parse_answer
 
 __all__ = [
     "AnnotateSummary",

@@ -20,10 +20,10 @@ import re
 from dataclasses import dataclass, fields
 from typing import Any
 
+from replicoder.annotate.backends import NAMES
 from replicoder.errors import ReplicoderError
 from replicoder.study import CONFIG, Study
 
-BACKENDS = ("openai", "local")
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 _ENV = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -94,8 +94,8 @@ def parse_annotator(raw: Any, where: str) -> AnnotatorConfig:
 
 
 def _check(cfg: AnnotatorConfig, where: str) -> None:
-    if cfg.backend not in BACKENDS:
-        raise _fail(where, f"field 'backend' must be one of {', '.join(BACKENDS)} "
+    if cfg.backend not in NAMES:
+        raise _fail(where, f"field 'backend' must be one of {', '.join(NAMES)} "
                     f"(got {cfg.backend!r})")
     if not cfg.model:
         raise _fail(where, "field 'model' is empty; name the model to use")

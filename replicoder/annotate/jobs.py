@@ -10,17 +10,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from replicoder.annotate.backends.local_hf import LocalBackend
-from replicoder.annotate.backends.openai_http import OpenAIBackend
+from replicoder.annotate.backends import create
+from replicoder.annotate.backends.base import Backend
 from replicoder.annotate.config import AnnotatorConfig
-from replicoder.annotate.parse import parse_answer
 from replicoder.annotate.prompts import Messages, PromptTemplate, load_template
 from replicoder.errors import ReplicoderError
+from replicoder.parse import parse_answer
 from replicoder.store import Proposal, Store
 from replicoder.store.cache import CachedResponse
 from replicoder.study import Study
-
-Backend = LocalBackend | OpenAIBackend
 
 
 def request_key(backend: str, model: str, messages: Messages, params: dict[str, Any]) -> str:
@@ -50,8 +48,7 @@ class Annotator:
         self.study = study
         self.cfg = cfg
         self.template: PromptTemplate = load_template(cfg.template, study.root, cfg.name)
-        self.backend: Backend = (LocalBackend(cfg) if cfg.backend == "local"
-                                 else OpenAIBackend(cfg))
+        self.backend: Backend = create(cfg)
 
     def jobs(self, docs: Sequence[tuple[str, str]]) -> list[Job]:
         """Requests for (doc_id, text) pairs, identical prompts merged, in first-seen order."""

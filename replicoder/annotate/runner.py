@@ -9,17 +9,15 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from replicoder import manifest as mf
 from replicoder.annotate.backends.base import Response
-from replicoder.annotate.backends.local_hf import LocalBackend
 from replicoder.annotate.config import select
 from replicoder.annotate.jobs import Annotator, Job, choose_documents, doc_texts
-from replicoder.progress import Advance, RateBars
+from replicoder.progress import Progress, Task, start
+from replicoder.run import Run, now
 from replicoder.store import Proposal, Store
 from replicoder.store.cache import CachedResponse
 from replicoder.study import Study
@@ -65,46 +63,18 @@ def _entry(ann: Annotator, job: Job, resp: Response, run_id: str) -> CachedRespo
         request={"model": ann.cfg.model, "messages": job.messages, "params": ann.cfg.params()},
         response=resp.text, input_tokens=resp.input_tokens, output_tokens=resp.output_tokens,
         cost=ann.cost(resp.input_tokens, resp.output_tokens), seconds=resp.seconds,
-        run_id=run_id, created_at=mf.now(),
+        run_id=run_id, created_at=now(),
     )
 
 
 def _answers(ann: Annotator, jobs: list[Job]) -> Iterator[tuple[Job, Response]]:
-    """Send ``jobs``; yield each answer as it arrives (local: batches; HTTP: threads)."""
-    backend = ann.backend
-    if isinstance(backend, LocalBackend):
-        ordered = sorted(jobs, key=lambda j: j.chars)  # less padding per batch
-        for i in range(0, len(ordered), backend.batch_size):
-            batch = ordered[i : i + backend.batch_size]
-            yield from zip(batch, backend.complete_batch([j.messages for j in batch]),
-                           strict=True)
-        return
-    backend.client()  # a missing key fails here, before any thread starts
-    pool = ThreadPoolExecutor(max_workers=backend.concurrency, thread_name_prefix=ann.cfg.name)
-    try:
-        pending: dict[Future[Response], Job] = {}
-        queue = iter(jobs)
-        for job in queue:
-            pending[pool.submit(backend.complete, job.messages)] = job
-            if len(pending) >= backend.concurrency:
-                break
-        while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in done:
-                job = pending.pop(fut)
-                yield job, fut.result()
-                nxt = next(queue, None)
-                if nxt is not None:
-                    pending[pool.submit(backend.complete, nxt.messages)] = nxt
-    except BaseException:
-        backend.close()
-        raise
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+    """Send ``jobs``; yield each answer as it arrives."""
+    for i, resp in ann.backend.answer_all([j.messages for j in jobs]):
+        yield jobs[i], resp
 
 
 def _run_chunk(ann: Annotator, store: Store, docs: Sequence[tuple[str, str]], run_id: str,
-               summary: AnnotatorSummary, step: Advance) -> None:
+               summary: AnnotatorSummary, step: Task) -> None:
     jobs = ann.jobs(docs)
     hits = store.cached([j.key for j in jobs])
     have = {p.doc_id: p.provenance.get("request_key")
@@ -145,7 +115,7 @@ def _count(summary: AnnotatorSummary, proposals: list[Proposal]) -> None:
 
 
 def annotate(study: Study, annotators: list[str] | None = None, *, limit: int | None = None,
-             sample: int | None = None, seed: int = 0, progress: bool = True
+             sample: int | None = None, seed: int = 0, progress: Progress | None = None
              ) -> AnnotateSummary:
     """Let each annotator (all by default) propose labels for the chosen documents.
 
@@ -154,55 +124,48 @@ def annotate(study: Study, annotators: list[str] | None = None, *, limit: int | 
     runs/<run_id>/manifest.json and the runs table, also when interrupted.
     """
     configs = select(study, annotators)
-    run_id = mf.new_run_id("annotate")
-    path = study.runs_dir / run_id / "manifest.json"
-    summary = AnnotateSummary(run_id, path, "failed")
+    run = Run.start(study, "annotate")
+    summary = AnnotateSummary(run.run_id, run.manifest_path, "failed")
     with study.store() as store:
         ids = choose_documents(store, limit, sample, seed)
         preps = [Annotator(study, cfg) for cfg in configs]
-        manifest = _manifest(study, store, ids, preps, run_id,
-                             {"limit": limit, "sample": sample, "seed": seed})
+        fields = _manifest(store, ids, preps, {"limit": limit, "sample": sample, "seed": seed})
         try:
-            with RateBars(progress) as bars:
-                for ann in preps:
-                    row = AnnotatorSummary(ann.cfg.name, ann.cfg.backend, ann.cfg.model)
-                    summary.annotators.append(row)
-                    step = bars.add(ann.cfg.name, len(ids))
-                    start = time.monotonic()
-                    try:
-                        for i in range(0, len(ids), CHUNK):
-                            docs = doc_texts(store, ids[i : i + CHUNK])
-                            _run_chunk(ann, store, docs, run_id, row, step)
-                    finally:
-                        row.seconds = time.monotonic() - start
-                        row.retries = getattr(ann.backend, "retries", 0)
+            for ann in preps:
+                row = AnnotatorSummary(ann.cfg.name, ann.cfg.backend, ann.cfg.model)
+                summary.annotators.append(row)
+                step = start(progress, ann.cfg.name, len(ids))
+                began = time.monotonic()
+                try:
+                    for i in range(0, len(ids), CHUNK):
+                        docs = doc_texts(store, ids[i : i + CHUNK])
+                        _run_chunk(ann, store, docs, run.run_id, row, step)
+                finally:
+                    row.seconds = time.monotonic() - began
+                    row.retries = ann.backend.retries
             summary.status = "finished"
         except KeyboardInterrupt:
             summary.status = "interrupted"
             raise
         finally:
-            manifest.update(status=summary.status, finished_at=mf.now(),
-                            summary=[asdict(a) for a in summary.annotators])
-            mf.write_json(path, manifest)
-            store.add_run(run_id, "annotate", manifest["created_at"], manifest)
+            run.write({**fields, "status": summary.status, "finished_at": now(),
+                       "summary": [asdict(a) for a in summary.annotators]})
     return summary
 
 
-def _manifest(study: Study, store: Store, ids: list[str], preps: list[Annotator], run_id: str,
+def _manifest(store: Store, ids: list[str], preps: list[Annotator],
               selection: dict[str, Any]) -> dict[str, Any]:
     digest = hashlib.sha256()
     hashes = store.existing(ids)
     for doc_id in ids:
         digest.update(f"{doc_id}\t{hashes[doc_id].text_sha256}\n".encode())
-    manifest = mf.base_manifest(study, "annotate")
-    manifest.update(
-        run_id=run_id, status="running", selection=selection,
-        documents={"count": len(ids), "sha256": digest.hexdigest()},
-        annotators=[{**a.cfg.public(), "model_id": a.backend.model_id,
-                     "template_name": a.template.name, "template_sha256": a.template.sha256,
-                     "template_source": a.template.source} for a in preps],
-    )
-    return manifest
+    return {
+        "selection": selection,
+        "documents": {"count": len(ids), "sha256": digest.hexdigest()},
+        "annotators": [{**a.cfg.public(), "model_id": a.backend.model_id,
+                        "template_name": a.template.name, "template_sha256": a.template.sha256,
+                        "template_source": a.template.source} for a in preps],
+    }
 
 
 def annotate_texts(study: Study, annotator: str, docs: list[tuple[str, str]]) -> list[Proposal]:
@@ -213,7 +176,7 @@ def annotate_texts(study: Study, annotator: str, docs: list[tuple[str, str]]) ->
     """
     (cfg,) = select(study, [annotator])
     ann = Annotator(study, cfg)
-    run_id = mf.new_run_id("annotate-texts")
+    run_id = Run.start(study, "annotate-texts").run_id
     jobs = ann.jobs(docs)
     with study.store() as store:
         found = store.cached([j.key for j in jobs])

@@ -10,9 +10,11 @@ import sys
 import typer
 from rich.text import Text
 
-from replicoder.cli import annotate, crowd, evaluate, review, study, train
+from replicoder.cli import agreement, annotate, evaluate, review, serve, study, train
 from replicoder.cli.common import err_console
 from replicoder.errors import ReplicoderError
+
+__all__ = ["app", "main"]
 
 app = typer.Typer(
     name="replicoder",
@@ -23,7 +25,7 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 
-for module in (study, annotate, crowd, review, train, evaluate):
+for module in (study, annotate, agreement, serve, review, train, evaluate):
     module.register(app)
 
 

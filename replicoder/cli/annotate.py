@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from replicoder.cli.common import StudyOption, console, err_console, study_at
+from replicoder.cli.progress import Bars
 
 
 def register(app: typer.Typer) -> None:
@@ -61,7 +62,9 @@ def annotate(
         console.print(table)
         return
     try:
-        summary = run(st, annotator, limit=limit, sample=sample, seed=seed, progress=True)
+        with Bars() as progress:
+            summary = run(st, annotator, limit=limit, sample=sample, seed=seed,
+                          progress=progress)
     except KeyboardInterrupt:  # click would turn it into a bare "Aborted!"
         err_console.print("interrupted: finished answers are saved; run the command again to "
                           "go on (nothing answered will be sent again)")

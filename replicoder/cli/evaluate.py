@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from replicoder.cli.common import StudyOption, console, study_at
+from replicoder.cli.progress import Bars
 from replicoder.report import accuracy_key
 
 HEADERS = {"subset_accuracy": "accuracy", "label_accuracy": "label acc.",
@@ -120,8 +121,10 @@ def learning_curve(
     if trainer not in ("finetune", "tfidf"):
         raise ReplicoderError(f"--trainer {trainer!r}: use finetune or tfidf")
     kwargs: dict[str, Any] = {} if epochs is None else {"epochs": epochs}
-    result = run(study_at(study), parse_sizes(sizes), repeats, base=base, mode=mode, seed=seed,
-                 trainer=None if trainer == "finetune" else "tfidf", n_boot=n_boot, **kwargs)
+    with Bars("steps") as progress:
+        result = run(study_at(study), parse_sizes(sizes), repeats, base=base, mode=mode,
+                     seed=seed, trainer=None if trainer == "finetune" else "tfidf",
+                     n_boot=n_boot, progress=progress, **kwargs)
     key = accuracy_key(result["multi_label"])
     table = Table(title=f"Learning curve, {result['trainer']} (test documents)")
     for col in ("size", "repeat", HEADERS[key], HEADERS["f1_macro"]):

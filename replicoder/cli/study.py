@@ -8,11 +8,11 @@ from typing import Annotated
 
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from replicoder import importer
 from replicoder import study as study_mod
 from replicoder.cli.common import StudyOption, console, study_at
+from replicoder.cli.tables import label_table
 
 
 class UnknownLabels(StrEnum):
@@ -128,22 +128,6 @@ def info(study: StudyOption = Path(".")) -> None:
     console.print(label_table(st))
 
 
-def label_table(st: study_mod.Study) -> Table:
-    with st.store() as store:
-        counts = store.gold_counts()
-        total = store.count_documents()
-        labelled = store.count_documents(labelled=True)
-    table = Table(title=f"{st.codebook.name}: {total:,} documents, {labelled:,} labelled")
-    table.add_column("code", justify="right")
-    table.add_column("label")
-    table.add_column("documents", justify="right")
-    table.add_column("share", justify="right")
-    for lab in st.codebook.labels:
-        n = counts.get(lab.code, 0)
-        table.add_row(lab.code, lab.name, f"{n:,}", f"{n / labelled:.1%}" if labelled else "-")
-    return table
-
-
 def demo(
     directory: Annotated[
         Path | None,
@@ -161,6 +145,6 @@ def demo(
 
     Example: replicoder demo ./demo-study
     """
-    from replicoder import demo as demo_mod
+    from replicoder.cli import demo as demo_mod
 
     demo_mod.run(directory, console, import_only=import_only, epochs=epochs)

@@ -9,6 +9,10 @@ from typing import Annotated
 import typer
 
 from replicoder.cli.common import StudyOption, console, study_at
+from replicoder.cli.progress import Bars
+from replicoder.train.config import TrainConfig
+
+DEFAULTS = TrainConfig()
 
 
 class Mode(StrEnum):
@@ -40,16 +44,22 @@ def train(
     = Source.gold,
     train_size: Annotated[int | None, typer.Option(help="Use a seeded random subset of this "
                                                         "many training documents.")] = None,
-    epochs: Annotated[int, typer.Option(help="Passes over the training documents.")] = 3,
-    seed: Annotated[int, typer.Option(help="Seed for initialisation, order and dropout.")] = 0,
+    epochs: Annotated[int, typer.Option(help="Passes over the training documents.")]
+    = DEFAULTS.epochs,
+    seed: Annotated[int, typer.Option(help="Seed for initialisation, order and dropout.")]
+    = DEFAULTS.seed,
     lr: Annotated[float | None, typer.Option(help="Learning rate of the LoRA weights "
                                                   "(default: 3e-4 for classifier, 1e-3 for "
                                                   "generative).")] = None,
-    batch_size: Annotated[int, typer.Option(help="Documents per optimizer step.")] = 16,
-    max_length: Annotated[int, typer.Option(help="Tokens kept per document.")] = 64,
-    lora_r: Annotated[int, typer.Option(help="LoRA rank.")] = 16,
+    batch_size: Annotated[int, typer.Option(help="Documents per optimizer step.")]
+    = DEFAULTS.batch_size,
+    max_length: Annotated[int, typer.Option(help="Tokens kept per document.")]
+    = DEFAULTS.max_length,
+    lora_r: Annotated[int, typer.Option(help="LoRA rank (alpha is twice the rank).")]
+    = DEFAULTS.lora_r,
     precision: Annotated[str, typer.Option(help="auto (bf16 where the hardware has it), "
-                                                "bf16 or fp32.")] = "auto",
+                                                "bf16 or fp32.")]
+    = DEFAULTS.precision,
     device: Annotated[str | None, typer.Option(help="cpu or cuda (default: cuda if "
                                                     "present).")] = None,
     study: StudyOption = Path("."),
@@ -63,19 +73,19 @@ def train(
 
     Example: replicoder train bills --epochs 3 --study my-study
     """
-    from replicoder.train import TrainConfig
     from replicoder.train import train as run_train
 
     config = TrainConfig(base=base, mode=mode.value, source=source.value,
                          train_size=train_size, epochs=epochs, seed=seed, lr=lr,
                          batch_size=batch_size, max_length=max_length, lora_r=lora_r,
-                         lora_alpha=2 * lora_r, precision=precision, device=device)
-    result = run_train(study_at(study), name, config)
+                         precision=precision, device=device)
+    with Bars("steps") as progress:
+        result = run_train(study_at(study), name, config, progress=progress)
     m = result.metrics
     console.print(
         f"Trained [bold]{name}[/] on {result.manifest['data']['n_train']} documents in "
-        f"{m['train_seconds'] / 60:.1f} min: validation accuracy {m['accuracy']:.3f}, "
-        f"macro-F1 {m['macro_f1']:.3f}. Saved in {result.folder}."
+        f"{m['train_seconds'] / 60:.1f} min: validation accuracy {m['subset_accuracy']:.3f}, "
+        f"macro-F1 {m['f1_macro'] or 0:.3f}. Saved in {result.folder}."
     )
 
 
@@ -114,9 +124,11 @@ def classify(
     """
     from replicoder.classify import classify as run_classify
 
-    result = run_classify(study_at(study), model, out, input=input, text=text, id_column=id,
-                          batch_size=batch_size, checkpoint_every=checkpoint_every,
-                          route_below=route_below, route_to=route_to, device=device)
+    with Bars() as progress:
+        result = run_classify(study_at(study), model, out, input=input, text=text,
+                              id_column=id, batch_size=batch_size,
+                              checkpoint_every=checkpoint_every, route_below=route_below,
+                              route_to=route_to, device=device, progress=progress)
     routed = f", {result.routed} answered by {route_to}" if route_to else ""
     resumed = f" (resumed after {result.resumed_from})" if result.resumed_from else ""
     console.print(

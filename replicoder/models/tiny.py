@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from replicoder.models.loading import EMBEDDED, load_tokenizer, resolve
+from replicoder.models.base import EMBEDDED, load_tokenizer, resolve
 
 
 def build_tiny(folder: Path | str, *, seed: int = 0, hidden_size: int = 64,

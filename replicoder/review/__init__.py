@@ -1,1 +1,13 @@
-"""Human review of LLM proposals: the web app, assignments, agreement, adjudication, export."""
+"""Human review of LLM proposals: the web app, assignments, agreement, adjudication, export.
+
+The web app itself (``replicoder.review.app.create_app``) loads FastAPI; it is started
+with ``serve``.
+"""
+
+from replicoder.review.agreement import adjudicate, coder_agreement, disagreements
+from replicoder.review.assign import assign, parse_coders
+from replicoder.review.export import export_verified
+from replicoder.review.server import serve
+
+__all__ = ["adjudicate", "assign", "coder_agreement", "disagreements", "export_verified",
+           "parse_coders", "serve"]

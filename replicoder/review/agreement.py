@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from replicoder.codebook import Codebook
 from replicoder.errors import ReplicoderError
-from replicoder.review.session import now
+from replicoder.run import now
 from replicoder.store import Store
 from replicoder.store.reviews import Adjudication, Decision
 
@@ -98,6 +98,6 @@ def adjudicate(store: Store, book: Codebook, adjudicator: str, doc_id: str,
             f"document {doc_id!r}: the codebook is single-label, so give exactly one label "
             "(or mark it unclear)"
         )
-    adj = Adjudication(doc_id, adjudicator, frozenset(labels), unclear, now())
+    adj = Adjudication(doc_id, adjudicator, frozenset(labels), unclear, now(precise=True))
     store.add_adjudication(adj)
     return adj

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import itertools
 import random
-import uuid
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from replicoder.errors import ReplicoderError
-from replicoder.review.manifest import base_manifest
-from replicoder.review.session import check_name, now
+from replicoder.review.session import check_name
+from replicoder.run import Run, now
 from replicoder.study import Study
 
 
@@ -78,15 +77,11 @@ def assign(study: Study, coders: Sequence[str], overlap: float = 0.2, *, seed: i
             for c in who:
                 load[c] += 1
                 chosen.append((doc_id, c))
-        stamp = now()
-        run_id = f"assign-{stamp[:19].replace(':', '')}-{uuid.uuid4().hex[:6]}"
-        manifest = base_manifest(study)
-        manifest.update(
-            {"kind": "assign", "coders": list(coders), "overlap": overlap, "seed": seed,
-             "limit": limit, "only_proposed": only_proposed, "documents": len(shuffled),
-             "overlap_docs": n_overlap, "per_coder": dict(load)}
-        )
+        run = Run.start(study, "assign")
         with store.transaction():
-            store.set_assignments(chosen, stamp)
-            store.add_run(run_id, "assign", stamp, manifest)
-    return AssignResult(len(shuffled), n_overlap, dict(load), run_id)
+            store.set_assignments(chosen, now(precise=True))
+            run.write({"coders": list(coders), "overlap": overlap, "assign_seed": seed,
+                       "limit": limit, "only_proposed": only_proposed,
+                       "documents": len(shuffled), "overlap_docs": n_overlap,
+                       "per_coder": dict(load)}, store=store)
+    return AssignResult(len(shuffled), n_overlap, dict(load), run.run_id)

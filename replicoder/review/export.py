@@ -7,15 +7,13 @@ import csv
 import hashlib
 import io
 import json
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from replicoder import atomic
 from replicoder.errors import ReplicoderError
-from replicoder.review.manifest import base_manifest
-from replicoder.review.session import now
+from replicoder.run import Run
 from replicoder.study import Study
 
 FORMATS = (".csv", ".jsonl", ".parquet")
@@ -89,14 +87,9 @@ def export_verified(study: Study, out: Path) -> ExportResult:
         data = _encode(rows, fmt)
         atomic.write_bytes(out, data)
         digest = hashlib.sha256(data).hexdigest()
-        stamp = now()
-        run_id = f"export-{stamp[:19].replace(':', '')}-{uuid.uuid4().hex[:6]}"
-        manifest = base_manifest(study)
-        manifest.update({"kind": "export-verified", "run_id": run_id, "created_at": stamp,
-                         "output": out.name, "output_sha256": digest, "rows": len(rows),
-                         "decisions_logged": store.decision_log_size()})
-        atomic.write_text(out.with_name(out.name + ".manifest.json"),
-                          json.dumps(manifest, indent=2, sort_keys=True))
-        store.add_run(run_id, "export-verified", stamp, manifest)
-    return ExportResult(out, len(rows), digest, run_id)
+        run = Run.start(study, "export-verified")
+        run.write({"output": run.relative(out), "output_sha256": digest, "rows": len(rows),
+                   "decisions_logged": store.decision_log_size()},
+                  copies=[out.with_name(out.name + ".manifest.json")], store=store)
+    return ExportResult(out, len(rows), digest, run.run_id)
 

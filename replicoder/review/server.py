@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import getpass
 import socket
-import uuid
 from collections.abc import Callable
 from urllib.parse import quote
 
 from replicoder.errors import ReplicoderError
-from replicoder.review.manifest import base_manifest
 from replicoder.review.security import is_loopback, new_token
+from replicoder.run import Run
 from replicoder.study import Study
 
 
@@ -43,19 +42,14 @@ def serve(study: Study, coder: str, host: str = "127.0.0.1", port: int = 8765,
     import uvicorn
 
     from replicoder.review.app import create_app
-    from replicoder.review.session import check_coder, now
+    from replicoder.review.session import check_coder
 
     with study.store() as store:
         check_coder(store, coder)
     check_port(host, port)
     token = None if is_loopback(host) else new_token()
-    stamp = now()
-    manifest = base_manifest(study)
-    manifest.update({"kind": "review", "coder": coder, "host": host, "port": port,
-                     "token_required": token is not None, "started_at": stamp})
-    with study.store() as store:
-        store.add_run(f"review-{stamp[:19].replace(':', '')}-{uuid.uuid4().hex[:6]}", "review",
-                      stamp, manifest)
+    Run.start(study, "review").write({"coder": coder, "host": host, "port": port,
+                                      "token_required": token is not None})
     app = create_app(study, coder=coder, token=token)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     shown = f"[{shown}]" if ":" in shown else shown

@@ -6,19 +6,15 @@ layer over them.
 
 from __future__ import annotations
 
-import datetime as dt
 import statistics
 from collections.abc import Collection
 from dataclasses import dataclass
 
 from replicoder.codebook import Codebook
 from replicoder.errors import ReplicoderError
+from replicoder.run import now
 from replicoder.store import Store
 from replicoder.store.reviews import Decision, Draft
-
-
-def now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
 
 
 @dataclass(frozen=True)
@@ -140,7 +136,7 @@ def save_draft(store: Store, book: Codebook, coder: str, doc_id: str, rejected: 
     _check_codes(book, added, "added")
     store.save_draft(
         Draft(doc_id, coder, frozenset(rejected), frozenset(added), unclear, max(0.0, seconds)),
-        now(),
+        now(precise=True),
     )
 
 
@@ -160,7 +156,8 @@ def decide(store: Store, book: Codebook, coder: str, doc_id: str, rejected: Coll
             f"document {doc_id!r}: the codebook is single-label, so keep exactly one label "
             f"(now {len(final)}: {sorted(final)}), or flag the document unclear"
         )
-    decision = Decision(doc_id, coder, kept, rej, add, unclear, max(0.0, seconds), now(),
+    decision = Decision(doc_id, coder, kept, rej, add, unclear, max(0.0, seconds),
+                        now(precise=True),
                         proposed)
     store.add_decision(decision)
     return decision

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -20,8 +19,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from replicoder.errors import ReplicoderError
-from replicoder.models.loading import EMBEDDED
+from replicoder.keys import key_from_env
+from replicoder.models.base import EMBEDDED
 from replicoder.serve.engine import Engine, load_engine
 from replicoder.serve.schema import ApiError, ChatRequest, completion_body, error_body
 
@@ -32,13 +31,8 @@ def api_key_from_env(api_key_env: str | None) -> str | None:
     """The key held by the environment variable named ``api_key_env`` (never the key itself)."""
     if api_key_env is None:
         return None
-    key = os.environ.get(api_key_env, "")
-    if not key:
-        raise ReplicoderError(
-            f"--api-key-env {api_key_env}: that environment variable is unset or empty; "
-            f"export {api_key_env}=... before starting the server"
-        )
-    return key
+    return key_from_env(api_key_env, f"--api-key-env {api_key_env}",
+                        "before starting the server")
 
 
 def create_app(model: str = EMBEDDED, adapter: Path | str | None = None, *,

@@ -10,6 +10,7 @@ from typing import Any
 
 from replicoder import atomic
 from replicoder.errors import ReplicoderError
+from replicoder.models.runtime import PRECISIONS
 
 MODES = ("classifier", "generative")
 SOURCES = ("gold", "verified")
@@ -30,6 +31,7 @@ class TrainConfig:
     training stops early after ``patience`` checks without improvement.
     ``lr``: learning rate of the LoRA weights; None picks the mode's DEFAULT_LR.
     ``precision``: "auto" (bf16 autocast where the hardware has it), "bf16" or "fp32".
+    ``lora_alpha``: LoRA scaling numerator; None gives 2 * ``lora_r``.
     """
 
     base: str = "embedded"
@@ -45,7 +47,7 @@ class TrainConfig:
     batch_size: int = 16
     max_length: int = 64
     lora_r: int = 16
-    lora_alpha: int = 32
+    lora_alpha: int | None = None
     lora_dropout: float = 0.05
     target_modules: list[str] = field(default_factory=lambda: list(ALL_LINEAR))
     eval_every: int = 0
@@ -63,15 +65,27 @@ class TrainConfig:
             )
         if self.lr is None:
             self.lr = DEFAULT_LR[self.mode]
+        if self.lora_alpha is None:
+            self.lora_alpha = 2 * self.lora_r
         if self.lr <= 0:
             raise ReplicoderError(f"lr must be positive, not {self.lr}")
-        if self.precision not in ("auto", "bf16", "fp32"):
-            raise ReplicoderError(f"precision {self.precision!r}: use auto, bf16 or fp32")
+        if self.precision not in PRECISIONS:
+            raise ReplicoderError(f"precision {self.precision!r}: use {', '.join(PRECISIONS)}")
         for name in ("epochs", "batch_size", "max_length", "lora_r", "checkpoint_every"):
             if int(getattr(self, name)) < 1:
                 raise ReplicoderError(f"{name} must be at least 1, not {getattr(self, name)}")
         if self.train_size is not None and self.train_size < 2:
             raise ReplicoderError(f"train_size must be at least 2, not {self.train_size}")
+
+    def with_lora(self, model: Any, task_type: str) -> Any:
+        """``model`` wrapped with fresh LoRA adapters of these settings (peft)."""
+        from peft import LoraConfig, get_peft_model
+
+        lora = LoraConfig(task_type=task_type, r=self.lora_r,
+                          lora_alpha=self.lora_alpha or 2 * self.lora_r,
+                          lora_dropout=self.lora_dropout,
+                          target_modules=list(self.target_modules))
+        return get_peft_model(model, lora)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

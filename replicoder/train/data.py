@@ -84,16 +84,6 @@ def gather(study: Study, config: TrainConfig, train_ids: Sequence[str] | None = 
     return train, validation
 
 
-def label_matrix(sets: Sequence[frozenset[str]], codes: Sequence[str]) -> np.ndarray:
-    """(n, n_labels) float32 0/1 matrix, columns in ``codes`` order."""
-    index = {c: i for i, c in enumerate(codes)}
-    out = np.zeros((len(sets), len(codes)), dtype=np.float32)
-    for row, labels in enumerate(sets):
-        for code in labels:
-            out[row, index[code]] = 1.0
-    return out
-
-
 def data_sha256(items: Sequence[Example]) -> str:
     """One hash over (id, text, labels) of every example, order-independent."""
     digest = hashlib.sha256()
@@ -116,8 +106,3 @@ def train_batches(lengths: Sequence[int], batch_size: int, seed: int, epoch: int
     perm = rng.permutation(len(batches))
     return [batches[i] for i in perm]
 
-
-def sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
-    """Index batches for inference: sorted by length so each batch pads little."""
-    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
-    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]

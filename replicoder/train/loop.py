@@ -1,5 +1,5 @@
 """The training loop shared by both modes: AdamW, warmup + linear decay, early stopping on
-validation, checkpoints that resume bit-for-bit, and a progress bar with the loss."""
+validation, checkpoints that resume bit-for-bit, and progress reports with the loss."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from replicoder.errors import ReplicoderError
-from replicoder.progress import standard_progress
+from replicoder.progress import Progress, start
 from replicoder.train.config import TrainConfig
 from replicoder.train.data import train_batches
 
@@ -80,7 +80,7 @@ def run(
     config: TrainConfig,
     workdir: Path,
     *,
-    progress: bool = True,
+    progress: Progress | None = None,
     stop_after: int | None = None,
 ) -> LoopResult:
     """Train ``model``'s trainable parameters; leave the best ones (by ``evaluate``) loaded.
@@ -123,81 +123,48 @@ def run(
         os.replace(tmp, path)
 
     started = time.perf_counter() - state["seconds"]
-    bar = _Bar(total, progress)
-    bar.advance(state["step"])
+    task = start(progress, "training", total, state["step"])
+    running_loss = math.nan
     done_this_call = 0
-    try:
-        while state["step"] < total and not state["stopped_early"]:
-            step = state["step"]
-            epoch, index = divmod(step, per_epoch)
-            batch = train_batches(lengths, config.batch_size, config.seed, epoch)[index]
-            model.train()
-            loss = step_loss(batch)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            state["step"] = step + 1
-            done_this_call += 1
-            bar.step(float(loss.detach()))
-            if state["step"] % eval_every == 0 or state["step"] == total:
-                model.eval()
-                score = evaluate()
-                state["history"].append({"step": state["step"], "validation": score})
-                bar.note(score)
-                if score > state["best_score"]:
-                    state.update(best_score=score, best_step=state["step"], bad=0,
-                                 best=_trainable(model))
-                else:
-                    state["bad"] += 1
-                    state["stopped_early"] = state["bad"] >= config.patience
-            state["seconds"] = time.perf_counter() - started
-            finished = state["step"] == total or state["stopped_early"]
-            if finished or state["step"] % config.checkpoint_every == 0 or (
-                stop_after is not None and done_this_call >= stop_after
-            ):
-                save()
-            if stop_after is not None and done_this_call >= stop_after and not finished:
-                raise TrainingStopped(
-                    f"training stopped after {state['step']} of {total} steps as asked; "
-                    "run the same command again to resume"
-                )
-    finally:
-        bar.close()
+    while state["step"] < total and not state["stopped_early"]:
+        step = state["step"]
+        epoch, index = divmod(step, per_epoch)
+        batch = train_batches(lengths, config.batch_size, config.seed, epoch)[index]
+        model.train()
+        loss = step_loss(batch)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        state["step"] = step + 1
+        done_this_call += 1
+        value = float(loss.detach())
+        running_loss = value if math.isnan(running_loss) else 0.9 * running_loss + 0.1 * value
+        task(1, loss=running_loss)
+        if state["step"] % eval_every == 0 or state["step"] == total:
+            model.eval()
+            score = evaluate()
+            state["history"].append({"step": state["step"], "validation": score})
+            task(0, validation=score)
+            if score > state["best_score"]:
+                state.update(best_score=score, best_step=state["step"], bad=0,
+                             best=_trainable(model))
+            else:
+                state["bad"] += 1
+                state["stopped_early"] = state["bad"] >= config.patience
+        state["seconds"] = time.perf_counter() - started
+        finished = state["step"] == total or state["stopped_early"]
+        if finished or state["step"] % config.checkpoint_every == 0 or (
+            stop_after is not None and done_this_call >= stop_after
+        ):
+            save()
+        if stop_after is not None and done_this_call >= stop_after and not finished:
+            raise TrainingStopped(
+                f"training stopped after {state['step']} of {total} steps as asked; "
+                "run the same command again to resume"
+            )
     _load_trainable(model, state["best"])
     model.eval()
     return LoopResult(state["best_score"], state["best_step"], state["step"],
                       state["seconds"], state["stopped_early"], state["history"])
 
-
-class _Bar:
-    """A rich progress bar with the running loss, or nothing."""
-
-    def __init__(self, total: int, enabled: bool) -> None:
-        self.progress: Any = None
-        self.loss = math.nan
-        if not enabled:
-            return
-        from rich.progress import TextColumn
-
-        self.progress = standard_progress(
-            TextColumn("loss {task.fields[loss]:.4f}  val {task.fields[val]}"))
-        self.progress.start()
-        self.task = self.progress.add_task("training", total=total, loss=math.nan, val="-")
-
-    def advance(self, n: int) -> None:
-        if self.progress is not None and n:
-            self.progress.update(self.task, advance=n)
-
-    def step(self, loss: float) -> None:
-        self.loss = loss if math.isnan(self.loss) else 0.9 * self.loss + 0.1 * loss
-        if self.progress is not None:
-            self.progress.update(self.task, advance=1, loss=self.loss)
-
-    def note(self, score: float) -> None:
-        if self.progress is not None:
-            self.progress.update(self.task, val=f"{score:.4f}")
-
-    def close(self) -> None:
-        if self.progress is not None:
-            self.progress.stop()

@@ -4,13 +4,15 @@ with the model's chat template, greedy unless temperature > 0 (then seeded sampl
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
 from replicoder.annotate.backends.base import Response
 from replicoder.annotate.config import AnnotatorConfig
 from replicoder.annotate.prompts import Messages
 from replicoder.errors import ReplicoderError
-from replicoder.models import BaseModel, load_causal_lm, load_tokenizer, resolve
+from replicoder.models.base import BaseModel, load_causal_lm, load_tokenizer, resolve
+from replicoder.models.generation import generate
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -33,6 +35,7 @@ class LocalBackend:
         self.model_id = f"{cfg.model}@{self.base.sha256[:16]}" if self.base.sha256 else cfg.model
         self.device = device
         self.batch_size = cfg.batch_size
+        self.retries = 0
 
     def load(self) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
         """Load once per process and model (shared by annotators on the same weights)."""
@@ -43,10 +46,21 @@ class LocalBackend:
                 model = load_causal_lm(self.base, device=self.device)
             except ReplicoderError as exc:
                 raise ReplicoderError(f"annotator {self.cfg.name!r}: {exc}") from exc
-            tok.padding_side = "left"
             model.eval()
             _LOADED[key] = (model, tok)
         return _LOADED[key]
+
+    def answer_all(self, requests: Sequence[Messages]) -> Iterator[tuple[int, Response]]:
+        """Batches of ``batch_size`` requests, shortest prompts first (less padding)."""
+        order = sorted(range(len(requests)),
+                       key=lambda i: sum(len(m["content"]) for m in requests[i]))
+        for start in range(0, len(order), self.batch_size):
+            batch = order[start:start + self.batch_size]
+            yield from zip(batch, self.complete_batch([requests[i] for i in batch]),
+                           strict=True)
+
+    def close(self) -> None:
+        return None
 
     def complete_batch(self, batch: list[Messages]) -> list[Response]:
         """Answers for ``batch`` (len B), in order; tokens counted per answer."""
@@ -54,35 +68,19 @@ class LocalBackend:
 
         model, tok = self.load()
         start = time.monotonic()
-        prompts = [tok.apply_chat_template(m, add_generation_prompt=True, tokenize=False)
-                   for m in batch]
-        enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
-        enc = enc.to(model.device)
-        kwargs: dict[str, Any] = {"max_new_tokens": self.cfg.max_tokens,
-                                  "pad_token_id": tok.pad_token_id}
-        if self.cfg.temperature > 0:
-            torch.manual_seed(self.cfg.seed)
-            kwargs.update(do_sample=True, temperature=self.cfg.temperature, top_p=1.0, top_k=0)
-        else:
-            kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        prompts = [list(tok(tok.apply_chat_template(m, add_generation_prompt=True,
+                                                    tokenize=False),
+                            add_special_tokens=False)["input_ids"]) for m in batch]
         threads = torch.get_num_threads()
         if self.cfg.threads:
             # On a busy machine one thread can be ~10x faster than two (measured here).
             torch.set_num_threads(self.cfg.threads)
         try:
-            with torch.inference_mode():
-                out = model.generate(**enc, **kwargs)  # type: ignore[operator]
+            out = generate(model, tok, prompts, max_new_tokens=self.cfg.max_tokens,
+                           temperature=self.cfg.temperature, seed=self.cfg.seed,
+                           batch_size=len(prompts))
         finally:
             torch.set_num_threads(threads)
-        new = out[:, enc["input_ids"].shape[1]:]
         seconds = (time.monotonic() - start) / len(batch)
-        stops = {tok.eos_token_id, tok.pad_token_id}
-        responses = []
-        for row, mask in zip(new.tolist(), enc["attention_mask"], strict=True):
-            n_out = next((i + 1 for i, t in enumerate(row) if t in stops), len(row))
-            text = str(tok.decode(row[:n_out], skip_special_tokens=True))
-            responses.append(Response(
-                text=text.strip(),
-                input_tokens=int(mask.sum()), output_tokens=n_out, seconds=seconds,
-            ))
-        return responses
+        return [Response(text=g.text.strip(), input_tokens=g.prompt_tokens,
+                         output_tokens=g.completion_tokens, seconds=seconds) for g in out]

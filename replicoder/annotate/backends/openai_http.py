@@ -4,10 +4,11 @@ and lives only in the client object: never in study.db, logs or manifests."""
 
 from __future__ import annotations
 
-import os
 import random
 import threading
 import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any
 
 from replicoder.annotate.backends.base import Response
@@ -15,6 +16,7 @@ from replicoder.annotate.config import AnnotatorConfig
 from replicoder.annotate.prompts import Messages
 from replicoder.annotate.ratelimit import RateLimiter
 from replicoder.errors import ReplicoderError
+from replicoder.keys import key_from_env
 
 if TYPE_CHECKING:
     from openai import OpenAI
@@ -46,13 +48,8 @@ class OpenAIBackend:
         env = self.cfg.api_key_env
         if not env:
             return "none"  # local servers (vLLM, Ollama, replicoder serve) take any key
-        key = os.environ.get(env, "")
-        if not key:
-            raise ReplicoderError(
-                f"annotator {self.cfg.name!r}: the environment variable {env} is not set; "
-                f"export {env}=... with your API key (keys are never stored in the study)"
-            )
-        return key
+        return key_from_env(env, f"annotator {self.cfg.name!r}",
+                            "with your API key (keys are never stored in the study)")
 
     def client(self) -> OpenAI:
         with self._lock:
@@ -69,6 +66,32 @@ class OpenAIBackend:
             self.closed = True
             if self._client is not None:
                 self._client.close()
+
+    def answer_all(self, requests: Sequence[Messages]) -> Iterator[tuple[int, Response]]:
+        """Up to ``max_concurrency`` requests in flight; answers in the order they arrive."""
+        self.client()  # a missing key fails here, before any thread starts
+        pool = ThreadPoolExecutor(max_workers=self.concurrency,
+                                  thread_name_prefix=self.cfg.name)
+        try:
+            pending: dict[Future[Response], int] = {}
+            queue = iter(range(len(requests)))
+            for i in queue:
+                pending[pool.submit(self.complete, requests[i])] = i
+                if len(pending) >= self.concurrency:
+                    break
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    i = pending.pop(fut)
+                    yield i, fut.result()
+                    nxt = next(queue, None)
+                    if nxt is not None:
+                        pending[pool.submit(self.complete, requests[nxt])] = nxt
+        except BaseException:
+            self.close()
+            raise
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def complete(self, messages: Messages) -> Response:
         """One chat completion, retried with backoff on 429, 5xx, timeouts and lost

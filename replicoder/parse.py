@@ -16,6 +16,8 @@ from typing import Any
 
 from replicoder.codebook import Codebook
 
+__all__ = ["KEYS", "Parsed", "parse_answer"]
+
 KEYS = ("labels", "label", "codes", "code", "topics", "topic", "categories", "category")
 _BARE = re.compile(r"^[\s\"'`\[(]*([\w-]+(?:\s*[,;]\s*[\w-]+)*)[\s\"'`\]).]*$")
 _CUE = re.compile(r"\b(?:code|label|topic|category)s?\s*(?:is|:|#|=|-)?\s*[\"'`]?([\w-]+)",

@@ -1,6 +1,6 @@
-"""From scores to label sets, threshold tuning and the validation metrics of a run.
+"""From scores to label sets, and per-label thresholds. Pure numpy.
 
-Pure numpy: scores are (n_documents, n_labels) arrays, columns in codebook order.
+Scores are (n_documents, n_labels) arrays, columns in codebook order.
 """
 
 from __future__ import annotations
@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+
+__all__ = ["decide", "label_matrix", "tune_thresholds"]
 
 GRID = np.round(np.arange(0.05, 0.96, 0.05), 2)
 
@@ -38,20 +40,11 @@ def tune_thresholds(scores: np.ndarray, truth: np.ndarray) -> np.ndarray:
     return out
 
 
-def summary(pred: Sequence[frozenset[str]], truth: Sequence[frozenset[str]],
-            codes: Sequence[str]) -> dict[str, float]:
-    """Subset accuracy, micro-F1 and macro-F1 (over labels present in truth or predictions)."""
-    n = len(truth)
-    acc = sum(p == t for p, t in zip(pred, truth, strict=True)) / n if n else 0.0
-    tp_all = fp_all = fn_all = 0
-    f1s: list[float] = []
-    for code in codes:
-        tp = sum(code in p and code in t for p, t in zip(pred, truth, strict=True))
-        fp = sum(code in p and code not in t for p, t in zip(pred, truth, strict=True))
-        fn = sum(code not in p and code in t for p, t in zip(pred, truth, strict=True))
-        tp_all, fp_all, fn_all = tp_all + tp, fp_all + fp, fn_all + fn
-        if tp + fp + fn:
-            f1s.append(2 * tp / (2 * tp + fp + fn))
-    micro = 2 * tp_all / (2 * tp_all + fp_all + fn_all) if tp_all + fp_all + fn_all else 0.0
-    return {"n": float(n), "accuracy": acc, "micro_f1": micro,
-            "macro_f1": float(np.mean(f1s)) if f1s else 0.0}
+def label_matrix(sets: Sequence[frozenset[str]], codes: Sequence[str]) -> np.ndarray:
+    """(n, n_labels) float32 0/1 matrix, columns in ``codes`` order."""
+    index = {c: i for i, c in enumerate(codes)}
+    out = np.zeros((len(sets), len(codes)), dtype=np.float32)
+    for row, labels in enumerate(sets):
+        for code in labels:
+            out[row, index[code]] = 1.0
+    return out

@@ -1,4 +1,4 @@
-"""Commands: agreement, serve (issue 4)."""
+"""Command: agreement (between LLM annotators)."""
 
 from __future__ import annotations
 
@@ -12,56 +12,12 @@ from rich.console import Console
 from rich.table import Table
 
 from replicoder import atomic
-from replicoder.cli.common import StudyOption, console, err_console, study_at
+from replicoder.cli.common import StudyOption, console, study_at
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
-    app.command("serve")(serve)
     app.command("agreement")(agreement)
-
-
-def serve(
-    model: Annotated[str, typer.Option(
-        help="'embedded' (SmolLM2-135M-Instruct), a Hugging Face id, a model folder or a "
-        ".gguf file.")] = "embedded",
-    adapter: Annotated[Path | None, typer.Option(
-        help="A peft LoRA adapter folder (generator) to load on top of --model.")] = None,
-    host: Annotated[str, typer.Option(
-        help="Address to bind. The default is loopback only; anything else exposes the "
-        "model to the network (set --api-key-env then).")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
-    name: Annotated[str | None, typer.Option(
-        help="Model id clients send in 'model' (default: the adapter folder's name, else "
-        "--model as given).", show_default=False)] = None,
-    api_key_env: Annotated[str | None, typer.Option(
-        help="NAME of an environment variable holding the key clients must send as "
-        "'Authorization: Bearer KEY'. The key itself is never a flag.",
-        show_default=False)] = None,
-    device: Annotated[str | None, typer.Option(
-        help="'cpu', 'cuda' or 'cuda:N' (default: cuda when present).",
-        show_default=False)] = None,
-    dtype: Annotated[str, typer.Option(
-        help="auto (bfloat16 on GPU, float32 on CPU), float32, bfloat16 or float16.")] = "auto",
-) -> None:
-    """Serve a local model as an OpenAI-compatible API (/v1/chat/completions, /v1/models).
-
-    Requests are answered one at a time; temperature 0 is greedy and repeatable. Stop with
-    Ctrl-C.
-
-    Example: replicoder serve --port 8000, then point any OpenAI client at
-    http://127.0.0.1:8000/v1 with model "embedded".
-    """
-    from replicoder.serve import serve as run_server
-    from replicoder.serve.app import LOOPBACK, api_key_from_env
-
-    api_key_from_env(api_key_env)  # fail before loading the model
-    if host not in LOOPBACK and api_key_env is None:
-        err_console.print(f"[yellow]warning:[/] binding {host} without --api-key-env: anyone "
-                          "who can reach this port can use the model")
-    console.print(f"loading {model}" + (f" + adapter {adapter}" if adapter else "") + " ...")
-    run_server(model, adapter, host, port, name=name, api_key_env=api_key_env, device=device,
-               dtype=dtype)
 
 
 def agreement(

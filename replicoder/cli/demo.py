@@ -8,43 +8,27 @@ model zero-shot on the same test documents; classify every document to Parquet.
 
 from __future__ import annotations
 
-import tempfile
-from importlib import resources
 from pathlib import Path
 
 from rich.console import Console
 
-from replicoder import importer
 from replicoder import study as study_mod
+from replicoder.cli.agreement import print_agreement
+from replicoder.cli.evaluate import results_table
+from replicoder.cli.progress import Bars
+from replicoder.cli.tables import label_table
+from replicoder.sample import SAMPLE, sample_study
 
-SAMPLE = "cap_bills_sample.csv"
 MODEL = "demo-classifier"
 ANNOTATE = 8  # documents the demo's two annotators code: generation is slow on a CPU
 EPOCHS = 2
 
 
-def sample_path() -> Path:
-    """The shipped sample: 1,000 CAP-coded US bill titles (see replicoder/data/README.md)."""
-    return Path(str(resources.files("replicoder.data").joinpath(SAMPLE)))
-
-
-def create(directory: Path | None = None) -> study_mod.Study:
-    """A new CAP study holding the sample with its gold labels."""
-    if directory is None:
-        directory = Path(tempfile.mkdtemp(prefix="replicoder-demo-"))
-    study = study_mod.init(directory, "cap")
-    importer.import_file(study, sample_path(), text="text", id="id", labels="major_topic",
-                         meta=["congress", "chamber"])
-    return study
-
-
 def run(directory: Path | None = None, console: Console | None = None, *,
         import_only: bool = False, epochs: int = EPOCHS) -> study_mod.Study:
     """Create the demo study and run the workflow on it, printing each step's results."""
-    from replicoder.cli.study import label_table
-
     console = console or Console()
-    study = create(directory)
+    study = sample_study(directory)
     console.print(f"[bold]1. import[/]: demo study in {study.root} ({SAMPLE}).")
     console.print(label_table(study))
     if import_only:
@@ -61,13 +45,13 @@ def _annotate(study: study_mod.Study, console: Console) -> None:
     from replicoder.agreement import agreement_table
     from replicoder.annotate.config import AnnotatorConfig, add_annotator
     from replicoder.annotate.runner import annotate
-    from replicoder.cli.crowd import print_agreement
 
     console.print(f"\n[bold]2. annotate[/]: two prompts of the embedded model code "
                   f"{ANNOTATE} documents (zero-shot; a small model is weak at this).")
     add_annotator(study, AnnotatorConfig(name="smol-short", template="short", max_tokens=32))
     add_annotator(study, AnnotatorConfig(name="smol-full", max_tokens=32))
-    summary = annotate(study, sample=ANNOTATE, seed=study.seed)
+    with Bars() as progress:
+        summary = annotate(study, sample=ANNOTATE, seed=study.seed, progress=progress)
     for row in summary.annotators:
         console.print(f"  {row.name}: {row.ok} answers read, {row.unparsed} unreadable "
                       f"({row.docs_per_s:.2f} docs/s)")
@@ -82,14 +66,14 @@ def _train(study: study_mod.Study, console: Console, epochs: int) -> None:
     # With only ~700 training titles a higher rate pays: measured on the demo's test part,
     # 2 epochs at 1e-3 gave 0.680 accuracy, at the default 3e-4 0.550 (TF-IDF: 0.665).
     config = TrainConfig(mode="classifier", epochs=epochs, lr=1e-3, seed=study.seed)
-    result = train(study, MODEL, config)
-    acc = result.metrics.get("accuracy", result.metrics.get("micro_f1", float("nan")))
+    with Bars("steps") as progress:
+        result = train(study, MODEL, config, progress=progress)
+    acc = result.metrics["subset_accuracy"]
     console.print(f"  models/{MODEL}: validation accuracy {acc:.3f}, "
                   f"{result.metrics['train_seconds']:.0f} s")
 
 
 def _evaluate(study: study_mod.Study, console: Console) -> None:
-    from replicoder.cli.evaluate import results_table
     from replicoder.evaluate import evaluate_models
 
     console.print("\n[bold]4. evaluate[/]: the fine-tuned model, TF-IDF + linear SVM and the "
@@ -105,5 +89,6 @@ def _classify(study: study_mod.Study, console: Console) -> None:
 
     out = study.root / "classified.parquet"
     console.print(f"\n[bold]5. classify[/]: every document of the study with {MODEL}.")
-    result = classify(study, MODEL, out)
+    with Bars() as progress:
+        result = classify(study, MODEL, out, progress=progress)
     console.print(f"  {result.documents} documents at {result.docs_per_s:.1f} docs/s -> {out}")

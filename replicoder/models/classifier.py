@@ -1,0 +1,53 @@
+"""Classifier scorer: a (LoRA) sequence-classification head on a causal LM.
+
+Single-label codebooks: softmax over labels; multi-label: a sigmoid per label.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from replicoder.models.runtime import autocast, length_batches
+
+__all__ = ["ClassifierScorer"]
+
+
+@dataclass
+class ClassifierScorer:
+    """Scores texts: (n, n_labels) probabilities in codebook order."""
+
+    model: Any
+    tokenizer: Any
+    multi_label: bool
+    max_length: int
+    device: str
+    bf16: bool
+
+    def encode(self, texts: Sequence[str]) -> list[list[int]]:
+        enc = self.tokenizer(list(texts), truncation=True, max_length=self.max_length)
+        return [list(ids) for ids in enc["input_ids"]]
+
+    def logits(self, ids: Sequence[list[int]]) -> Any:
+        """Logits (len(ids), n_labels) of one padded batch, float32."""
+        batch = self.tokenizer.pad({"input_ids": list(ids)}, return_tensors="pt")
+        with autocast(self.device, self.bf16):
+            out = self.model(input_ids=batch["input_ids"].to(self.device),
+                             attention_mask=batch["attention_mask"].to(self.device))
+        return out.logits.float()
+
+    def scores(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+        import torch
+
+        ids = self.encode(texts)
+        out = np.zeros((len(ids), self.model.config.num_labels), dtype=np.float32)
+        self.model.eval()
+        with torch.inference_mode():
+            for batch in length_batches([len(x) for x in ids], batch_size):
+                logits = self.logits([ids[i] for i in batch])
+                probs = logits.sigmoid() if self.multi_label else logits.softmax(-1)
+                out[batch] = probs.cpu().numpy()
+        return out

@@ -1,0 +1,81 @@
+"""One batched generation function for every caller: annotators, generative scorers, serve.
+
+Prompts are token ids. Batches are sorted by length and padded on the left; generation is
+greedy at temperature 0, else sampling seeded by ``seed``. Each answer stops at the model's
+end-of-sequence token or at the first ``stop`` string.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from replicoder.models.runtime import autocast, length_batches
+
+__all__ = ["Generated", "generate"]
+
+
+@dataclass(frozen=True)
+class Generated:
+    """One answer. ``completion_tokens`` counts generated tokens, the end token included;
+    ``finish_reason`` is "stop" (end token or stop string) or "length"."""
+
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: str
+
+
+def generate(model: Any, tokenizer: Any, prompts: Sequence[list[int]], *,
+             max_new_tokens: int, temperature: float = 0.0, top_p: float = 1.0,
+             seed: int | None = None, stop: Sequence[str] = (), batch_size: int = 32,
+             bf16: bool = False, eos_token_id: int | None = None) -> list[Generated]:
+    """Answers to ``prompts`` (token ids), in the order given. ``eos_token_id``: the end
+    token, when it is not the model's own (a model fine-tuned to end with another)."""
+    import torch
+
+    device = str(model.device)
+    kwargs: dict[str, Any] = {"max_new_tokens": max_new_tokens,
+                              "pad_token_id": tokenizer.pad_token_id}
+    if temperature > 0:
+        kwargs.update(do_sample=True, temperature=temperature, top_p=top_p, top_k=0)
+    else:
+        kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+    eos = model.generation_config.eos_token_id if eos_token_id is None else eos_token_id
+    if eos_token_id is not None:
+        kwargs["eos_token_id"] = eos_token_id
+    ends = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
+    ends.add(tokenizer.pad_token_id)
+    out: list[Generated | None] = [None] * len(prompts)
+    with torch.inference_mode():
+        for batch in length_batches([len(p) for p in prompts], batch_size):
+            width = max(len(prompts[i]) for i in batch)
+            pad = tokenizer.pad_token_id
+            ids = torch.tensor([[pad] * (width - len(prompts[i])) + list(prompts[i])
+                                for i in batch], device=device)
+            mask = torch.tensor([[0] * (width - len(prompts[i])) + [1] * len(prompts[i])
+                                 for i in batch], device=device)
+            if temperature > 0 and seed is not None:
+                torch.manual_seed(seed)
+            with autocast(device, bf16):
+                gen = model.generate(input_ids=ids, attention_mask=mask, **kwargs)
+            for row, i in enumerate(batch):
+                out[i] = _answer(tokenizer, len(prompts[i]), gen[row, width:].tolist(),
+                                 ends, max_new_tokens, stop)
+    return [g for g in out if g is not None]
+
+
+def _answer(tokenizer: Any, n_prompt: int, new: list[int], ends: set[int],
+            max_new_tokens: int, stop: Sequence[str]) -> Generated:
+    finish = "length" if len(new) >= max_new_tokens else "stop"
+    used = len(new)
+    for i, token in enumerate(new):
+        if token in ends:
+            new, used, finish = new[:i], i + 1, "stop"
+            break
+    text = str(tokenizer.decode(new, skip_special_tokens=True))
+    cuts = [text.find(s) for s in stop if s in text]
+    if cuts:
+        text, finish = text[:min(cuts)], "stop"
+    return Generated(text, n_prompt, used, finish)

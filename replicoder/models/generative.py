@@ -1,0 +1,102 @@
+"""Generative scorer: a causal LM that writes the label codes, read back into label sets.
+
+The answer format is the codes in codebook order joined by "; " ("none" for an empty
+set), followed by the end-of-sequence token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from replicoder.codebook import Codebook
+from replicoder.models.decide import label_matrix
+from replicoder.models.generation import generate
+from replicoder.parse import parse_answer
+
+__all__ = ["GenerativeScorer", "answer", "instruction", "max_answer_tokens", "read_answer",
+           "zero_shot_instruction"]
+
+NONE = "none"
+
+
+def instruction(book: Codebook) -> str:
+    what = "codes, separated by ';'" if book.multi_label else "code"
+    return f"Code this text with the {book.name} codebook. Answer with the {what} only."
+
+
+def zero_shot_instruction(book: Codebook) -> str:
+    """An instruction that lists the codebook, for a model that was never fine-tuned."""
+    lines = "\n".join(f"{lab.code}: {lab.name}" for lab in book.labels)
+    return f"{instruction(book)}\nCodes:\n{lines}"
+
+
+def answer(labels: frozenset[str], codes: Sequence[str]) -> str:
+    return "; ".join(c for c in codes if c in labels) or NONE
+
+
+def max_answer_tokens(tok: Any, book: Codebook) -> int:
+    """Tokens the longest possible answer takes, end-of-sequence included."""
+    def size(labels: frozenset[str]) -> int:
+        return len(tok(answer(labels, book.codes), add_special_tokens=False)["input_ids"]) + 1
+
+    if book.multi_label:
+        return size(frozenset(book.codes))
+    return max(size(frozenset([c])) for c in book.codes)
+
+
+def read_answer(text: str, book: Codebook) -> tuple[frozenset[str], bool]:
+    """(labels, ok) from a generated answer."""
+    if text.strip().lower() == NONE and book.multi_label:
+        return frozenset(), True
+    parsed = parse_answer(text, book)
+    return parsed.labels, parsed.ok
+
+
+@dataclass
+class GenerativeScorer:
+    """Writes answers for texts and reads them into label sets."""
+
+    model: Any
+    tokenizer: Any
+    book: Codebook
+    instruction: str
+    max_length: int
+    max_new_tokens: int
+    device: str
+    bf16: bool
+
+    def prompt_ids(self, text: str) -> list[int]:
+        tok = self.tokenizer
+        ids = tok(text, add_special_tokens=False)["input_ids"]
+        if len(ids) > self.max_length:
+            text = tok.decode(ids[: self.max_length])
+        if tok.chat_template:
+            messages = [{"role": "system", "content": self.instruction},
+                        {"role": "user", "content": text}]
+            rendered = tok.apply_chat_template(messages, tokenize=False,
+                                               add_generation_prompt=True)
+        else:
+            rendered = f"{self.instruction}\nText: {text}\nAnswer: "
+        return list(tok(rendered, add_special_tokens=False)["input_ids"])
+
+    def answer_ids(self, labels: frozenset[str]) -> list[int]:
+        ids = self.tokenizer(answer(labels, self.book.codes), add_special_tokens=False)
+        return [*ids["input_ids"], self.tokenizer.eos_token_id]
+
+    def generate(self, texts: Sequence[str], batch_size: int = 32) -> list[str]:
+        self.model.eval()
+        out = generate(self.model, self.tokenizer, [self.prompt_ids(t) for t in texts],
+                       max_new_tokens=self.max_new_tokens, batch_size=batch_size,
+                       bf16=self.bf16, eos_token_id=self.tokenizer.eos_token_id)
+        return [g.text.strip() for g in out]
+
+    def predict(self, texts: Sequence[str], batch_size: int = 32
+                ) -> tuple[list[frozenset[str]], np.ndarray, list[str]]:
+        """(label sets, 0/1 scores (n, n_labels), raw answers)."""
+        raw = self.generate(texts, batch_size)
+        sets = [read_answer(r, self.book)[0] for r in raw]
+        return sets, label_matrix(sets, self.book.codes), raw

@@ -1,0 +1,85 @@
+"""Where and in what precision models run: the one place that chooses device and dtype.
+
+cuda with bf16 when a GPU is present; the CPU otherwise, with bf16 autocast where the CPU
+computes bf16 natively (AVX-512 BF16 or AMX). torch is imported inside the functions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from replicoder.errors import ReplicoderError
+
+if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
+__all__ = ["PRECISIONS", "autocast", "choose", "cpu_has_bf16", "length_batches", "pick_device",
+           "quiet", "use_bf16"]
+
+PRECISIONS = ("auto", "bf16", "fp32")
+
+
+def pick_device(device: str | None = None) -> str:
+    """'cuda' when a GPU is present (or asked for), else 'cpu'."""
+    import torch
+
+    if device:
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            raise ReplicoderError(f"device {device!r} asked for, but no CUDA GPU is available")
+        return device
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def cpu_has_bf16() -> bool:
+    """True when the CPU computes bf16 natively (AVX-512 BF16 or AMX): autocast pays off."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def use_bf16(device: str, precision: str) -> bool:
+    import torch
+
+    if precision not in PRECISIONS:
+        raise ReplicoderError(f"precision {precision!r}: use {', '.join(PRECISIONS)}")
+    if precision != "auto":
+        return precision == "bf16"
+    if device.startswith("cuda"):
+        return bool(torch.cuda.is_bf16_supported())
+    return cpu_has_bf16()
+
+
+def choose(device: str | None, precision: str) -> tuple[str, bool]:
+    """(device, bf16?) for a run: ``device`` None picks cuda when present."""
+    dev = pick_device(device)
+    return dev, use_bf16(dev, precision)
+
+
+def autocast(device: str, bf16: bool) -> AbstractContextManager[object]:
+    import torch
+
+    if not bf16:
+        return contextlib.nullcontext()
+    return torch.autocast(device.split(":")[0], dtype=torch.bfloat16)
+
+
+def length_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
+    """Index batches for inference, sorted by length so that each batch pads little."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def quiet() -> None:
+    """Silence transformers' load reports and weight-loading bars (we draw our own)."""
+    import warnings
+
+    from transformers.utils import logging
+
+    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*")
+    logging.set_verbosity_error()
+    logging.disable_progress_bar()

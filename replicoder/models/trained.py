@@ -1,0 +1,125 @@
+"""A trained model (models/NAME) loaded back for prediction, and the zero-shot base model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from replicoder.errors import ReplicoderError
+from replicoder.models.base import load_causal_lm, load_sequence_classifier, load_tokenizer, resolve
+from replicoder.models.classifier import ClassifierScorer
+from replicoder.models.decide import decide
+from replicoder.models.folder import ModelFolder
+from replicoder.models.generative import (
+    GenerativeScorer,
+    max_answer_tokens,
+    zero_shot_instruction,
+)
+from replicoder.models.runtime import choose, quiet
+from replicoder.predictions import Predictions
+from replicoder.study import Study
+
+__all__ = ["TrainedModel", "load_trained", "zero_shot"]
+
+
+@dataclass
+class TrainedModel:
+    """A fine-tuned model ready to predict; ``manifest`` says how it was made and
+    ``settings`` with what training settings; ``adapter_sha256`` is the hash of the
+    adapter weights actually loaded."""
+
+    name: str
+    folder: Path
+    settings: dict[str, Any]
+    manifest: dict[str, Any]
+    codes: list[str]
+    multi_label: bool
+    thresholds: np.ndarray | None
+    scorer: ClassifierScorer | GenerativeScorer
+    adapter_sha256: str
+
+    @property
+    def mode(self) -> str:
+        return str(self.settings["mode"])
+
+    @property
+    def base(self) -> str:
+        return str(self.settings["base"])
+
+    @property
+    def device(self) -> str:
+        return self.scorer.device
+
+    @property
+    def bf16(self) -> bool:
+        return self.scorer.bf16
+
+    def predict(self, texts: list[str], doc_ids: list[str], batch_size: int = 32
+                ) -> Predictions:
+        """Labels and scores (n, n_labels) in codebook order. Generative models give
+        0/1 scores (the codes they wrote)."""
+        if len(texts) != len(doc_ids):
+            raise ValueError("texts and doc_ids differ in length")
+        provenance: dict[str, Any] = {"model": self.name, "adapter_sha256": self.adapter_sha256,
+                                      "mode": self.mode}
+        if isinstance(self.scorer, ClassifierScorer):
+            scores = self.scorer.scores(texts, batch_size)
+            labels = decide(scores, self.codes, self.multi_label, self.thresholds)
+        else:
+            labels, scores, raw = self.scorer.predict(texts, batch_size)
+            provenance["raw_answers"] = raw
+        return Predictions(self.name, list(doc_ids), labels, list(self.codes), scores,
+                           provenance)
+
+
+def load_trained(study: Study, name: str, *, device: str | None = None) -> TrainedModel:
+    """Load models/NAME (base weights + LoRA adapter) on cuda if present, else the CPU."""
+    from peft import PeftModel
+
+    folder = ModelFolder.of(study.models_dir, name).require()
+    manifest = folder.manifest()
+    settings = folder.settings()
+    label_map = folder.label_map()
+    codes = [str(c) for c in label_map["codes"]]
+    multi = bool(label_map["multi_label"])
+    quiet()
+    base = resolve(settings["base"])
+    trained_on = manifest["base"]["sha256"]
+    if base.sha256 and trained_on and base.sha256 != trained_on:
+        raise ReplicoderError(
+            f"model {name!r} was trained on base weights {trained_on[:12]}, but "
+            f"{settings['base']!r} now has {base.sha256[:12]}; restore the base model or retrain"
+        )
+    dev, bf16 = choose(device, settings.get("precision", "auto"))
+    tok = load_tokenizer(base)
+    max_length = int(settings["max_length"])
+    scorer: ClassifierScorer | GenerativeScorer
+    if settings["mode"] == "classifier":
+        tok.padding_side = "right"
+        body = load_sequence_classifier(base, len(codes), multi_label=multi, device=dev)
+        model = PeftModel.from_pretrained(body, str(folder.adapter)).to(dev).eval()
+        scorer = ClassifierScorer(model, tok, multi, max_length, dev, bf16)
+    else:
+        if study.codebook.codes != codes:
+            raise ReplicoderError(f"model {name!r} was trained with another codebook")
+        model = PeftModel.from_pretrained(load_causal_lm(base, device=dev),
+                                          str(folder.adapter)).to(dev).eval()
+        scorer = GenerativeScorer(model, tok, study.codebook, label_map["instruction"],
+                                  max_length, int(label_map["max_new_tokens"]), dev, bf16)
+    return TrainedModel(name, folder.path, settings, manifest, codes, multi,
+                        folder.thresholds(codes), scorer, folder.adapter_sha256())
+
+
+def zero_shot(study: Study, base_name: str = "embedded", *, device: str | None = None,
+              max_length: int = 64) -> GenerativeScorer:
+    """The base model prompted with the codebook, never fine-tuned: a floor to beat."""
+    quiet()
+    base = resolve(base_name)
+    dev, bf16 = choose(device, "auto")
+    tok = load_tokenizer(base)
+    model = load_causal_lm(base, device=dev).eval()
+    return GenerativeScorer(model, tok, study.codebook, zero_shot_instruction(study.codebook),
+                            max_length, max_answer_tokens(tok, study.codebook), dev, bf16)

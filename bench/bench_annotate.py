@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from data import bills_path
 
 from replicoder import importer
 from replicoder import run as manifest
@@ -41,7 +42,6 @@ from replicoder.annotate.jobs import Annotator, choose_documents
 from replicoder.annotate.runner import annotate
 
 RESULTS = Path(__file__).parent / "results"
-BILLS = Path(__file__).resolve().parents[2] / "shared" / "data" / "us_congress_bills.csv.gz"
 SETTINGS: dict[str, Any] = {"template": "short", "max_tokens": 12, "batch_size": 16,
                             "threads": 1}  # one thread: far faster on a shared 2-core box
 
@@ -92,10 +92,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS / "annotate.json")
     parser.add_argument("--keep", action="store_true", help="keep the temporary study")
     args = parser.parse_args()
+    bills = bills_path()
 
     root = Path(tempfile.mkdtemp(prefix="bench-annotate-"))
     st = study_mod.init(root / "study", "cap")
-    importer.import_file(st, BILLS, text="text", id="id", labels="major_topic",
+    importer.import_file(st, bills, text="text", id="id", labels="major_topic",
                          unknown_labels="drop")
     add_annotator(st, AnnotatorConfig(name="local", **SETTINGS))
     st = study_mod.open_study(st.root)

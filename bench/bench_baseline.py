@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from data import bills_path
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
@@ -35,13 +36,12 @@ from replicoder.evaluate import evaluate_models
 from replicoder.metrics import bootstrap_ci, evaluate
 
 RESULTS = Path(__file__).parent / "results"
-BILLS = Path(__file__).resolve().parents[2] / "shared" / "data" / "us_congress_bills.csv.gz"
 REFERENCE = {"accuracy": 0.800, "f1_macro": 0.762, "logreg_accuracy": 0.781,
              "logreg_f1_macro": 0.741, "n_train": 3535, "n_test": 884}
 
 
 def reference_split() -> dict[str, Any]:
-    df = pd.read_csv(BILLS)
+    df = pd.read_csv(bills_path())
     df = df[df.major_topic != 99]
     train, test = train_test_split(df, test_size=0.2, stratify=df.major_topic, random_state=0)
     codes = load("cap").codes
@@ -76,7 +76,7 @@ def reference_split() -> dict[str, Any]:
 def evaluate_cost() -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         st = study_mod.init(Path(tmp) / "study", "cap")
-        importer.import_file(st, BILLS, text="text", id="id", labels="major_topic",
+        importer.import_file(st, bills_path(), text="text", id="id", labels="major_topic",
                              unknown_labels="drop")
         started = time.perf_counter()
         r = evaluate_models(st, [], n_boot=1000)

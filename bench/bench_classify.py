@@ -19,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 import torch
+from data import bills_path
 
 from replicoder import importer
 from replicoder import study as study_mod
@@ -28,7 +29,6 @@ from replicoder.models.classifier import ClassifierScorer
 from replicoder.models.runtime import length_batches
 from replicoder.train import TrainConfig, train
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "us_congress_bills.csv.gz"
 RESULTS = Path(__file__).parent / "results"
 
 
@@ -69,7 +69,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=RESULTS / "classify.json")
     args = ap.parse_args()
     root = Path(tempfile.mkdtemp(prefix="bench-classify-"))
-    df = pd.read_csv(DATA)
+    df = pd.read_csv(bills_path())
     df = df[df.major_topic != 99]
     st = study_mod.init(root / "study")
     df.head(200).to_csv(root / "train.csv", index=False)

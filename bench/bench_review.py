@@ -27,6 +27,7 @@ from typing import Any
 
 import httpx
 import uvicorn
+from data import bills_path
 
 from replicoder import importer
 from replicoder import study as study_mod
@@ -35,7 +36,6 @@ from replicoder.review.app import create_app
 from replicoder.review.assign import assign
 from replicoder.store import Proposal
 
-BILLS = Path(__file__).resolve().parents[2] / "shared" / "data" / "us_congress_bills.csv.gz"
 RESULTS = Path(__file__).parent / "results"
 JSON = {"Content-Type": "application/json", "X-Replicoder": "1"}
 
@@ -51,7 +51,7 @@ def median_ms(fn: Callable[[], Any], repeat: int) -> float:
 
 def build(root: Path) -> study_mod.Study:
     st = study_mod.init(root, "cap")
-    importer.import_file(st, BILLS, text="text", id="id", labels="major_topic",
+    importer.import_file(st, bills_path(), text="text", id="id", labels="major_topic",
                          unknown_labels="drop")
     rng = random.Random(0)
     codes = st.codebook.codes

@@ -25,10 +25,10 @@ from pathlib import Path
 import httpx
 import openai
 import pandas as pd
+from data import bills_path
 
 from replicoder.serve import load_engine
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "us_congress_bills.csv.gz"
 RESULTS = Path(__file__).parent / "results"
 SYSTEM = "Give the policy topic of this bill title in a few words."
 
@@ -76,7 +76,7 @@ def main() -> None:
     ap.add_argument("--device", default=None)
     ap.add_argument("--out", type=Path, default=RESULTS / "serve.json")
     args = ap.parse_args()
-    titles = pd.read_csv(DATA).text.head(args.requests).tolist()
+    titles = pd.read_csv(bills_path()).text.head(args.requests).tolist()
     proc, port, startup_s = start_server(args.device)
     try:
         engine = load_engine("embedded", device=args.device)

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from data import bills_path
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.model_selection import train_test_split
 from sklearn.svm import LinearSVC
@@ -32,12 +33,11 @@ from replicoder.metrics import headline
 from replicoder.models import load_trained, zero_shot
 from replicoder.train import TrainConfig, train
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "us_congress_bills.csv.gz"
 RESULTS = Path(__file__).parent / "results"
 
 
 def reference_split(validation: int) -> tuple[pd.DataFrame, dict[str, str]]:
-    df = pd.read_csv(DATA)
+    df = pd.read_csv(bills_path())
     df = df[df.major_topic != 99].reset_index(drop=True)
     rest, test = train_test_split(df, test_size=0.2, stratify=df.major_topic, random_state=0)
     train_part, val = train_test_split(rest, test_size=validation, stratify=rest.major_topic,
@@ -77,7 +77,7 @@ def main() -> None:
         st = study_mod.open_study(root)
     else:
         st = study_mod.init(root)
-        importer.import_file(st, DATA, text="text", id="id", labels="major_topic",
+        importer.import_file(st, bills_path(), text="text", id="id", labels="major_topic",
                              unknown_labels="drop")
         with st.store() as store:
             store.add_split({d: p for d, p in parts.items()}, 0)
@@ -87,7 +87,7 @@ def main() -> None:
         test = test.head(args.test_limit)
     test_ids, test_texts = test.id.astype(str).tolist(), test.text.tolist()
     truth = [frozenset([str(t)]) for t in test.major_topic]
-    out: dict[str, Any] = {"data": str(DATA.name), "n_test": len(test_ids),
+    out: dict[str, Any] = {"data": str(bills_path().name), "n_test": len(test_ids),
                            "args": {k: str(v) for k, v in vars(args).items()}}
     t = time.perf_counter()
     out["tfidf_svm"] = {**tfidf(df, parts, codes), "seconds": time.perf_counter() - t}

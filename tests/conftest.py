@@ -5,11 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from paths import BILLS
 
 from replicoder import study as study_mod
-
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-BILLS = SHARED / "data" / "us_congress_bills.csv.gz"
 
 
 @pytest.fixture
@@ -20,6 +18,5 @@ def cap_study(tmp_path: Path) -> study_mod.Study:
 
 @pytest.fixture
 def bills() -> Path:
-    if not BILLS.is_file():
-        pytest.skip(f"{BILLS} is not there")
+    """1,500 real CAP-coded bill titles, 30 of them coded 99 (tests/data/README.md)."""
     return BILLS

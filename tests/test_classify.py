@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from test_splits import DATA, make_study
+from paths import BILLS
+from test_splits import make_study
 from typer.testing import CliRunner
 
 from replicoder import study as study_mod
@@ -31,7 +32,7 @@ pytestmark = pytest.mark.timeout(300)
 def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[study_mod.Study, Path, str]:
     root = tmp_path_factory.mktemp("classify")
     tiny = str(build_tiny(root / "tiny"))
-    df = pd.read_csv(DATA)
+    df = pd.read_csv(BILLS)
     rows = df[df.major_topic.isin([3, 12, 16, 20])].groupby("major_topic").head(20)
     st = make_study(root / "study", rows)
     train(st, "m", TrainConfig(base=tiny, epochs=1, batch_size=8))

@@ -32,18 +32,18 @@ def test_acceptance_on_the_congress_bills(cap_study: Study, bills: Path) -> None
     with cap_study.store() as store:
         assert store.count_documents() == 0
     first = importer.import_file(cap_study, bills, unknown_labels="drop", **kwargs)  # type: ignore[arg-type]
-    assert (first.added, first.labelled_added, first.dropped_unknown) == (4419, 4419, 30)
+    assert (first.added, first.labelled_added, first.dropped_unknown) == (1470, 1470, 30)
     again = importer.import_file(cap_study, bills, unknown_labels="drop", **kwargs)  # type: ignore[arg-type]
-    assert again.added == 0 and again.already_present == 4419
+    assert again.added == 0 and again.already_present == 1470
     with cap_study.store() as store:
-        assert store.count_documents(labelled=True) == 4419
-        assert store.gold_counts()["3"] == 617
+        assert store.count_documents(labelled=True) == 1470
+        assert store.gold_counts()["3"] == 200
 
 
 def test_keep_imports_documents_with_only_known_labels(cap_study: Study, bills: Path) -> None:
     result = importer.import_file(cap_study, bills, text="text", id="id", labels="major_topic",
                                   unknown_labels="keep")
-    assert result.added == 4449 and result.labelled_added == 4419
+    assert result.added == 1500 and result.labelled_added == 1470
     with cap_study.store() as store:
         assert store.count_documents(labelled=False) == 30
 
@@ -191,4 +191,4 @@ def test_cli_errors_are_messages_not_tracebacks(tmp_path: Path, bills: Path) -> 
     ok = _cli("import", str(bills), "--text", "text", "--id", "id", "--labels",
               "major_topic", "--unknown-labels", "drop", "--study", "s", cwd=tmp_path)
     assert ok.returncode == 0, ok.stderr
-    assert "added 4,419 documents (4,419 labelled)" in ok.stdout
+    assert "added 1,470 documents (1,470 labelled)" in ok.stdout

@@ -7,13 +7,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from paths import BILLS
 
 from replicoder import importer
 from replicoder import study as study_mod
 from replicoder.errors import ReplicoderError
 from replicoder.splits import ensure_split, split_ids
-
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "us_congress_bills.csv.gz"
 
 
 def make_study(root: Path, rows: pd.DataFrame, labels: bool = True) -> study_mod.Study:
@@ -27,7 +26,7 @@ def make_study(root: Path, rows: pd.DataFrame, labels: bool = True) -> study_mod
 
 @pytest.fixture(scope="module")
 def bill_rows() -> pd.DataFrame:
-    df = pd.read_csv(DATA)
+    df = pd.read_csv(BILLS)
     return df[df.major_topic.isin([3, 12, 16, 20])].groupby("major_topic").head(50)
 
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from test_splits import DATA, make_study
+from paths import BILLS
+from test_splits import make_study
 
 from replicoder import importer
 from replicoder import study as study_mod
@@ -29,7 +30,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture(scope="module")
 def rows() -> pd.DataFrame:
-    df = pd.read_csv(DATA)
+    df = pd.read_csv(BILLS)
     return df[df.major_topic.isin([3, 12, 16, 20])].groupby("major_topic").head(20)
 
 

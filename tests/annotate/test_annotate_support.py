@@ -14,11 +14,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from paths import BILLS
+
 from replicoder import importer
 from replicoder import study as study_mod
-
-BILLS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / \
-    "us_congress_bills.csv.gz"
 
 
 def bills_study(root: Path, n: int, start: int = 0) -> study_mod.Study:

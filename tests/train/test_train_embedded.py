@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from test_splits import DATA, make_study
+from paths import BILLS
+from test_splits import make_study
 
 from replicoder.metrics import headline
 from replicoder.models import load_trained, zero_shot
@@ -20,7 +21,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 
 def test_fine_tuned_beats_zero_shot_and_chance(tmp_path: Path) -> None:
-    df = pd.read_csv(DATA)
+    df = pd.read_csv(BILLS)
     rows = df[df.major_topic.isin([3, 12, 16, 20])].groupby("major_topic").head(50)
     st = make_study(tmp_path / "s", rows)
     config = TrainConfig(epochs=2, batch_size=8, max_length=32, lr=5e-4, head_lr=2e-3,

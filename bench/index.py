@@ -1,0 +1,179 @@
+"""Write the README's table of benchmark results from bench/results/*.json.
+
+    .venv/bin/python bench/index.py           # rewrite the table in README.md
+    .venv/bin/python bench/index.py --check   # exit 1 if the table is out of date
+
+The table sits between <!-- bench-index --> and <!-- /bench-index --> in the README.
+Each results file gets one row; a benchmark's row is read by its summary function below
+(files from other benchmarks get their ratios listed). tests/test_bench.py checks that the
+README's table matches the files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from replicoder import atomic
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+README = ROOT / "README.md"
+START, END = "<!-- bench-index -->", "<!-- /bench-index -->"
+HEADER = ("| results | script | what it measured | headline | against the baseline | date |\n"
+          "|---|---|---|---|---|---|\n")
+
+Row = tuple[str, str, str]  # what it measured, headline, ratio against the baseline
+
+
+def _import(d: dict[str, Any]) -> Row:
+    imp, tenth = d["import"], d["import_tenth"]
+    return (f"{d['rows']:,}-row CSV import vs parsing it with `csv` alone",
+            f"{imp['rows_per_s'] / 1000:.0f}k rows/s, peak {imp['peak_mib']:.0f} MiB "
+            f"({tenth['rows']:,} rows: {tenth['peak_mib']:.0f} MiB); "
+            f"re-import adds {d['reimport']['added']}",
+            f"{d['import_vs_parse_ratio']:.2f} × plain parsing")
+
+
+def _baseline(d: dict[str, Any]) -> Row:
+    split, svm = d["reference_split"], d["reference_split"]["tfidf_svm"]
+    logreg = split["logreg_C10"]
+    return (f"TF-IDF + linear SVM on the reference split ({split['n_train']:,} train, "
+            f"{split['n_test']:,} test)",
+            f"accuracy {svm['accuracy']:.3f}, macro-F1 {svm['f1_macro']:.3f}; logistic "
+            f"regression {logreg['accuracy']:.3f} / {logreg['f1_macro']:.3f}",
+            f"{split['svm_vs_logreg_accuracy_ratio']:.2f} × logistic regression accuracy")
+
+
+TRAIN_DEFAULTS = {"modes": "classifier,generative", "epochs": "3", "train_limit": "None",
+                  "validation": "300", "zero_shot": "0", "lr": "None", "batch_size": "16",
+                  "test_limit": "None"}
+
+
+def _train(d: dict[str, Any]) -> Row:
+    mode = "generative" if "generative" in d else "classifier"
+    m, tfidf = d[mode], d["tfidf_svm"]
+    config = m["config"]
+    headline = (f"accuracy {m['accuracy']:.3f}, macro-F1 {m['macro_f1']:.3f} after "
+                f"{m['train_minutes']:.1f} min")
+    if "zero_shot" in d:
+        headline += f"; zero-shot {d['zero_shot']['accuracy']:.2f}"
+    epochs = f"{config['epochs']} epoch{'s' if config['epochs'] != 1 else ''}"
+    return (f"{mode} LoRA on the embedded model, {epochs}, lr {config['lr']:g}, "
+            f"{'bf16' if m['bf16'] else 'fp32'} on {m['device']} ({m['n_train']:,} train, "
+            f"{d['n_test']:,} test)", headline,
+            f"{m['accuracy'] / tfidf['accuracy']:.2f} × TF-IDF accuracy "
+            f"({tfidf['accuracy']:.3f})")
+
+
+def _classify(d: dict[str, Any]) -> Row:
+    return (f"`classify` on {d['docs']:,} titles ({d['device']}, {d['threads']} thread) vs "
+            "a naive batch-1 loop",
+            f"{d['classify_docs_per_s']:.1f} docs/s; forward passes at "
+            f"{d['fraction_of_peak']:.2f} of measured dense bf16 matmul peak",
+            f"{d['ratio_vs_naive_fp32']:.1f} × naive fp32, "
+            f"{d['ratio_vs_naive_bf16']:.1f} × naive bf16")
+
+
+def _annotate(d: dict[str, Any]) -> Row:
+    local, base, ratios = d["local"], d["baselines"], d["ratios"]
+    return (f"zero-shot annotation of {local['documents']} titles by the embedded model; "
+            "local and HTTP backends",
+            f"accuracy {local['accuracy']:.2f} (majority class "
+            f"{base['majority_accuracy']:.2f}); {local['docs_per_s']:.2f} docs/s; cached "
+            f"re-run sends {d['cached_rerun']['sent']} requests",
+            f"batch {d['settings']['batch_size']}: {ratios['batch_16_over_batch_1']:.1f} × "
+            f"batch 1; HTTP {ratios['http_over_local']:.2f} × local")
+
+
+def _serve(d: dict[str, Any]) -> Row:
+    seq = d["http_sequential"]
+    conc = next(k for k in d if k.startswith("http_concurrency_"))
+    same = d["answers_equal_baseline"]
+    return (f"`replicoder serve` vs the same generation called directly ({seq['requests']} "
+            f"requests, {d['max_tokens']} tokens, {d['device']})",
+            f"{seq['requests_per_s']:.3f} requests/s sequential, "
+            f"{d[conc]['requests_per_s']:.3f} at concurrency {conc.rsplit('_', 1)[1]}; "
+            f"same answers: {all(same.values())}",
+            f"{d['http_over_direct_time_ratio']:.2f} × direct time")
+
+
+def _review(d: dict[str, Any]) -> Row:
+    return (f"review page and decision latency over HTTP vs the library call "
+            f"({d['documents']:,} documents)",
+            f"page {d['http_page_ms']:.0f} ms, decision {d['http_decide_ms']:.0f} ms, "
+            f"disagreements page {d['http_disagreements_page_ms']:.0f} ms",
+            f"page {d['page_ratio_http_vs_library']:.1f} × library, decision "
+            f"{d['decide_ratio_http_vs_library']:.1f} × library")
+
+
+SUMMARIES: dict[str, Callable[[dict[str, Any]], Row]] = {
+    "import": _import, "baseline": _baseline, "train": _train, "classify": _classify,
+    "annotate": _annotate, "serve": _serve, "review": _review}
+
+
+def _ratios(d: dict[str, Any], prefix: str = "") -> list[str]:
+    found = []
+    for key, value in d.items():
+        if isinstance(value, dict):
+            found += _ratios(value, f"{prefix}{key}.")
+        elif "ratio" in key and isinstance(value, int | float):
+            found.append(f"{prefix}{key} {value:.2f}")
+    return found
+
+
+def _script(stem: str, d: dict[str, Any]) -> str:
+    bench = stem.split("_")[0]
+    args = d.get("args", {})
+    flags = "".join(f" --{k.replace('_', '-')} {v}" for k, v in args.items()
+                    if k in TRAIN_DEFAULTS and v != TRAIN_DEFAULTS[k])
+    return f"`bench_{bench}.py{flags}`"
+
+
+def row(path: Path) -> str:
+    d = json.loads(path.read_text("utf-8"))
+    summary = SUMMARIES.get(path.stem.split("_")[0])
+    what, headline, ratio = summary(d) if summary else ("", "", "; ".join(_ratios(d)))
+    date = str(d.get("created_at", ""))[:10] or "–"
+    cells = [f"[{path.name}](bench/results/{path.name})", _script(path.stem, d), what,
+             headline, ratio, date]
+    return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |\n"
+
+
+def table(results: Path = RESULTS) -> str:
+    return HEADER + "".join(row(p) for p in sorted(results.glob("*.json")))
+
+
+def with_table(readme: str, results: Path = RESULTS) -> str:
+    """The README text with the table between the markers rewritten."""
+    if readme.count(START) != 1 or readme.count(END) != 1 or \
+            readme.index(START) > readme.index(END):
+        raise SystemExit(f"README.md needs one {START} line followed by one {END} line")
+    head, rest = readme.split(START)
+    _, tail = rest.split(END)
+    return f"{head}{START}\n{table(results)}{END}{tail}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true",
+                        help="exit 1 if README.md's table differs from the results files")
+    args = parser.parse_args()
+    text = README.read_text("utf-8")
+    new = with_table(text)
+    if args.check:
+        if new != text:
+            sys.exit("README.md's benchmark table is out of date: run "
+                     ".venv/bin/python bench/index.py")
+        return
+    if new != text:
+        atomic.write_text(README, new)
+    print(f"README.md: {len(list(RESULTS.glob('*.json')))} results in the benchmark table")
+
+
+if __name__ == "__main__":
+    main()

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import os
 import random
+import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from replicoder.annotate.backends.base import Response
-from replicoder.annotate.config import AnnotatorConfig
+from replicoder.annotate.config import AnnotatorConfig, host_of
 from replicoder.annotate.prompts import Messages
 from replicoder.annotate.ratelimit import RateLimiter
 from replicoder.errors import ReplicoderError
@@ -28,8 +30,10 @@ class OpenAIBackend:
 
     kind = "openai"
 
-    def __init__(self, cfg: AnnotatorConfig) -> None:
+    def __init__(self, cfg: AnnotatorConfig,
+                 notify: Callable[[str], None] | None = None) -> None:
         self.cfg = cfg
+        self.notify = notify or _stderr
         self.model_id = cfg.model
         self.base_url = cfg.base_url or OPENAI_URL
         self.concurrency = cfg.max_concurrency
@@ -59,7 +63,12 @@ class OpenAIBackend:
             if self._client is None:
                 from openai import OpenAI
 
-                self._client = OpenAI(api_key=self.api_key(), base_url=self.base_url,
+                key = self.api_key()
+                if self.cfg.api_key_env:  # said before the first request leaves
+                    self.notify(f"annotator {self.cfg.name!r}: the API key from "
+                                f"{self.cfg.api_key_env} goes to host "
+                                f"{host_of(self.base_url)!r} ({self.base_url})")
+                self._client = OpenAI(api_key=key, base_url=self.base_url,
                                       timeout=self.cfg.timeout_s, max_retries=0)
             return self._client
 
@@ -122,6 +131,10 @@ class OpenAIBackend:
                 seconds=time.monotonic() - start,
             )
         raise AssertionError("unreachable")
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr)
 
 
 def _detail(exc: Exception) -> str:

@@ -51,7 +51,8 @@ def review(
     name = coder or default_coder()
 
     def announce(url: str) -> None:
-        print(f"Review app for study '{st.root.name}' as coder {name}: {url}", flush=True)
+        print(f"Review app for study '{st.root.resolve().name}' as coder {name}: {url}",
+              flush=True)
         print("Press Ctrl-C to stop; every decision is already saved.", flush=True)
 
     serve(st, name, host=host, port=port, announce=announce)

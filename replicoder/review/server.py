@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 from replicoder.errors import ReplicoderError
 from replicoder.review.manifest import base_manifest
-from replicoder.review.security import is_loopback, new_token
+from replicoder.review.security import CoderKeys, is_loopback, new_token
 from replicoder.study import Study
 
 
@@ -39,7 +39,8 @@ def check_port(host: str, port: int) -> None:
 
 def serve(study: Study, coder: str, host: str = "127.0.0.1", port: int = 8765,
           announce: Callable[[str], None] = print) -> None:
-    """Serve until interrupted; ``announce`` gets the URL to open (with the token if any)."""
+    """Serve until interrupted; ``announce`` gets the URL to open (with the token if any),
+    then one line per other assigned coder with that coder's personal link."""
     import uvicorn
 
     from replicoder.review.app import create_app
@@ -47,6 +48,7 @@ def serve(study: Study, coder: str, host: str = "127.0.0.1", port: int = 8765,
 
     with study.store() as store:
         check_coder(store, coder)
+        others = [c for c in store.assigned_coders() if c != coder]
     check_port(host, port)
     token = None if is_loopback(host) else new_token()
     stamp = now()
@@ -56,11 +58,16 @@ def serve(study: Study, coder: str, host: str = "127.0.0.1", port: int = 8765,
     with study.store() as store:
         store.add_run(f"review-{stamp[:19].replace(':', '')}-{uuid.uuid4().hex[:6]}", "review",
                       stamp, manifest)
-    app = create_app(study, coder=coder, token=token)
+    keys = CoderKeys()
+    app = create_app(study, coder=coder, token=token, keys=keys)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     shown = f"[{shown}]" if ":" in shown else shown
-    url = f"http://{shown}:{port}/c/{quote(coder, safe='')}/"
-    if token:
-        url += f"?token={token}"
-    announce(url)
+
+    def link(name: str) -> str:
+        url = f"http://{shown}:{port}/c/{quote(name, safe='')}/?key={keys.key(name)}"
+        return url + (f"&token={token}" if token else "")
+
+    announce(link(coder))
+    for name in others:
+        announce(f"  link for coder {name} (give it only to {name}): {link(name)}")
     uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -65,9 +65,18 @@ class Engine:
 
     def generate(self, prompt_ids: list[int], *, max_tokens: int, temperature: float,
                  top_p: float = 1.0, seed: int | None = None,
-                 stop: list[str] | None = None) -> Completion:
-        """Greedy when ``temperature`` is 0, else sampling seeded by ``seed`` (if given)."""
+                 stop: list[str] | None = None,
+                 cancel: threading.Event | None = None) -> Completion:
+        """Greedy when ``temperature`` is 0, else sampling seeded by ``seed`` (if given).
+        Setting ``cancel`` stops generation after the current token."""
         import torch
+        from transformers import StoppingCriteria, StoppingCriteriaList
+
+        class Cancelled(StoppingCriteria):
+            def __call__(self, input_ids: Any, scores: Any, **kw: Any) -> Any:
+                stop_now = cancel is not None and cancel.is_set()
+                return torch.full((input_ids.shape[0],), stop_now, dtype=torch.bool,
+                                  device=input_ids.device)
 
         kwargs: dict[str, Any] = {"max_new_tokens": max_tokens,
                                   "pad_token_id": self.tokenizer.pad_token_id}
@@ -77,6 +86,8 @@ class Engine:
             kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
         if stop:
             kwargs.update(stop_strings=stop, tokenizer=self.tokenizer)
+        if cancel is not None:
+            kwargs["stopping_criteria"] = StoppingCriteriaList([Cancelled()])
         ids = torch.tensor([prompt_ids], device=self.model.device)
         with self.lock, torch.inference_mode():
             if seed is not None:

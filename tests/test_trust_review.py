@@ -120,3 +120,21 @@ def test_review_queries_use_indexes(study: study_mod.Study) -> None:
                 "EXPLAIN QUERY PLAN " + sql))
             assert "TEMP B-TREE" not in plan, (sql, plan)
             assert "SCAN decisions" not in plan, (sql, plan)
+
+
+def test_review_link_signs_in_only_that_coder(study: study_mod.Study) -> None:
+    from typer.testing import CliRunner
+
+    from replicoder.cli import app as cli_app
+    from replicoder.review.app import create_app
+    from replicoder.review.security import CoderKeys
+
+    res = CliRunner().invoke(cli_app, ["review", "link", "--coder", "ben", "--study",
+                                       str(study.root)])
+    assert res.exit_code == 0, res.output
+    link = res.output.strip()
+    assert link.startswith("http://127.0.0.1:8765/c/ben/?key=")
+    assert (study.root / ".review-secret").stat().st_mode & 0o077 == 0
+    keys = CoderKeys.for_study(study.root)
+    assert link.endswith(keys.key("ben")) and keys.key("ben") != keys.key("anna")
+    assert create_app(study, "anna", None, keys) is not None

@@ -20,11 +20,13 @@ import ipaddress
 import re
 import secrets
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from urllib.parse import unquote, urlencode
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 
+from replicoder.atomic import write_bytes
 from replicoder.review.session import CODER_NAME
 
 COOKIE = "replicoder_token"
@@ -46,11 +48,24 @@ def new_token() -> str:
     return secrets.token_urlsafe(24)
 
 
+SECRET_FILE = ".review-secret"  # in the study folder; leave it out of a shared package
+
+
 class CoderKeys:
-    """Per-coder keys: an HMAC of the coder's name under a secret made at server start."""
+    """Per-coder keys: an HMAC of the coder's name under a secret (random, or the study's
+    .review-secret file so that links survive a restart)."""
 
     def __init__(self, secret: bytes | None = None) -> None:
         self.secret = secret or secrets.token_bytes(32)
+
+    @classmethod
+    def for_study(cls, root: Path) -> CoderKeys:
+        """The study's keys; the secret file is made (mode 0600) on first use."""
+        path = root / SECRET_FILE
+        if not path.is_file():
+            write_bytes(path, secrets.token_hex(32).encode())
+            path.chmod(0o600)
+        return cls(path.read_bytes().strip())
 
     def key(self, coder: str) -> str:
         return hmac.new(self.secret, b"coder:" + coder.encode("utf-8"),

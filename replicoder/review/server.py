@@ -37,6 +37,12 @@ def check_port(host: str, port: int) -> None:
             ) from exc
 
 
+def coder_link(keys: CoderKeys, coder: str, base: str, token: str | None = None) -> str:
+    """A coder's personal link: opening it signs that coder in (keep it private)."""
+    url = f"{base}/c/{quote(coder, safe='')}/?key={keys.key(coder)}"
+    return url + (f"&token={token}" if token else "")
+
+
 def serve(study: Study, coder: str, host: str = "127.0.0.1", port: int = 8765,
           announce: Callable[[str], None] = print) -> None:
     """Serve until interrupted; ``announce`` gets the URL to open (with the token if any),
@@ -58,14 +64,13 @@ def serve(study: Study, coder: str, host: str = "127.0.0.1", port: int = 8765,
     with study.store() as store:
         store.add_run(f"review-{stamp[:19].replace(':', '')}-{uuid.uuid4().hex[:6]}", "review",
                       stamp, manifest)
-    keys = CoderKeys()
+    keys = CoderKeys.for_study(study.root)
     app = create_app(study, coder=coder, token=token, keys=keys)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     shown = f"[{shown}]" if ":" in shown else shown
 
     def link(name: str) -> str:
-        url = f"http://{shown}:{port}/c/{quote(name, safe='')}/?key={keys.key(name)}"
-        return url + (f"&token={token}" if token else "")
+        return coder_link(keys, name, f"http://{shown}:{port}", token)
 
     announce(link(coder))
     for name in others:

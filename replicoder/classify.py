@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import json
 import shutil
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -145,6 +146,7 @@ def classify(study: Study, model: str, out: Path, *, input: Path | None = None,
         raise ReplicoderError("routing needs both --route-below P and --route-to ANNOTATOR")
     if checkpoint_every < 1 or batch_size < 1:
         raise ReplicoderError("--checkpoint-every and --batch-size must be at least 1")
+    _check_writable(study)
     trained = load_trained(study, model, device=device)
     source = {"path": str(Path(input).resolve()), "sha256": _sha(Path(input))} if input \
         else {"study": str(study.root.resolve())}
@@ -207,6 +209,21 @@ def classify(study: Study, model: str, out: Path, *, input: Path | None = None,
     shutil.rmtree(parts_dir, ignore_errors=True)
     return ClassifyResult(out, done + count, done, seconds, count / seconds if seconds else 0.0,
                           routed, manifest)
+
+
+def _check_writable(study: Study) -> None:
+    """Fail before any work, not after it: the run record goes into the study."""
+    with study.store() as store:
+        store.check_writable()
+    try:
+        study.runs_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=study.runs_dir):
+            pass
+    except OSError as exc:
+        raise ReplicoderError(
+            f"{study.runs_dir}: cannot write the run record ({exc.strerror}); make the study "
+            "folder writable or copy it somewhere writable before classifying"
+        ) from None
 
 
 class ClassifyStopped(ReplicoderError):

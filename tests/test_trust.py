@@ -8,6 +8,7 @@ import json
 import pickle
 from pathlib import Path
 
+import httpx
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -211,3 +212,106 @@ def test_empty_label_cells_can_mean_no_label_applies(tmp_path: Path) -> None:
     with pytest.raises(ReplicoderError, match="only a multi-label codebook"):
         importer.import_file(_study(tmp_path / "single"), path, text="text", id="id",
                              labels="labels", empty_labels="none")
+
+
+# --- read-only study (item 8) and cosmetics (item 14) ---
+
+def _freeze(paths: list[Path]) -> bool:
+    """Make paths unwritable, also for root (chattr +i); False where that is impossible."""
+    import os
+    import subprocess
+
+    for p in paths:
+        p.chmod(0o555 if p.is_dir() else 0o444)
+    if os.geteuid() != 0:
+        return True
+    done = subprocess.run(["chattr", "+i", *map(str, paths)], capture_output=True)
+    return done.returncode == 0
+
+
+def _thaw(paths: list[Path]) -> None:
+    import os
+    import subprocess
+
+    if os.geteuid() == 0:
+        subprocess.run(["chattr", "-i", *map(str, paths)], capture_output=True)
+    for p in paths:
+        p.chmod(0o755 if p.is_dir() else 0o644)
+
+
+def test_read_only_study_gives_a_message_not_a_traceback(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from replicoder.cli import app as cli_app
+
+    st = _study(tmp_path)
+    frozen = [st.root, *st.root.iterdir()]
+    if not _freeze(frozen):
+        _thaw(frozen)
+        pytest.skip("cannot make a folder read-only here (root without chattr)")
+    try:
+        res = CliRunner().invoke(cli_app, ["info", "--study", str(st.root)])
+        assert isinstance(res.exception, ReplicoderError), res.exception
+        assert "must be writable" in str(res.exception)
+    finally:
+        _thaw(frozen)
+
+
+def test_add_annotator_help_shows_the_table_name() -> None:
+    from typer.testing import CliRunner
+
+    from replicoder.cli import app as cli_app
+
+    res = CliRunner().invoke(cli_app, ["add-annotator", "--help"], env={"COLUMNS": "120"})
+    assert "Add an [[annotators]] entry" in res.output
+
+
+def test_connection_errors_read_cleanly() -> None:
+    import openai
+
+    from replicoder.annotate.backends.openai_http import _detail
+
+    exc = openai.APIConnectionError(request=httpx.Request("GET", "http://127.0.0.1:9/"))
+    assert not _detail(exc).endswith(".") and "Connection error" in _detail(exc)
+
+
+def test_wide_tables_are_not_cut_at_80_columns(capsys: pytest.CaptureFixture[str]) -> None:
+    from rich.table import Table
+
+    from replicoder.cli.annotate import wide_print
+
+    table = Table()
+    for col in ("annotator", "documents", "from cache", "sent", "ok", "unparsed", "retries",
+                "tokens in", "tokens out", "cost", "docs/s"):
+        table.add_column(col)
+    table.add_row("a-long-annotator-name", *["1,234,567"] * 10)
+    wide_print(table)
+    out = capsys.readouterr().out
+    assert "a-long-annotator-name" in out and "docs/s" in out and "…" not in out
+
+
+def test_gguf_conversion_bar_is_muted() -> None:
+    from transformers import modeling_gguf_pytorch_utils as gguf_utils
+
+    from replicoder.models.loading import quiet
+
+    quiet()
+    bar = gguf_utils.tqdm(range(3), desc="Converting")
+    assert bar.disable
+
+
+def test_classify_refuses_a_read_only_study_before_any_work(tmp_path: Path) -> None:
+    from replicoder.classify import classify
+
+    st = _study(tmp_path)
+    st.runs_dir.mkdir(parents=True, exist_ok=True)
+    if not _freeze([st.runs_dir]):
+        _thaw([st.runs_dir])
+        pytest.skip("cannot make a folder read-only here (root without chattr)")
+    out = tmp_path / "out.parquet"
+    try:
+        with pytest.raises(ReplicoderError, match="cannot write the run record"):
+            classify(st, "no-such-model", out, progress=False)
+    finally:
+        _thaw([st.runs_dir])
+    assert not out.with_name(out.name + ".parts").exists()

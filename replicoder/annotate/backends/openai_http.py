@@ -143,7 +143,7 @@ def _detail(exc: Exception) -> str:
     body: Any = getattr(exc, "body", None)
     if isinstance(body, dict):
         body = body.get("message") or body.get("error") or body
-    return f"{head} {str(body or exc)[:200]}"
+    return f"{head} {str(body or exc)[:200].rstrip('. ')}"
 
 
 def _backoff(exc: Exception, attempt: int, base: float) -> float:

@@ -16,7 +16,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,7 @@ class ClassifyResult:
     docs_per_s: float
     routed: int
     manifest: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
 
 
 def _file_rows(path: Path, text: str, id_column: str | None) -> Iterator[tuple[str, str]]:
@@ -191,9 +192,10 @@ def classify(study: Study, model: str, out: Path, *, input: Path | None = None,
     if done + count == 0:
         raise ReplicoderError("the input has no documents to classify")
     parts = sorted(parts_dir.glob("part-*.parquet"))
+    warnings = id_warnings(parts)
     writers.assemble(parts, out)
     seconds = time.perf_counter() - started
-    manifest = {
+    manifest = {"warnings": warnings,
         "kind": "classify", "created_at": now(), **job, "output": str(out.resolve()),
         "documents": done + count, "resumed_from": done, "routed": routed,
         "model_manifest": trained.manifest, "seconds_this_call": seconds,
@@ -208,7 +210,25 @@ def classify(study: Study, model: str, out: Path, *, input: Path | None = None,
         store.add_run(run_id, "classify", manifest["created_at"], manifest)
     shutil.rmtree(parts_dir, ignore_errors=True)
     return ClassifyResult(out, done + count, done, seconds, count / seconds if seconds else 0.0,
-                          routed, manifest)
+                          routed, manifest, warnings)
+
+
+def id_warnings(parts: list[Path]) -> list[str]:
+    """Empty or repeated ids in the output: rows a join on id would lose or multiply."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    ids = pa.chunked_array([pq.read_table(p, columns=["id"])["id"] for p in parts])
+    ids = pc.cast(ids, pa.string())
+    out: list[str] = []
+    empty = int(pc.sum(pc.equal(pc.utf8_trim_whitespace(ids.fill_null("")), "")).as_py() or 0)
+    if empty:
+        out.append(f"{empty:,} rows have an empty id")
+    repeated = len(ids) - int(pc.count_distinct(ids, mode="all").as_py())
+    if repeated:
+        out.append(f"{repeated:,} rows repeat an id seen before (ids are not unique)")
+    return out
 
 
 def _check_writable(study: Study) -> None:

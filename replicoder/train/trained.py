@@ -16,6 +16,7 @@ from replicoder.models.loading import (
     load_sequence_classifier,
     load_tokenizer,
     resolve,
+    weights_sha256,
 )
 from replicoder.predictions import Predictions
 from replicoder.study import Study
@@ -62,10 +63,12 @@ class TrainedModel:
     multi_label: bool
     thresholds: np.ndarray | None
     scorer: ClassifierScorer | GenerativeScorer
+    loaded_sha256: str = ""  # hash of the adapter files read at load time
 
     @property
     def adapter_sha256(self) -> str:
-        return str(self.manifest.get("adapter_sha256", ""))
+        """The hash of the weights actually loaded (the manifest's may be stale)."""
+        return self.loaded_sha256 or str(self.manifest.get("adapter_sha256", ""))
 
     def predict(self, texts: list[str], doc_ids: list[str], batch_size: int = 32
                 ) -> Predictions:
@@ -114,6 +117,7 @@ def load_trained(study: Study, name: str, *, device: str | None = None) -> Train
             f"but {config.base!r} now has {base.sha256[:12]}; restore the base model or retrain"
         )
     dev, bf16 = choose(device, config.precision)
+    loaded_sha256 = weights_sha256(folder / ADAPTER)
     tok = load_tokenizer(base)
     scorer: ClassifierScorer | GenerativeScorer
     if config.mode == "classifier":
@@ -129,7 +133,8 @@ def load_trained(study: Study, name: str, *, device: str | None = None) -> Train
                                   bf16)
         if study.codebook.codes != codes:
             raise ReplicoderError(f"model {name!r} was trained with another codebook")
-    return TrainedModel(name, folder, config, manifest, codes, multi, thresholds, scorer)
+    return TrainedModel(name, folder, config, manifest, codes, multi, thresholds, scorer,
+                        loaded_sha256)
 
 
 def zero_shot(study: Study, base_name: str = "embedded", *, device: str | None = None,

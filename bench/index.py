@@ -111,7 +111,16 @@ def _review(d: dict[str, Any]) -> Row:
             f"{d['decide_ratio_http_vs_library']:.1f} × library")
 
 
+def _review_scale(d: dict[str, Any]) -> Row:
+    return (f"review page and decision through the store at {d['documents']:,} documents",
+            f"page {d['page_ms']:.1f} ms, decision {d['decide_ms']:.2f} ms "
+            f"(target {d['target_ms']} ms: {'met' if d['meets_target'] else 'missed'})",
+            f"{d['speedup_page_vs_baseline']:.0f}× faster page than the list-based queue "
+            f"({d['baseline_list_queue_page_ms']:.0f} ms)")
+
+
 SUMMARIES: dict[str, Callable[[dict[str, Any]], Row]] = {
+    "review_scale": _review_scale,
     "import": _import, "baseline": _baseline, "train": _train, "classify": _classify,
     "annotate": _annotate, "serve": _serve, "review": _review}
 
@@ -126,8 +135,17 @@ def _ratios(d: dict[str, Any], prefix: str = "") -> list[str]:
     return found
 
 
+def bench_of(stem: str) -> str:
+    """The benchmark that wrote results/STEM.json: the longest bench_NAME.py that STEM
+    starts with (train_generative.json comes from bench_train.py)."""
+    names = sorted((p.stem.removeprefix("bench_") for p in RESULTS.parent.glob("bench_*.py")),
+                   key=len, reverse=True)
+    return next((n for n in names if stem == n or stem.startswith(n + "_")),
+                stem.split("_")[0])
+
+
 def _script(stem: str, d: dict[str, Any]) -> str:
-    bench = stem.split("_")[0]
+    bench = bench_of(stem)
     args = d.get("args", {})
     flags = "".join(f" --{k.replace('_', '-')} {v}" for k, v in args.items()
                     if k in TRAIN_DEFAULTS and v != TRAIN_DEFAULTS[k])
@@ -136,7 +154,7 @@ def _script(stem: str, d: dict[str, Any]) -> str:
 
 def row(path: Path) -> str:
     d = json.loads(path.read_text("utf-8"))
-    summary = SUMMARIES.get(path.stem.split("_")[0])
+    summary = SUMMARIES.get(bench_of(path.stem))
     what, headline, ratio = summary(d) if summary else ("", "", "; ".join(_ratios(d)))
     date = str(d.get("created_at", ""))[:10] or "–"
     cells = [f"[{path.name}](bench/results/{path.name})", _script(path.stem, d), what,

@@ -13,9 +13,10 @@ from __future__ import annotations
 import itertools
 import json
 import shutil
+import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,7 @@ class ClassifyResult:
     docs_per_s: float
     routed: int
     manifest: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
 
 
 def _file_rows(path: Path, text: str, id_column: str | None) -> Iterator[tuple[str, str]]:
@@ -148,6 +150,7 @@ def classify(study: Study, model: str, out: Path, *, input: Path | None = None,
         raise ReplicoderError("routing needs both --route-below P and --route-to ANNOTATOR")
     if checkpoint_every < 1 or batch_size < 1:
         raise ReplicoderError("--checkpoint-every and --batch-size must be at least 1")
+    _check_writable(study)
     trained = load_trained(study, model, device=device)
     run = Run.start(study, "classify")
     run.on_device(trained.device, trained.bf16)
@@ -190,15 +193,50 @@ def classify(study: Study, model: str, out: Path, *, input: Path | None = None,
     if done + count == 0:
         raise ReplicoderError("the input has no documents to classify")
     parts = sorted(parts_dir.glob("part-*.parquet"))
+    warnings = id_warnings(parts)
     writers.assemble(parts, out)
     seconds = time.perf_counter() - started
     manifest = run.write({
         **job, "output": run.relative(out), "documents": done + count, "resumed_from": done,
-        "routed": routed, "model_manifest": trained.manifest, "seconds_this_call": seconds,
+        "routed": routed, "warnings": warnings, "model_manifest": trained.manifest,
+        "seconds_this_call": seconds,
     }, copies=[out.with_name(out.name + ".manifest.json")])
     shutil.rmtree(parts_dir, ignore_errors=True)
     return ClassifyResult(out, done + count, done, seconds, count / seconds if seconds else 0.0,
-                          routed, manifest)
+                          routed, manifest, warnings)
+
+
+def id_warnings(parts: list[Path]) -> list[str]:
+    """Empty or repeated ids in the output: rows a join on id would lose or multiply."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    ids = pa.chunked_array([pq.read_table(p, columns=["id"])["id"] for p in parts])
+    ids = pc.cast(ids, pa.string())
+    out: list[str] = []
+    empty = int(pc.sum(pc.equal(pc.utf8_trim_whitespace(ids.fill_null("")), "")).as_py() or 0)
+    if empty:
+        out.append(f"{empty:,} rows have an empty id")
+    repeated = len(ids) - int(pc.count_distinct(ids, mode="all").as_py())
+    if repeated:
+        out.append(f"{repeated:,} rows repeat an id seen before (ids are not unique)")
+    return out
+
+
+def _check_writable(study: Study) -> None:
+    """Fail before any work, not after it: the run record goes into the study."""
+    with study.store() as store:
+        store.check_writable()
+    try:
+        study.runs_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=study.runs_dir):
+            pass
+    except OSError as exc:
+        raise ReplicoderError(
+            f"{study.runs_dir}: cannot write the run record ({exc.strerror}); make the study "
+            "folder writable or copy it somewhere writable before classifying"
+        ) from None
 
 
 class ClassifyStopped(ReplicoderError):

@@ -111,9 +111,21 @@ def _scalar(source: str, node: yaml.Node, field_name: str) -> str:
     return str(node.value).strip()
 
 
-def _mapping(node: yaml.Node) -> dict[str, tuple[yaml.Node, yaml.Node]]:
+def _mapping(node: yaml.Node, source: str = "<codebook>"
+             ) -> dict[str, tuple[yaml.Node, yaml.Node]]:
+    """Keys to (key node, value node); a key given twice is an error, not a silent overwrite."""
     assert isinstance(node, yaml.MappingNode)
-    return {str(k.value): (k, v) for k, v in node.value}
+    out: dict[str, tuple[yaml.Node, yaml.Node]] = {}
+    for key, value in node.value:
+        name = str(key.value)
+        if name in out:
+            raise ReplicoderError(
+                f"{_where(source, key)}: key {name!r} appears twice in the same mapping "
+                f"(first on line {out[name][0].start_mark.line + 1}); YAML would keep only "
+                "the last one. Merge them into one"
+            )
+        out[name] = (key, value)
+    return out
 
 
 def parse(text: str, source: str = "<codebook>") -> Codebook:
@@ -126,7 +138,7 @@ def parse(text: str, source: str = "<codebook>") -> Codebook:
         raise ReplicoderError(f"{source}{line}: not valid YAML: {exc}") from exc
     if not isinstance(root, yaml.MappingNode):
         raise ReplicoderError(f"{source}: a codebook is a mapping with 'name' and 'labels'")
-    top = _mapping(root)
+    top = _mapping(root, source)
     unknown = sorted(set(top) - {"name", "multi_label", "labels", "description"})
     if unknown:
         key = top[unknown[0]][0]
@@ -149,8 +161,19 @@ def parse(text: str, source: str = "<codebook>") -> Codebook:
         raise ReplicoderError(f"{_where(source, seq)}: 'labels' must be a non-empty list")
     labels: list[Label] = []
     seen: dict[str, int] = {}
+    names: dict[str, tuple[str, int]] = {}
     for item in seq.value:
-        labels.append(_label(source, item, seen))
+        label = _label(source, item, seen)
+        folded = label.name.casefold()
+        if folded in names:
+            first, first_line = names[folded]
+            raise ReplicoderError(
+                f"{_where(source, item)}: label name {label.name!r} differs from {first!r} "
+                f"(line {first_line}) only in case; imports match names ignoring case, so give "
+                "each label a distinct name"
+            )
+        names[folded] = (label.name, item.start_mark.line + 1)
+        labels.append(label)
     return Codebook(name=name, labels=tuple(labels), multi_label=multi, source_text=text)
 
 
@@ -158,7 +181,7 @@ def _label(source: str, item: yaml.Node, seen: dict[str, int]) -> Label:
     where = _where(source, item)
     if not isinstance(item, yaml.MappingNode):
         raise ReplicoderError(f"{where}: each label is a mapping with code, name, description")
-    fields = _mapping(item)
+    fields = _mapping(item, source)
     extra = sorted(set(fields) - {"code", "name", "description", "examples"})
     if extra:
         raise ReplicoderError(

@@ -19,6 +19,7 @@ __all__ = ["BATCH", "ImportResult", "SHOW", "import_file", "split_labels"]
 
 UnknownLabels = Literal["error", "drop", "keep"]
 EmptyTexts = Literal["error", "skip"]
+EmptyLabels = Literal["unlabelled", "none"]
 BATCH = 2000
 SHOW = 5  # how many offending rows an error message lists
 
@@ -35,6 +36,8 @@ class ImportResult:
     gold_filled: int = 0
     skipped_empty: int = 0
     dropped_unknown: int = 0
+    empty_label_cells: int = 0  # rows whose label cell was empty
+    empty_labels: str = "unlabelled"  # what those rows became: no gold, or gold "no label"
     unknown_labels: Counter[str] = field(default_factory=Counter)
 
 
@@ -94,6 +97,16 @@ class _Labeler:
         return frozenset(codes), bad
 
 
+def _check_sep(book: Codebook, sep: str) -> None:
+    clash = [lab.code for lab in book.labels if sep in lab.code]
+    if clash:
+        raise ReplicoderError(
+            f"codebook code {clash[0]!r} contains the label separator {sep!r}, so it would "
+            "be split in two on import; pass another --sep (one no code contains) or "
+            "rename the code in codebook.yaml"
+        )
+
+
 def _require_columns(table: Table, wanted: dict[str, str | None]) -> None:
     for flag, column in wanted.items():
         if column is not None and column not in table.columns:
@@ -114,13 +127,16 @@ def import_file(
     meta: Sequence[str] = (),
     unknown_labels: UnknownLabels = "error",
     empty: EmptyTexts = "error",
+    empty_labels: EmptyLabels = "unlabelled",
     encoding: str = "utf-8",
     progress: Callable[[int], None] | None = None,
 ) -> ImportResult:
     """Stream ``path`` into the study in one transaction: all rows or, on any error, none.
 
     Re-importing the same rows adds nothing. A document id seen before must come with
-    the same text; without ``id`` the id is a hash of the text.
+    the same text; without ``id`` the id is a hash of the text. ``empty_labels``: an empty
+    label cell leaves the document "unlabelled" (no gold), or with "none" gives it the
+    verified gold "no label applies" (multi-label codebooks only).
     """
     path = Path(path)
     table = open_table(path, encoding=encoding)
@@ -134,14 +150,24 @@ def import_file(
         )
     _require_columns(table, {"--text": text, "--id": id, "--labels": labels,
                              **{f"--meta {m}": m for m in meta}})
-    result = ImportResult(path=str(path))
+    if labels is not None and sep:
+        _check_sep(study.codebook, sep)
+    if empty_labels == "none" and not study.codebook.multi_label:
+        raise ReplicoderError(
+            "--empty-labels none means 'no label applies', which only a multi-label "
+            "codebook allows; this study's codebook is single-label"
+        )
+    if empty_labels == "none" and labels is None:
+        raise ReplicoderError("--empty-labels none needs --labels (the column with labels)")
+    result = ImportResult(path=str(path), empty_labels=empty_labels)
     labeler = _Labeler(study.codebook, sep, unknown_labels)
     empty_rows: list[int] = []
     conflicts: list[str] = []
     run = Run.start(study, "import")
     now = run.created_at
     options = {"text": text, "id": id, "labels": labels, "sep": sep, "meta": list(meta),
-               "unknown_labels": unknown_labels, "empty": empty, "encoding": encoding}
+               "unknown_labels": unknown_labels, "empty": empty, "empty_labels": empty_labels,
+               "encoding": encoding}
     store = study.store()
     try:
         with store.transaction():
@@ -157,7 +183,8 @@ def import_file(
 
             for row_no, record in table.rows:
                 result.rows_read += 1
-                body = _cell_str(_get(record, text, table, row_no))
+                body = _cell_str(_scalar(_get(record, text, table, row_no), text, table,
+                                         row_no, text_only=True))
                 if not body:
                     result.skipped_empty += 1
                     if len(empty_rows) < SHOW:
@@ -165,12 +192,18 @@ def import_file(
                     continue
                 gold: frozenset[str] | None = None
                 if labels is not None:
-                    gold, bad = labeler(row_no, _get(record, labels, table, row_no))
+                    cell = _get(record, labels, table, row_no)
+                    gold, bad = labeler(row_no, cell)
                     if bad and unknown_labels == "drop":
                         result.dropped_unknown += 1
                         continue
+                    if not split_labels(cell, sep):
+                        result.empty_label_cells += 1
+                        if empty_labels == "none":
+                            gold = frozenset()
                 if id:
-                    doc_id = _cell_str(_get(record, id, table, row_no))
+                    doc_id = _cell_str(_scalar(_get(record, id, table, row_no), id, table,
+                                               row_no, text_only=False))
                 else:
                     doc_id = text_sha256(body)[:16]
                 if not doc_id:
@@ -204,6 +237,22 @@ def _get(record: Record, column: str | None, table: Table, row_no: int) -> Any:
             f"{table.path}, {table.where} {row_no}: the record has no field {column!r}"
         )
     return record[column]
+
+
+def _scalar(value: Any, column: str, table: Table, row_no: int, *, text_only: bool) -> Any:
+    """Texts must be strings and ids strings or whole numbers, never a list's repr."""
+    if value is None or isinstance(value, str):
+        return value
+    whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    if text_only or isinstance(value, bool) or not whole:
+        kind = type(value).__name__
+        want = "a string" if text_only else "a string or a whole number"
+        raise ReplicoderError(
+            f"{table.path}, {table.where} {row_no}: column {column!r} holds a {kind} "
+            f"({str(value)[:60]!r}), not {want}. Convert that column to text before "
+            "importing. Nothing was imported."
+        )
+    return value
 
 
 def _flush(

@@ -6,10 +6,12 @@ and names the place in the file an error message should point to.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import json
 import sys
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +24,11 @@ __all__ = ["FORMATS", "Table", "detect_format", "open_table"]
 FORMATS = ("csv", "tsv", "jsonl", "parquet", "txt-folder")
 
 Record = dict[str, Any]
+MAX_FIELD_CHARS = 8_000_000  # longer than any document; a sign of a stray quote
+ROW_LIKE_LINES = 10  # a quoted field with this many lines shaped like rows swallowed rows
+_BOMS = {codecs.BOM_UTF32_LE: "UTF-32", codecs.BOM_UTF32_BE: "UTF-32",
+         codecs.BOM_UTF16_LE: "UTF-16", codecs.BOM_UTF16_BE: "UTF-16"}
+_READ_ERRORS = (OSError, EOFError, zlib.error)
 
 
 @dataclass
@@ -52,14 +59,65 @@ def detect_format(path: Path) -> str:
     return by_ext[ext]
 
 
+def check_encoding(encoding: str) -> str:
+    """The codec's canonical name; unknown names and UTF-16/32 (read line by line as bytes,
+    they would split characters) are refused."""
+    try:
+        name = codecs.lookup(encoding).name
+    except LookupError:
+        raise ReplicoderError(
+            f"unknown --encoding {encoding!r}; use a Python codec name such as utf-8, "
+            "cp1252, latin-1 or utf-8-sig"
+        ) from None
+    if name.startswith(("utf-16", "utf-32")):
+        raise ReplicoderError(
+            f"--encoding {encoding}: UTF-16 and UTF-32 files are not read; save the file "
+            "as UTF-8 (in Excel: 'CSV UTF-8'; or iconv -f UTF-16 -t UTF-8)"
+        )
+    return name
+
+
 def _open_binary(path: Path) -> IO[bytes]:
-    if path.suffix.lower() in (".gz", ".gzip"):
-        return gzip.open(path, "rb")  # type: ignore[return-value]
-    return path.open("rb")
+    gz = path.suffix.lower() in (".gz", ".gzip")
+    fh: IO[bytes] = gzip.open(path, "rb") if gz else path.open("rb")  # type: ignore[assignment]
+    try:
+        head = fh.peek(4)[:4] if hasattr(fh, "peek") else b""
+    except _READ_ERRORS as exc:
+        fh.close()
+        raise ReplicoderError(_read_error(path, exc)) from None
+    for bom, name in _BOMS.items():
+        if head.startswith(bom):  # UTF-32 marks come first: they begin like UTF-16's
+            fh.close()
+            raise ReplicoderError(
+                f"{path}: the file is {name} text (it starts with a {name} byte-order mark); "
+                "save it as UTF-8 (in Excel: 'CSV UTF-8'; or iconv -f "
+                f"{name} -t UTF-8) and import it again"
+            )
+    return fh
+
+
+def _read_error(path: Path, exc: BaseException, line_no: int | None = None) -> str:
+    where = f"{path}, line {line_no}" if line_no else str(path)
+    if isinstance(exc, gzip.BadGzipFile | zlib.error):
+        return (f"{where}: the file ends in .gz but is not valid gzip data ({exc}); "
+                "rename it without .gz if it is not compressed, or re-create the archive")
+    if isinstance(exc, EOFError):
+        return (f"{where}: the compressed file is cut short ({exc}); the download or copy "
+                "was incomplete: get the whole file again")
+    return f"{where}: cannot read: {exc}"
 
 
 def _decoded_lines(fh: IO[bytes], path: Path, encoding: str) -> Iterator[str]:
-    for line_no, raw in enumerate(fh, start=1):
+    line_no = 0
+    raws = iter(fh)
+    while True:
+        try:
+            raw = next(raws)
+        except StopIteration:
+            return
+        except _READ_ERRORS as exc:
+            raise ReplicoderError(_read_error(path, exc, line_no + 1)) from None
+        line_no += 1
         try:
             yield raw.decode(encoding)
         except UnicodeDecodeError as exc:
@@ -69,8 +127,6 @@ def _decoded_lines(fh: IO[bytes], path: Path, encoding: str) -> Iterator[str]:
                 "Save the file as UTF-8, or pass --encoding with the file's encoding "
                 "(for example cp1252 or latin-1)."
             ) from exc
-        except OSError as exc:
-            raise ReplicoderError(f"{path}, line {line_no}: cannot read: {exc}") from exc
 
 
 def open_table(path: Path, *, encoding: str = "utf-8") -> Table:
@@ -79,6 +135,7 @@ def open_table(path: Path, *, encoding: str = "utf-8") -> Table:
     if not path.exists():
         raise ReplicoderError(f"{path}: no such file or folder")
     fmt = detect_format(path)
+    encoding = check_encoding(encoding)
     if fmt in ("csv", "tsv"):
         return _open_delimited(path, fmt, encoding)
     if fmt == "jsonl":
@@ -90,9 +147,11 @@ def open_table(path: Path, *, encoding: str = "utf-8") -> Table:
 
 def _open_delimited(path: Path, fmt: str, encoding: str) -> Table:
     csv.field_size_limit(sys.maxsize)
+    delimiter = "\t" if fmt == "tsv" else ","
     fh = _open_binary(path)
     lines = _decoded_lines(fh, path, encoding)
-    reader = csv.reader(lines, delimiter="\t" if fmt == "tsv" else ",")
+    # strict: a quoted field still open at the end of the file is an error, not a document
+    reader = csv.reader(lines, delimiter=delimiter, strict=True)
     try:
         header = next(reader)
     except StopIteration:
@@ -102,30 +161,83 @@ def _open_delimited(path: Path, fmt: str, encoding: str) -> Table:
         fh.close()
         raise ReplicoderError(f"{path}, line 1: malformed header: {exc}") from exc
     header = [h.lstrip("\ufeff").strip() for h in header]
+    try:
+        _check_header(path, header)
+    except ReplicoderError:
+        fh.close()
+        raise
 
     def rows() -> Iterator[tuple[int, Record]]:
         with fh:
             row_no = 0
             while True:
+                start = reader.line_num + 1
                 try:
                     values = next(reader)
                 except StopIteration:
                     return
                 except csv.Error as exc:
-                    raise ReplicoderError(
-                        f"{path}, line {reader.line_num}: malformed {fmt.upper()}: {exc}"
-                    ) from exc
+                    raise ReplicoderError(_csv_error(path, fmt, row_no + 1, start,
+                                                     reader.line_num, exc)) from None
                 row_no += 1
                 if not values:
                     continue
                 if len(values) != len(header):
                     raise ReplicoderError(
-                        f"{path}, row {row_no} (line {reader.line_num}): {len(values)} fields "
+                        f"{path}, row {row_no} (line {start}): {len(values)} fields "
                         f"but the header has {len(header)}; check quoting and the delimiter"
                     )
+                if reader.line_num > start:
+                    _check_long_fields(path, header, values, row_no, start, delimiter)
                 yield row_no, dict(zip(header, values, strict=True))
 
     return Table(path, fmt, header, rows())
+
+
+def _check_header(path: Path, header: list[str]) -> None:
+    seen: dict[str, int] = {}
+    for i, name in enumerate(header, start=1):
+        if name in seen:
+            raise ReplicoderError(
+                f"{path}, line 1: the header names column {name!r} twice (columns "
+                f"{seen[name]} and {i}); rename one so that each column has its own name"
+            )
+        seen[name] = i
+
+
+def _csv_error(path: Path, fmt: str, row_no: int, start: int, end: int,
+               exc: csv.Error) -> str:
+    if "unexpected end of data" in str(exc):
+        return (f"{path}, row {row_no} (line {start}): a quoted field opened on this row "
+                f"never closes: the rest of the file (to line {end}) would be one text. "
+                'A stray quote (") is probably there; a quote inside a quoted field is '
+                'written twice ("")')
+    return (f"{path}, row {row_no} (line {start}): malformed {fmt.upper()}: {exc}; "
+            'check the quoting near there (a quote inside a quoted field is written "")')
+
+
+def _check_long_fields(path: Path, header: list[str], values: list[str], row_no: int,
+                       start: int, delimiter: str) -> None:
+    """A field that holds many lines shaped like this file's rows has swallowed them."""
+    for name, value in zip(header, values, strict=True):
+        if len(value) > MAX_FIELD_CHARS:
+            raise ReplicoderError(
+                f"{path}, row {row_no} (line {start}): field {name!r} is {len(value):,} "
+                "characters long; a stray quote probably swallowed the rows after it. "
+                "Fix the quoting there"
+            )
+        lines = value.split("\n")
+        if len(header) < 2 or len(lines) < ROW_LIKE_LINES:
+            continue
+        shaped = sum(1 for values in csv.reader(lines, delimiter=delimiter)
+                     if len(values) == len(header))
+        if shaped >= ROW_LIKE_LINES and shaped * 2 > len(lines):
+            raise ReplicoderError(
+                f"{path}, row {row_no} (line {start}): field {name!r} spans {len(lines)} "
+                f"lines, {shaped} of them shaped like rows of this file: a stray quote (\") "
+                "on this row probably swallowed the rows after it. Fix the quoting there "
+                '(a quote inside a quoted field is written "")'
+            )
 
 
 def _open_jsonl(path: Path, encoding: str) -> Table:

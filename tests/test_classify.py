@@ -166,3 +166,38 @@ def test_bad_input(tmp_path: Path, trained: tuple[study_mod.Study, Path, str]) -
     assert res.exit_code != 0 and isinstance(res.exception, ReplicoderError)
     assert "classify" in runner.invoke(app, ["classify", "--help"]).output
     assert "--train-size" in runner.invoke(app, ["train", "--help"]).output
+
+
+def test_provenance_hashes_the_adapter_actually_loaded(
+        tmp_path: Path, trained: tuple[study_mod.Study, Path, str]) -> None:
+    """Issue 12 item 15: a tampered adapter does not keep the training manifest's hash."""
+    from safetensors.torch import load_file, save_file
+
+    st, corpus, _ = trained
+    shutil.copytree(st.models_dir / "m", st.models_dir / "tampered")
+    weights = st.models_dir / "tampered" / "adapter" / "adapter_model.safetensors"
+    tensors = load_file(str(weights))
+    first = next(iter(tensors))
+    tensors[first] = tensors[first] + 1.0
+    save_file(tensors, str(weights))
+    result = classify(st, "tampered", tmp_path / "out.parquet", input=corpus, text="body",
+                      id_column="doc", checkpoint_every=300)
+    trained_hash = result.manifest["model_manifest"]["adapter_sha256"]
+    assert result.manifest["adapter_sha256"] != trained_hash
+    assert set(pd.read_parquet(tmp_path / "out.parquet").adapter_sha256) == {
+        result.manifest["adapter_sha256"]}
+
+
+def test_duplicate_and_empty_ids_are_warned_about(
+        tmp_path: Path, trained: tuple[study_mod.Study, Path, str]) -> None:
+    st, _, _ = trained
+    corpus = tmp_path / "dups.csv"
+    corpus.write_text("doc,body\na,tax bill\na,health bill\n,farm bill\n", "utf-8")
+    result = classify(st, "m", tmp_path / "out.csv", input=corpus, text="body",
+                      id_column="doc")
+    assert result.warnings == ["1 rows have an empty id",
+                               "1 rows repeat an id seen before (ids are not unique)"]
+    res = CliRunner().invoke(app, ["classify", str(corpus), "--model", "m", "--out",
+                                   str(tmp_path / "o2.csv"), "--text", "body", "--id", "doc",
+                                   "--study", str(st.root)])
+    assert res.exit_code == 0 and "warning: 1 rows have an empty id" in res.output

@@ -16,7 +16,9 @@ Example::
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import re
+import urllib.parse
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -50,6 +52,7 @@ class AnnotatorConfig:
     timeout_s: float = 120.0
     max_retries: int = 5
     retry_backoff_s: float = 1.0  # first wait; doubles at each retry
+    allow_http: bool = False  # plain http:// to a host other than this machine
 
     def params(self) -> dict[str, Any]:
         """The generation parameters that change an answer (part of the cache key)."""
@@ -105,6 +108,11 @@ def _check(cfg: AnnotatorConfig, where: str) -> None:
     if cfg.base_url and not cfg.base_url.startswith(("http://", "https://")):
         raise _fail(where, f"field 'base_url' must start with http:// or https:// "
                     f"(got {cfg.base_url!r})")
+    if (cfg.base_url.startswith("http://") and not cfg.allow_http
+            and not is_loopback(cfg.base_url)):
+        raise _fail(where, f"base_url {cfg.base_url!r} is plain http to another machine: "
+                    "prompts and the API key would travel unencrypted. Use https://, or set "
+                    "allow_http = true for this annotator if the network is trusted")
     if not 0.0 <= cfg.temperature <= 2.0:
         raise _fail(where, f"field 'temperature' must be between 0 and 2 (got {cfg.temperature})")
     for key in ("max_tokens", "max_concurrency", "batch_size"):
@@ -116,6 +124,21 @@ def _check(cfg: AnnotatorConfig, where: str) -> None:
             raise _fail(where, f"field {key!r} must not be negative (got {getattr(cfg, key)})")
     if cfg.timeout_s <= 0:
         raise _fail(where, f"field 'timeout_s' must be positive (got {cfg.timeout_s})")
+
+
+def host_of(url: str) -> str:
+    return urllib.parse.urlsplit(url).hostname or ""
+
+
+def is_loopback(url: str) -> bool:
+    """Whether ``url`` points at this machine (localhost, 127.0.0.0/8, ::1)."""
+    host = host_of(url)
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def load_annotators(study: Study) -> list[AnnotatorConfig]:

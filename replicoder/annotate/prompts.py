@@ -13,6 +13,7 @@ from importlib import resources
 from pathlib import Path
 
 import jinja2
+import jinja2.sandbox
 
 from replicoder.codebook import Codebook
 from replicoder.errors import ReplicoderError
@@ -38,8 +39,9 @@ class PromptTemplate:
 
     def render(self, codebook: Codebook, text: str) -> Messages:
         """The chat messages for one document: ``[{"role": "user", "content": ...}]``."""
-        env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False,
-                                 keep_trailing_newline=False)
+        # A study folder is shared: its template must not reach Python internals.
+        env = jinja2.sandbox.ImmutableSandboxedEnvironment(
+            undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False)
         try:
             content = env.from_string(self.source).render(
                 codebook=codebook, labels=codebook.labels, describe=self.describe,

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
 from rich.table import Table
 
 from replicoder.cli.common import StudyOption, console, err_console, study_at
@@ -59,7 +60,7 @@ def annotate(
             table.add_row(r.annotator, r.backend, r.model, f"{r.documents:,}", f"{r.cached:,}",
                           f"{r.requests:,}", f"~{r.input_tokens:,}", f"≤{r.output_tokens:,}",
                           f"≤${r.cost:,.4f}", when)
-        console.print(table)
+        wide_print(table)
         return
     try:
         with Bars() as progress:
@@ -77,8 +78,20 @@ def annotate(
         table.add_row(a.name, f"{a.documents:,}", f"{a.cached:,}", f"{a.sent:,}", f"{a.ok:,}",
                       f"{a.unparsed:,}", f"{a.retries:,}", f"{a.input_tokens:,}",
                       f"{a.output_tokens:,}", f"${a.cost:,.4f}", f"{a.docs_per_s:.2f}")
-    console.print(table)
+    wide_print(table)
     console.print(f"Manifest: {summary.manifest_path}")
+
+
+def wide_print(table: Table) -> None:
+    """Print a table whole: a pipe or a log file is not cut at 80 columns."""
+    if console.is_terminal:
+        console.print(table)
+    else:
+        Console(width=max(console.width, table_width(table))).print(table)
+
+
+def table_width(table: Table) -> int:
+    return Console(width=10_000).measure(table).maximum
 
 
 def _duration(seconds: float) -> str:
@@ -115,7 +128,7 @@ def add_annotator(
     replace: Annotated[bool, typer.Option(help="Overwrite an annotator of that name.")] = False,
     study: StudyOption = Path("."),
 ) -> None:
-    """Add an [[annotators]] entry to replicoder.toml (rewritten atomically).
+    """Add an \\[\\[annotators]] entry to replicoder.toml (rewritten atomically).
 
     Example: replicoder add-annotator gpt --backend openai --model gpt-4o-mini
     --api-key-env OPENAI_API_KEY --requests-per-minute 500

@@ -51,10 +51,35 @@ def review(
     name = coder or default_coder()
 
     def announce(url: str) -> None:
-        print(f"Review app for study '{st.root.name}' as coder {name}: {url}", flush=True)
+        print(f"Review app for study '{st.root.resolve().name}' as coder {name}: {url}",
+              flush=True)
         print("Press Ctrl-C to stop; every decision is already saved.", flush=True)
 
     serve(st, name, host=host, port=port, announce=announce)
+
+
+@review_app.command("link")
+def link(
+    coder: Annotated[str, typer.Option(help="The coder the link signs in.")],
+    host: Annotated[str, typer.Option(help="Address the review app listens on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port the review app listens on.")] = 8765,
+    study: StudyOption = Path("."),
+) -> None:
+    """Print a coder's personal link to the review app (give it only to that coder).
+
+    Opening the link signs the coder in; pages and decisions of other coders stay closed
+    to them. Links stay valid across restarts (the key is in the study's .review-secret;
+    delete that file to revoke every link).
+
+    Example: replicoder review link --coder ben
+    """
+    from replicoder.review.security import CoderKeys
+    from replicoder.review.server import coder_link
+    from replicoder.review.session import check_name
+
+    st = study_at(study)
+    check_name(coder)
+    print(coder_link(CoderKeys.for_study(st.root), coder, f"http://{host}:{port}"))
 
 
 @review_app.command("assign")

@@ -26,6 +26,11 @@ class EmptyTexts(StrEnum):
     skip = "skip"
 
 
+class EmptyLabels(StrEnum):
+    unlabelled = "unlabelled"
+    none = "none"
+
+
 def register(app: typer.Typer) -> None:
     app.command("init")(init)
     app.command("import")(import_)
@@ -87,7 +92,15 @@ def import_(
         EmptyTexts, typer.Option(help="Rows with an empty text: 'error' stops; 'skip' leaves "
                                       "them out and counts them.")
     ] = EmptyTexts.error,
-    encoding: Annotated[str, typer.Option(help="Text encoding of the file.")] = "utf-8",
+    empty_labels: Annotated[
+        EmptyLabels, typer.Option(
+            help="Rows whose label cell is empty: 'unlabelled' imports them without gold "
+            "labels; 'none' (multi-label codebooks) imports them as verified 'no label "
+            "applies'.")
+    ] = EmptyLabels.unlabelled,
+    encoding: Annotated[str, typer.Option(
+        help="Text encoding of the file (a Python codec name: utf-8, cp1252, latin-1).")
+    ] = "utf-8",
     study: StudyOption = Path("."),
 ) -> None:
     """Import documents (and optional gold labels) into the study.
@@ -105,7 +118,8 @@ def import_(
         task = bar.add_task(f"importing {file.name}", total=None)
         result = importer.import_file(
             st, file, text=text, id=id, labels=labels, sep=sep, meta=meta or [],
-            unknown_labels=unknown_labels.value, empty=empty.value, encoding=encoding,
+            unknown_labels=unknown_labels.value, empty=empty.value,
+            empty_labels=empty_labels.value, encoding=encoding,
             progress=lambda n: bar.update(task, completed=n),
         )
     console.print(
@@ -120,6 +134,18 @@ def import_(
         codes = ", ".join(f"{c!r}" for c in result.unknown_labels)
         console.print(f"Left out {result.dropped_unknown:,} rows with labels not in the "
                       f"codebook ({codes}).")
+    if result.empty_label_cells:
+        console.print(empty_labels_note(result))
+
+
+def empty_labels_note(result: importer.ImportResult) -> str:
+    """What became of rows with an empty label cell, said in the import summary."""
+    n = result.empty_label_cells
+    if result.empty_labels == "none":
+        return f"{n:,} rows had an empty label cell: imported as gold 'no label applies'."
+    return (f"{n:,} rows had an empty label cell: imported without gold labels (left out "
+            "of training and evaluation). If an empty cell means 'no label applies', "
+            "import again with --empty-labels none.")
 
 
 def info(study: StudyOption = Path(".")) -> None:

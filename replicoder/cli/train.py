@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from replicoder.cli.common import StudyOption, console, study_at
+from replicoder.cli.common import StudyOption, console, err_console, study_at
 from replicoder.cli.progress import Bars
 from replicoder.train.config import TrainConfig
 
@@ -135,3 +135,5 @@ def classify(
         f"Classified {result.documents} documents{resumed} at {result.docs_per_s:.1f} docs/s"
         f"{routed}: {result.out}"
     )
+    for warning in result.warnings:
+        err_console.print(f"warning: {warning}; check the --id column of the input")

@@ -7,6 +7,7 @@ end-of-sequence token or at the first ``stop`` string.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,9 +31,11 @@ class Generated:
 def generate(model: Any, tokenizer: Any, prompts: Sequence[list[int]], *,
              max_new_tokens: int, temperature: float = 0.0, top_p: float = 1.0,
              seed: int | None = None, stop: Sequence[str] = (), batch_size: int = 32,
-             bf16: bool = False, eos_token_id: int | None = None) -> list[Generated]:
+             bf16: bool = False, eos_token_id: int | None = None,
+             cancel: threading.Event | None = None) -> list[Generated]:
     """Answers to ``prompts`` (token ids), in the order given. ``eos_token_id``: the end
-    token, when it is not the model's own (a model fine-tuned to end with another)."""
+    token, when it is not the model's own (a model fine-tuned to end with another).
+    Setting ``cancel`` (from another thread) stops generation after the current token."""
     import torch
 
     device = str(model.device)
@@ -42,6 +45,10 @@ def generate(model: Any, tokenizer: Any, prompts: Sequence[list[int]], *,
         kwargs.update(do_sample=True, temperature=temperature, top_p=top_p, top_k=0)
     else:
         kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+    if stop:
+        kwargs.update(stop_strings=list(stop), tokenizer=tokenizer)
+    if cancel is not None:
+        kwargs["stopping_criteria"] = _cancelled(cancel)
     eos = model.generation_config.eos_token_id if eos_token_id is None else eos_token_id
     if eos_token_id is not None:
         kwargs["eos_token_id"] = eos_token_id
@@ -64,6 +71,18 @@ def generate(model: Any, tokenizer: Any, prompts: Sequence[list[int]], *,
                 out[i] = _answer(tokenizer, len(prompts[i]), gen[row, width:].tolist(),
                                  ends, max_new_tokens, stop)
     return [g for g in out if g is not None]
+
+
+def _cancelled(cancel: threading.Event) -> Any:
+    import torch
+    from transformers import StoppingCriteria, StoppingCriteriaList
+
+    class Cancelled(StoppingCriteria):
+        def __call__(self, input_ids: Any, scores: Any, **kw: Any) -> Any:
+            return torch.full((input_ids.shape[0],), cancel.is_set(), dtype=torch.bool,
+                              device=input_ids.device)
+
+    return StoppingCriteriaList([Cancelled()])
 
 
 def _answer(tokenizer: Any, n_prompt: int, new: list[int], ends: set[int],

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from replicoder.errors import ReplicoderError
 
@@ -83,3 +83,16 @@ def quiet() -> None:
     warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*")
     logging.set_verbosity_error()
     logging.disable_progress_bar()
+    _quiet_gguf()
+
+
+def _quiet_gguf() -> None:
+    """The GGUF converter calls tqdm directly, ignoring the switch above: mute that bar."""
+    import functools
+
+    from transformers import modeling_gguf_pytorch_utils as gguf_utils
+
+    bar: Any = getattr(gguf_utils, "tqdm", None)
+    if bar is not None and not isinstance(bar, functools.partial):
+        module: Any = gguf_utils
+        module.tqdm = functools.partial(bar, disable=True)

@@ -48,7 +48,7 @@ def disagreements(store: Store) -> list[Disagreement]:
     """Every document whose coders disagree or that was flagged unclear, in import order."""
     adjudicated = store.adjudications()
     by_doc = store.decisions_by_doc()
-    order = [d for d in store.doc_ids() if d in by_doc]
+    order = store.decided_in_order()
     return [
         Disagreement(
             doc_id,
@@ -87,6 +87,14 @@ def adjudicate(store: Store, book: Codebook, adjudicator: str, doc_id: str,
     """Record the final labels of a document the coders disagreed on (latest one wins)."""
     if not store.documents([doc_id]):
         raise ReplicoderError(f"document {doc_id!r} is not in this study")
+    decided = store.decisions_by_doc().get(doc_id, {})
+    if not decided or not _needs_adjudication(decided):
+        why = ("nobody has decided it" if not decided else
+               f"its coders ({', '.join(sorted(decided))}) agree and nobody flagged it unclear")
+        raise ReplicoderError(
+            f"document {doc_id!r} has no disagreement to adjudicate: {why}; only documents "
+            "the coders disagree on (or flagged unclear) are adjudicated"
+        )
     unknown = sorted(c for c in labels if c not in book)
     if unknown:
         raise ReplicoderError(

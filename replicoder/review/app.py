@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 
 from replicoder.errors import ReplicoderError
 from replicoder.review import agreement, session
-from replicoder.review.security import guard
+from replicoder.review.security import CoderKeys, guard
 from replicoder.store import Store
 from replicoder.study import Study
 
@@ -50,10 +50,12 @@ def coder_url(coder: str, page: str = "") -> str:
     return f"/c/{quote(coder, safe='')}/{page}"
 
 
-def create_app(study: Study, coder: str | None = None, token: str | None = None) -> FastAPI:
-    """The app for one study; ``coder`` is who `/` sends to; ``token`` None: loopback only."""
+def create_app(study: Study, coder: str | None = None, token: str | None = None,
+               keys: CoderKeys | None = None) -> FastAPI:
+    """The app for one study; ``coder`` is who `/` sends to; ``token`` None: loopback only;
+    ``keys`` sign coders in (None: a fresh secret, so only links made with it work)."""
     app = FastAPI(title="replicoder review", docs_url=None, redoc_url=None, openapi_url=None)
-    app.middleware("http")(guard(token))
+    app.middleware("http")(guard(token, keys or CoderKeys()))
     static = resources.files("replicoder.review") / "static"
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
     env = jinja2.Environment(
@@ -73,7 +75,7 @@ def create_app(study: Study, coder: str | None = None, token: str | None = None)
             yield store
 
     def page(template: str, status: int = 200, **ctx: Any) -> HTMLResponse:
-        html = env.get_template(template).render(study=study.root.name, **ctx)
+        html = env.get_template(template).render(study=study.root.resolve().name, **ctx)
         return HTMLResponse(html, status_code=status)
 
     def label_name(code: str) -> str:

@@ -37,6 +37,16 @@ def _format(out: Path) -> str:
     return suffix
 
 
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: Any) -> Any:
+    """A spreadsheet runs a cell starting with = + - @ as a formula: quote it with '."""
+    if isinstance(value, str) and value.startswith(_FORMULA):
+        return "'" + value
+    return value
+
+
 def _encode(rows: list[dict[str, Any]], fmt: str) -> bytes:
     if fmt == ".jsonl":
         return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
@@ -46,8 +56,9 @@ def _encode(rows: list[dict[str, Any]], fmt: str) -> bytes:
                                                  "decided_by", "how"])
         writer.writeheader()
         for r in rows:
-            writer.writerow({**r, "labels": SEP.join(r["labels"]),
-                             "label_names": SEP.join(r["label_names"])})
+            cells = {**r, "labels": SEP.join(r["labels"]),
+                     "label_names": SEP.join(r["label_names"])}
+            writer.writerow({k: _cell(v) for k, v in cells.items()})
         return buf.getvalue().encode("utf-8")
     import pyarrow as pa
     import pyarrow.parquet as pq

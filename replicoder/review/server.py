@@ -8,7 +8,7 @@ from collections.abc import Callable
 from urllib.parse import quote
 
 from replicoder.errors import ReplicoderError
-from replicoder.review.security import is_loopback, new_token
+from replicoder.review.security import CoderKeys, is_loopback, new_token
 from replicoder.run import Run
 from replicoder.study import Study
 
@@ -36,9 +36,16 @@ def check_port(host: str, port: int) -> None:
             ) from exc
 
 
+def coder_link(keys: CoderKeys, coder: str, base: str, token: str | None = None) -> str:
+    """A coder's personal link: opening it signs that coder in (keep it private)."""
+    url = f"{base}/c/{quote(coder, safe='')}/?key={keys.key(coder)}"
+    return url + (f"&token={token}" if token else "")
+
+
 def serve(study: Study, coder: str, host: str = "127.0.0.1", port: int = 8765,
           announce: Callable[[str], None] = print) -> None:
-    """Serve until interrupted; ``announce`` gets the URL to open (with the token if any)."""
+    """Serve until interrupted; ``announce`` gets the URL to open (with the token if any),
+    then one line per other assigned coder with that coder's personal link."""
     import uvicorn
 
     from replicoder.review.app import create_app
@@ -46,15 +53,20 @@ def serve(study: Study, coder: str, host: str = "127.0.0.1", port: int = 8765,
 
     with study.store() as store:
         check_coder(store, coder)
+        others = [c for c in store.assigned_coders() if c != coder]
     check_port(host, port)
     token = None if is_loopback(host) else new_token()
     Run.start(study, "review").write({"coder": coder, "host": host, "port": port,
                                       "token_required": token is not None})
-    app = create_app(study, coder=coder, token=token)
+    keys = CoderKeys.for_study(study.root)
+    app = create_app(study, coder=coder, token=token, keys=keys)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     shown = f"[{shown}]" if ":" in shown else shown
-    url = f"http://{shown}:{port}/c/{quote(coder, safe='')}/"
-    if token:
-        url += f"?token={token}"
-    announce(url)
+
+    def link(name: str) -> str:
+        return coder_link(keys, name, f"http://{shown}:{port}", token)
+
+    announce(link(coder))
+    for name in others:
+        announce(f"  link for coder {name} (give it only to {name}): {link(name)}")
     uvicorn.run(app, host=host, port=port, log_level="warning")

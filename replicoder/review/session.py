@@ -6,6 +6,8 @@ layer over them.
 
 from __future__ import annotations
 
+import math
+import re
 import statistics
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -15,6 +17,8 @@ from replicoder.errors import ReplicoderError
 from replicoder.run import now
 from replicoder.store import Store
 from replicoder.store.reviews import Decision, Draft
+
+CODER_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")  # ASCII only: no look-alike names
 
 
 @dataclass(frozen=True)
@@ -50,9 +54,10 @@ class DocView:
 
 def check_name(coder: str) -> None:
     """A clear error for a coder name that is not 1-64 letters, digits, '-' or '_'."""
-    if not coder or len(coder) > 64 or not coder.replace("-", "").replace("_", "").isalnum():
+    if not CODER_NAME.fullmatch(coder):
         raise ReplicoderError(
-            f"coder name {coder!r}: use 1-64 letters, digits, '-' or '_' (e.g. --coder anna)"
+            f"coder name {coder!r}: use 1-64 ASCII letters, digits, '-' or '_' "
+            "(e.g. --coder anna)"
         )
 
 
@@ -82,23 +87,31 @@ def proposals_for(store: Store, doc_id: str) -> tuple[dict[str, list[str]], list
 
 
 def next_undecided(store: Store, coder: str) -> str | None:
-    decided = store.decided_ids(coder)
-    return next((d for d in store.queue(coder) if d not in decided), None)
+    return store.first_undecided(coder)
 
 
 def progress(store: Store, coder: str) -> Progress:
-    queue = set(store.queue(coder))
-    mine = [d for d in store.decisions(coder) if d.doc_id in queue]
-    median = statistics.median(d.seconds for d in mine) if mine else None
-    return Progress(len(mine), len(queue), median)
+    mine = store.decided_seconds(coder)
+    median = statistics.median(mine) if mine else None
+    return Progress(len(mine), store.queue_size(coder), median)
+
+
+def _queue_seq(store: Store, coder: str, doc_id: str) -> int:
+    seq = store.queue_seq(coder, doc_id)
+    if seq is None:
+        known = "" if store.documents([doc_id]) else " (no such document in this study)"
+        raise ReplicoderError(f"document {doc_id!r} is not in {coder}'s queue{known}")
+    return seq
+
+
+def _seconds(seconds: float) -> float:
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ReplicoderError(f"seconds must be a finite number of seconds >= 0 (got {seconds})")
+    return seconds
 
 
 def view(store: Store, coder: str, doc_id: str) -> DocView:
-    queue = store.queue(coder)
-    try:
-        pos = queue.index(doc_id)
-    except ValueError:
-        raise ReplicoderError(f"document {doc_id!r} is not in {coder}'s queue") from None
+    pos, previous, following = store.queue_around(coder, _queue_seq(store, coder, doc_id))
     doc = store.documents([doc_id])[0]
     proposed, annotators, unparsed = proposals_for(store, doc_id)
     draft = store.draft(doc_id, coder)
@@ -116,8 +129,7 @@ def view(store: Store, coder: str, doc_id: str) -> DocView:
         doc_id=doc_id, text=doc.text, proposed=proposed, annotators=annotators,
         unparsed=unparsed, rejected=rejected & proposed.keys(), added=added - proposed.keys(),
         unclear=unclear, seconds=seconds, saved=saved is not None, position=pos,
-        previous=queue[pos - 1] if pos > 0 else None,
-        next=queue[pos + 1] if pos + 1 < len(queue) else None,
+        previous=previous, next=following,
     )
 
 
@@ -133,9 +145,10 @@ def _check_codes(book: Codebook, codes: Collection[str], field: str) -> None:
 def save_draft(store: Store, book: Codebook, coder: str, doc_id: str, rejected: Collection[str],
                added: Collection[str], unclear: bool, seconds: float) -> None:
     """Keep the coder's unsaved state so that a reload or a crash loses nothing."""
+    _queue_seq(store, coder, doc_id)
     _check_codes(book, added, "added")
     store.save_draft(
-        Draft(doc_id, coder, frozenset(rejected), frozenset(added), unclear, max(0.0, seconds)),
+        Draft(doc_id, coder, frozenset(rejected), frozenset(added), unclear, _seconds(seconds)),
         now(precise=True),
     )
 
@@ -143,8 +156,8 @@ def save_draft(store: Store, book: Codebook, coder: str, doc_id: str, rejected: 
 def decide(store: Store, book: Codebook, coder: str, doc_id: str, rejected: Collection[str],
            added: Collection[str], unclear: bool, seconds: float) -> Decision:
     """Validate and record a coder's decision on a document (one transaction)."""
-    if doc_id not in set(store.queue(coder)):
-        raise ReplicoderError(f"document {doc_id!r} is not in {coder}'s queue")
+    _queue_seq(store, coder, doc_id)
+    _seconds(seconds)
     _check_codes(book, added, "added")
     proposed, _, _ = proposals_for(store, doc_id)
     rej = frozenset(rejected) & proposed.keys()
@@ -156,8 +169,7 @@ def decide(store: Store, book: Codebook, coder: str, doc_id: str, rejected: Coll
             f"document {doc_id!r}: the codebook is single-label, so keep exactly one label "
             f"(now {len(final)}: {sorted(final)}), or flag the document unclear"
         )
-    decision = Decision(doc_id, coder, kept, rej, add, unclear, max(0.0, seconds),
-                        now(precise=True),
+    decision = Decision(doc_id, coder, kept, rej, add, unclear, seconds, now(precise=True),
                         proposed)
     store.add_decision(decision)
     return decision

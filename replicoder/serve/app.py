@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -25,6 +26,7 @@ from replicoder.serve.engine import Engine, load_engine
 from replicoder.serve.schema import ApiError, ChatRequest, completion_body, error_body
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+DISCONNECT_POLL_S = 0.1
 
 
 def api_key_from_env(api_key_env: str | None) -> str | None:
@@ -79,7 +81,9 @@ def create_app(model: str = EMBEDDED, adapter: Path | str | None = None, *,
         known(model_id)
         return model_card()
 
-    def answer(req: ChatRequest) -> dict[str, Any]:
+    def answer(req: ChatRequest, cancel: threading.Event) -> dict[str, Any]:
+        if cancel.is_set():  # the client left while this request waited in the queue
+            raise ApiError(499, "The client closed the connection.")
         ids = engine.prompt_ids([m.as_template_dict() for m in req.messages])
         limit = req.token_limit()
         if len(ids) + limit > engine.context_length:
@@ -88,7 +92,8 @@ def create_app(model: str = EMBEDDED, adapter: Path | str | None = None, *,
                 f"the messages have {len(ids)} and max_tokens is {limit}.",
                 code="context_length_exceeded", param="messages")
         out = engine.generate(ids, max_tokens=limit, temperature=req.temperature,
-                              top_p=req.top_p, seed=req.seed, stop=req.stop_list())
+                              top_p=req.top_p, seed=req.seed, stop=req.stop_list(),
+                              cancel=cancel)
         return completion_body(model=engine.name, text=out.text,
                                finish_reason=out.finish_reason,
                                prompt_tokens=out.prompt_tokens,
@@ -96,11 +101,20 @@ def create_app(model: str = EMBEDDED, adapter: Path | str | None = None, *,
                                fingerprint=engine.fingerprint)
 
     @app.post("/v1/chat/completions", dependencies=[Depends(authorise)])
-    async def chat(req: ChatRequest) -> dict[str, Any]:
+    async def chat(req: ChatRequest, request: Request) -> dict[str, Any]:
         known(req.model)
         req.check_supported()
         # One generation thread: requests queue in arrival order, the event loop stays free.
-        return await asyncio.wrap_future(worker.submit(answer, req))
+        # A client that disconnects cancels its generation, so later requests do not wait.
+        cancel = threading.Event()
+        future = asyncio.wrap_future(worker.submit(answer, req, cancel))
+        while True:
+            done, _ = await asyncio.wait({future}, timeout=DISCONNECT_POLL_S)
+            if done:
+                return future.result()
+            if await request.is_disconnected():
+                cancel.set()
+                raise ApiError(499, "The client closed the connection.")
 
     return app
 

@@ -58,11 +58,14 @@ class Engine:
 
     def generate(self, prompt_ids: list[int], *, max_tokens: int, temperature: float,
                  top_p: float = 1.0, seed: int | None = None,
-                 stop: list[str] | None = None) -> Generated:
-        """Greedy when ``temperature`` is 0, else sampling seeded by ``seed`` (if given)."""
+                 stop: list[str] | None = None,
+                 cancel: threading.Event | None = None) -> Generated:
+        """Greedy when ``temperature`` is 0, else sampling seeded by ``seed`` (if given).
+        Setting ``cancel`` stops generation after the current token."""
         with self.lock:
             return generate(self.model, self.tokenizer, [prompt_ids], max_new_tokens=max_tokens,
-                            temperature=temperature, top_p=top_p, seed=seed, stop=stop or ())[0]
+                            temperature=temperature, top_p=top_p, seed=seed, stop=stop or (),
+                            cancel=cancel)[0]
 
 
 def served_name(model: str, adapter: Path | None) -> str:

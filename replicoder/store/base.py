@@ -8,6 +8,19 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from replicoder.errors import ReplicoderError
+
+
+def _open_error(path: Path, exc: sqlite3.OperationalError) -> ReplicoderError:
+    text = str(exc)
+    if "readonly" in text or "unable to open" in text or "read-only" in text:
+        return ReplicoderError(
+            f"{path}: the study database cannot be written ({text}); the study folder "
+            f"{path.parent} must be writable (SQLite also writes files beside study.db). "
+            "Copy the study somewhere writable (cp -r) or fix its permissions"
+        )
+    return ReplicoderError(f"{path}: cannot open the study database: {text}")
+
 
 class Base:
     """One SQLite connection in WAL mode with explicit, nestable transactions."""
@@ -16,15 +29,30 @@ class Base:
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
-        self.conn = sqlite3.connect(
-            self.path, timeout=60, isolation_level=None, check_same_thread=False
-        )
-        self.conn.row_factory = sqlite3.Row
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=NORMAL")
-        self.conn.execute("PRAGMA foreign_keys=ON")
         self._depth = 0
-        self._create_schema()
+        try:
+            self.conn = sqlite3.connect(
+                self.path, timeout=60, isolation_level=None, check_same_thread=False
+            )
+            self.conn.row_factory = sqlite3.Row
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+            self.conn.execute("PRAGMA foreign_keys=ON")
+            self._create_schema()
+        except sqlite3.OperationalError as exc:
+            raise _open_error(self.path, exc) from None
+
+    def check_writable(self) -> None:
+        """A clear error now, rather than after a long job, if study.db cannot be written."""
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                version = int(self.conn.execute("PRAGMA user_version").fetchone()[0])
+                self.conn.execute(f"PRAGMA user_version={version}")
+            finally:
+                self.conn.execute("ROLLBACK")
+        except sqlite3.OperationalError as exc:
+            raise _open_error(self.path, exc) from None
 
     def _create_schema(self) -> None:
         scripts = [

@@ -50,7 +50,8 @@ class Documents(Base):
         doc_id TEXT NOT NULL REFERENCES documents(doc_id),
         code TEXT NOT NULL,
         PRIMARY KEY (doc_id, code)
-    ) WITHOUT ROWID
+    ) WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS documents_review_seq ON documents(seq)
     """
 
     def start_import(self, path: str, file_sha256: str, options: dict[str, Any], now: str) -> int:

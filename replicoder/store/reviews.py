@@ -164,6 +164,75 @@ class Reviews(Base):
             )
         ]
 
+    # the queue, one document at a time (pages stay fast at 300k documents) -----------
+
+    def _assigned_mode(self) -> bool:
+        return self.conn.execute("SELECT 1 FROM assignments LIMIT 1").fetchone() is not None
+
+    def _in_queue(self) -> str:
+        """SQL condition: document ``d`` is in coder ?'s queue (always true unassigned)."""
+        if not self._assigned_mode():
+            return "1"
+        return "EXISTS (SELECT 1 FROM assignments a WHERE a.doc_id=d.doc_id AND a.coder=?)"
+
+    def _queue_params(self, coder: str) -> tuple[str, ...]:
+        return (coder,) if self._assigned_mode() else ()
+
+    def queue_seq(self, coder: str, doc_id: str) -> int | None:
+        """The document's import position if it is in this coder's queue, else None."""
+        row = self.conn.execute(
+            f"SELECT d.seq FROM documents d WHERE d.doc_id=? AND {self._in_queue()}",
+            (doc_id, *self._queue_params(coder)),
+        ).fetchone()
+        return int(row[0]) if row else None
+
+    def queue_size(self, coder: str) -> int:
+        if not self._assigned_mode():
+            return int(self.conn.execute("SELECT COUNT(*) FROM documents").fetchone()[0])
+        return int(self.conn.execute(
+            "SELECT COUNT(*) FROM assignments WHERE coder=?", (coder,)).fetchone()[0])
+
+    def queue_around(self, coder: str, seq: int) -> tuple[int, str | None, str | None]:
+        """(0-based position, previous doc_id, next doc_id) of the document at ``seq``."""
+        cond, params = self._in_queue(), self._queue_params(coder)
+        if self._assigned_mode():
+            pos = self.conn.execute(
+                "SELECT COUNT(*) FROM assignments a JOIN documents d ON d.doc_id=a.doc_id "
+                "WHERE a.coder=? AND d.seq<?", (coder, seq)).fetchone()[0]
+        else:
+            pos = self.conn.execute(
+                "SELECT COUNT(*) FROM documents INDEXED BY documents_review_seq WHERE seq<?",
+                (seq,)).fetchone()[0]
+        prev = self.conn.execute(
+            f"SELECT d.doc_id FROM documents d WHERE d.seq<? AND {cond} "
+            "ORDER BY d.seq DESC LIMIT 1", (seq, *params)).fetchone()
+        nxt = self.conn.execute(
+            f"SELECT d.doc_id FROM documents d WHERE d.seq>? AND {cond} "
+            "ORDER BY d.seq LIMIT 1", (seq, *params)).fetchone()
+        return int(pos), prev[0] if prev else None, nxt[0] if nxt else None
+
+    def first_undecided(self, coder: str) -> str | None:
+        """The first document of the coder's queue (import order) the coder has not decided."""
+        row = self.conn.execute(
+            f"SELECT d.doc_id FROM documents d WHERE {self._in_queue()} AND NOT EXISTS "
+            "(SELECT 1 FROM decisions x WHERE x.doc_id=d.doc_id AND x.coder=?) "
+            "ORDER BY d.seq LIMIT 1", (*self._queue_params(coder), coder)).fetchone()
+        return row[0] if row else None
+
+    def decided_seconds(self, coder: str) -> list[float]:
+        """Seconds of the coder's current decisions on documents in the coder's queue."""
+        cond = self._in_queue().replace("d.doc_id", "x.doc_id")
+        return [float(r[0]) for r in self.conn.execute(
+            f"SELECT x.seconds FROM decisions x WHERE x.decision_id IN (SELECT MAX(decision_id) "
+            f"FROM decisions WHERE coder=? GROUP BY doc_id) AND {cond}",
+            (coder, *self._queue_params(coder)))]
+
+    def decided_in_order(self) -> list[str]:
+        """Documents someone decided, in import order."""
+        return [r[0] for r in self._rows(
+            "SELECT doc_id FROM documents WHERE doc_id IN (SELECT doc_id FROM decisions) "
+            "ORDER BY seq")]
+
     # drafts ----------------------------------------------------------------------------
 
     def save_draft(self, draft: Draft, now: str) -> None:

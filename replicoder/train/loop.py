@@ -43,6 +43,18 @@ def _load_trainable(model: Any, state: dict[str, Any]) -> None:
         params[name].data.copy_(value)
 
 
+def _load_checkpoint(torch: Any, path: Path) -> dict[str, Any]:
+    """Tensors and plain values only: a shared study's checkpoint must not run a pickle."""
+    try:
+        saved: dict[str, Any] = torch.load(path, weights_only=True, map_location="cpu")
+    except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError...
+        raise ReplicoderError(
+            f"{path}: not a checkpoint that loads safely ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0][:200]}). Delete it to train from the start"
+        ) from None
+    return saved
+
+
 def _optimizer(model: Any, config: TrainConfig) -> Any:
     import torch
 
@@ -103,7 +115,7 @@ def run(
     }
     path = workdir / CHECKPOINT
     if path.is_file():
-        saved = torch.load(path, weights_only=False, map_location="cpu")
+        saved = _load_checkpoint(torch, path)
         _load_trainable(model, saved.pop("trainable"))
         optimizer.load_state_dict(saved.pop("optimizer"))
         scheduler.load_state_dict(saved.pop("scheduler"))

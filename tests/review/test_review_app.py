@@ -23,8 +23,16 @@ from replicoder import study as study_mod
 from replicoder.cli import app as cli_app
 from replicoder.errors import ReplicoderError
 from replicoder.review.app import create_app
+from replicoder.review.security import CoderKeys
 
 JSON = {"Content-Type": "application/json", "X-Replicoder": "1"}
+KEYS = CoderKeys(b"test secret of the review app....")
+
+
+def login(http: httpx.Client, coder: str) -> None:
+    """Open the coder's personal link, as a coder does once (sets the signed cookie)."""
+    resp = http.get(f"/c/{coder}/", params={"key": KEYS.key(coder)})
+    assert resp.status_code == 303, resp.text
 
 
 def free_port() -> int:
@@ -43,7 +51,7 @@ def study(tmp_path: Path) -> study_mod.Study:
 
 def run_server(st: study_mod.Study, token: str | None) -> Iterator[str]:
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(st, "anna", token), host="127.0.0.1",
+    server = uvicorn.Server(uvicorn.Config(create_app(st, "anna", token, KEYS), host="127.0.0.1",
                                            port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -63,6 +71,7 @@ def url(study: study_mod.Study) -> Iterator[str]:
 
 def test_pages_escape_untrusted_text(url: str) -> None:
     with httpx.Client(base_url=url) as http:
+        login(http, "anna")
         first = http.get("/c/anna/")
         assert first.status_code == 303 and first.headers["location"] == "/c/anna/doc?id=d1"
         page = http.get("/c/anna/doc", params={"id": "d3"})
@@ -76,6 +85,7 @@ def test_pages_escape_untrusted_text(url: str) -> None:
 
 def test_api_saves_drafts_and_decisions(url: str, study: study_mod.Study) -> None:
     with httpx.Client(base_url=url, headers=JSON) as http:
+        login(http, "anna")
         body = {"doc_id": "d1", "rejected": ["7"], "added": [], "unclear": False, "seconds": 2}
         assert http.post("/api/c/anna/draft", json=body).json() == {"ok": True}
         with study.store() as store:
@@ -97,6 +107,7 @@ def test_api_saves_drafts_and_decisions(url: str, study: study_mod.Study) -> Non
 def test_writes_need_the_review_page_headers(url: str, study: study_mod.Study) -> None:
     body = json.dumps({"doc_id": "d2", "added": ["3"]})
     with httpx.Client(base_url=url) as http:
+        login(http, "anna")
         plain = http.post("/api/c/anna/decide", content=body,
                           headers={"Content-Type": "text/plain"})
         no_header = http.post("/api/c/anna/decide", content=body,
@@ -113,8 +124,10 @@ def test_token_required_off_loopback(study: study_mod.Study) -> None:
             assert http.get("/").status_code == 401
             assert http.get("/", params={"token": "wrong"}).status_code == 401
             assert http.get("/", headers={"X-Replicoder-Token": "s3cret"}).status_code == 200
-            login = http.get("/c/anna/", params={"token": "s3cret"})
-            assert login.status_code == 303 and login.headers["location"] == "/c/anna/"
+            first = http.get("/c/anna/", params={"token": "s3cret", "key": KEYS.key("anna")})
+            assert first.status_code == 303
+            assert first.headers["location"] == f"/c/anna/?key={KEYS.key('anna')}"
+            assert http.get(first.headers["location"]).status_code == 303
             assert http.get("/c/anna/doc", params={"id": "d1"}).status_code == 200  # cookie
 
 
@@ -129,7 +142,7 @@ def test_cli_serve_prints_token_url_for_other_hosts(study: study_mod.Study) -> N
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
-        match = re.search(r"(http://\S+/c/anna/)\?token=(\S+)", line)
+        match = re.search(r"(http://\S+/c/anna/)\?key=\S+&token=(\S+)", line)
         assert match, line
         with httpx.Client() as http:
             deadline = time.monotonic() + 30
@@ -141,8 +154,7 @@ def test_cli_serve_prints_token_url_for_other_hosts(study: study_mod.Study) -> N
                     assert time.monotonic() < deadline
                     time.sleep(0.1)
             assert denied.status_code == 401
-            page = http.get(match.group(1), params={"token": match.group(2)},
-                            follow_redirects=True)
+            page = http.get(match.group(0).split(": ")[-1], follow_redirects=True)
             assert page.status_code == 200 and "Medicare" in page.text
     finally:
         proc.send_signal(signal.SIGINT)

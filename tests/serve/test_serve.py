@@ -219,3 +219,28 @@ def test_adapter_changes_the_model(tmp_path: Path, server: Server) -> None:
         assert resp.choices[0].message.content != base.choices[0].message.content
     finally:
         srv.stop()
+
+
+def test_a_disconnected_client_stops_its_generation(server: Server) -> None:
+    import socket
+    import time
+
+    body = json.dumps({"model": "embedded", "temperature": 0, "max_tokens": 3000,
+                       "messages": [{"role": "user", "content":
+                                     "Count from 1 to 2000, one number per line."}]})
+    raw = (f"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+           f"Authorization: Bearer {KEY}\r\nContent-Type: application/json\r\n"
+           f"Content-Length: {len(body)}\r\n\r\n{body}").encode()
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:
+        sock.sendall(raw)
+        time.sleep(1.5)  # generation is under way; the client gives up
+    start = time.monotonic()
+    assert greedy(server.client(), max_tokens=4)
+    assert time.monotonic() - start < 10  # not behind thousands of abandoned tokens
+
+
+def test_huge_seed_is_400(server: Server) -> None:
+    resp = httpx.post(server.api + "/chat/completions",
+                      headers={"Authorization": f"Bearer {KEY}"},
+                      json={"model": "embedded", "messages": MESSAGES, "seed": 2**70})
+    assert resp.status_code == 400 and "seed" in resp.json()["error"]["message"]

@@ -5,14 +5,15 @@ and lives only in the client object: never in study.db, logs or manifests."""
 from __future__ import annotations
 
 import random
+import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any
 
 from replicoder.annotate.backends.base import Response
-from replicoder.annotate.config import AnnotatorConfig
+from replicoder.annotate.config import AnnotatorConfig, host_of
 from replicoder.annotate.prompts import Messages
 from replicoder.annotate.ratelimit import RateLimiter
 from replicoder.errors import ReplicoderError
@@ -30,8 +31,10 @@ class OpenAIBackend:
 
     kind = "openai"
 
-    def __init__(self, cfg: AnnotatorConfig) -> None:
+    def __init__(self, cfg: AnnotatorConfig,
+                 notify: Callable[[str], None] | None = None) -> None:
         self.cfg = cfg
+        self.notify = notify or _stderr
         self.model_id = cfg.model
         self.base_url = cfg.base_url or OPENAI_URL
         self.concurrency = cfg.max_concurrency
@@ -56,7 +59,12 @@ class OpenAIBackend:
             if self._client is None:
                 from openai import OpenAI
 
-                self._client = OpenAI(api_key=self.api_key(), base_url=self.base_url,
+                key = self.api_key()
+                if self.cfg.api_key_env:  # said before the first request leaves
+                    self.notify(f"annotator {self.cfg.name!r}: the API key from "
+                                f"{self.cfg.api_key_env} goes to host "
+                                f"{host_of(self.base_url)!r} ({self.base_url})")
+                self._client = OpenAI(api_key=key, base_url=self.base_url,
                                       timeout=self.cfg.timeout_s, max_retries=0)
             return self._client
 
@@ -147,13 +155,17 @@ class OpenAIBackend:
         raise AssertionError("unreachable")
 
 
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
 def _detail(exc: Exception) -> str:
     status = getattr(exc, "status_code", None)
     head = f"HTTP {status}" if status else type(exc).__name__
     body: Any = getattr(exc, "body", None)
     if isinstance(body, dict):
         body = body.get("message") or body.get("error") or body
-    return f"{head} {str(body or exc)[:200]}"
+    return f"{head} {str(body or exc)[:200].rstrip('. ')}"
 
 
 def _backoff(exc: Exception, attempt: int, base: float) -> float:

@@ -13,8 +13,14 @@ from test_review_store import TEXTS, make_study, propose
 
 from replicoder.review import session
 from replicoder.review.assign import assign
+from replicoder.review.security import CoderKeys
+from replicoder.review.server import coder_link
 from replicoder.store import Store
 
+
+def login_url(study: Path, base: str, coder: str) -> str:
+    """The coder's personal link (what `replicoder review link --coder NAME` prints)."""
+    return coder_link(CoderKeys.for_study(study), coder, base)
 
 def proposals(store: Store) -> None:
     propose(store, "d1", llm_a=["3"], llm_b=["3", "7"])
@@ -47,7 +53,7 @@ def test_one_coder_reviews_with_the_keyboard(
     page = browser.new_page(viewport={"width": 1280, "height": 760})
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-    page.goto(url + "/c/anna/")
+    page.goto(login_url(st.root, url, "anna"))
 
     # d1: two annotators proposed 3, one proposed 7; reject 7 with its digit
     expect(page.locator("#doc-id")).to_have_text("d1")
@@ -109,6 +115,7 @@ def test_two_coders_then_adjudication(
             session.decide(store, st.codebook, "anna", doc, rejected, added, False, 3.0)
     url = serve(st.root, "ben")
     page = browser.new_page(viewport={"width": 1280, "height": 760})
+    page.goto(login_url(st.root, url, "ben"))
     page.goto(url + "/")
     page.locator('input[name="coder"]').fill("ben")
     page.locator("form.go button").click()
@@ -124,7 +131,7 @@ def test_two_coders_then_adjudication(
     expect(page.locator("#doc-id")).to_have_text("d2")
 
     other = browser.new_page()  # a second tab picks up where the first one is
-    other.goto(url + "/c/ben/")
+    other.goto(login_url(st.root, url, "ben"))
     expect(other.locator("#doc-id")).to_have_text("d2")
     other.close()
 
@@ -138,6 +145,7 @@ def test_two_coders_then_adjudication(
     expect(page.locator("#done")).to_be_visible()
 
     # carla adjudicates the two disagreements (d1: 3 vs 7, d4: 7 vs 12)
+    page.goto(login_url(st.root, url, "carla"))
     page.goto(url + "/c/carla/adjudicate")
     expect(page.locator("#alpha")).to_contain_text("alpha (nominal)")
     expect(page.locator("#disagreements tbody tr")).to_have_count(2)

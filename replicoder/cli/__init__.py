@@ -10,7 +10,7 @@ import sys
 import typer
 from rich.text import Text
 
-from replicoder.cli import annotate, crowd, evaluate, review, study, train
+from replicoder.cli import annotate, crowd, estimate, evaluate, review, study, train
 from replicoder.cli.common import err_console
 from replicoder.errors import ReplicoderError
 
@@ -23,7 +23,7 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 
-for module in (study, annotate, crowd, review, train, evaluate):
+for module in (study, annotate, crowd, review, train, evaluate, estimate):
     module.register(app)
 
 

@@ -52,11 +52,14 @@ def _2d(a: np.ndarray | Sequence[float]) -> np.ndarray:
     return arr.reshape(-1, 1) if arr.ndim == 1 else arr
 
 
-def tuned_lambda(y: np.ndarray, yhat: np.ndarray, yhat_all: np.ndarray) -> np.ndarray:
-    """PPI++'s variance-minimising ``lam`` per coordinate, clipped to [0, 1].
+def tuned_lambda(y: np.ndarray, yhat: np.ndarray, yhat_all: np.ndarray,
+                 mode: str = "overall") -> np.ndarray:
+    """PPI++'s variance-minimising ``lam``, clipped to [0, 1], one value for every
+    coordinate (``mode="overall"``) or one per coordinate (``"element"``).
 
-    lam = cov_n(y, yhat) / ((1 + n/N) * var(yhat over sample and population)); 0 where the
-    predictions do not vary (nothing to learn from them).
+    lam = cov_n(y, yhat) / ((1 + n/N) * var(yhat over sample and population)), numerator
+    and denominator summed over coordinates for "overall"; 0 where the predictions do not
+    vary (nothing to learn from them).
     """
     y, yhat, yhat_all = _2d(y), _2d(yhat), _2d(yhat_all)
     n, big_n = y.shape[0], yhat_all.shape[0]
@@ -64,6 +67,10 @@ def tuned_lambda(y: np.ndarray, yhat: np.ndarray, yhat_all: np.ndarray) -> np.nd
     pooled = np.concatenate([yhat, yhat_all], axis=0)
     var = pooled.var(0, ddof=1) if pooled.shape[0] > 1 else np.zeros(y.shape[1])
     denom = (1.0 + n / big_n) * var
+    if mode == "overall":
+        cov, denom = np.full(y.shape[1], cov.sum()), np.full(y.shape[1], denom.sum())
+    elif mode != "element":
+        raise ValueError(f"mode {mode!r}: 'overall' or 'element'")
     with np.errstate(divide="ignore", invalid="ignore"):
         lam = np.where(denom > 0, cov / np.where(denom > 0, denom, 1.0), 0.0)
     return np.clip(lam, 0.0, 1.0)

@@ -1,7 +1,9 @@
 """Label shares in a corpus and in its groups, by three methods (pure: no I/O, no torch).
 
 - ``ppi``: prediction-powered inference (PPI++, :mod:`replicoder.ppi`): the model's answers
-  on every document, corrected by the verified random sample; valid intervals.
+  on every document, corrected by the verified random sample; valid intervals. One ``lam``
+  per group, tuned on all its verified documents (steadier than one per stratum: on skewed
+  synthetic data with 60 verified documents a stratum, per-stratum tuning covered 0.90).
 - ``classify-and-count``: the share of documents the model gave the label, with the interval
   one would compute if its answers were true (biased by its errors, too narrow).
 - ``sample-only``: the share among the verified sample alone (unbiased, wide).
@@ -20,7 +22,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from replicoder.errors import ReplicoderError
-from replicoder.ppi import MeanEstimate, classical_mean, combine_strata, ppi_mean, z_value
+from replicoder.ppi import (
+    MeanEstimate,
+    classical_mean,
+    combine_strata,
+    ppi_mean,
+    tuned_lambda,
+    z_value,
+)
 
 METHODS = ("ppi", "classify-and-count", "sample-only")
 MIN_CELL = 2  # verified documents a cell needs for a variance
@@ -121,8 +130,10 @@ def estimate_shares(codes: Sequence[str], pop: Population, verified: Mapping[str
         if needs_sample and not short:
             sizes = [len(p[0]) for p in parts]
             if "ppi" in methods:
+                picked = np.concatenate([p[2] for p in parts])
+                lam = tuned_lambda(y[picked], pred[s_idx[picked]], pred[in_group])
                 results["ppi"] = combine_strata(
-                    [ppi_mean(y[p[2]], pred[p[1]], pred[p[0]]) for p in parts], sizes)
+                    [ppi_mean(y[p[2]], pred[p[1]], pred[p[0]], lam) for p in parts], sizes)
             if "sample-only" in methods:
                 est = combine_strata([classical_mean(y[p[2]]) for p in parts], sizes)
                 results["sample-only"] = MeanEstimate(est.estimate, est.se,

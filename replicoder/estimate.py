@@ -75,7 +75,7 @@ def _score_matrix(frame: pd.DataFrame, codes: list[str], path: Path) -> np.ndarr
         raise ReplicoderError(
             f"{path}: --use scores needs a score column per label; {missing[0]!r} is missing "
             f"({len(missing)} in all). Use --use labels")
-    scores = frame[[f"score_{c}" for c in codes]].to_numpy(dtype=np.float64)
+    scores = np.array(frame[[f"score_{c}" for c in codes]].to_numpy(dtype=np.float64))
     if not np.isfinite(scores).all() or scores.min() < 0 or scores.max() > 1:
         raise ReplicoderError(
             f"{path}: --use scores needs probabilities between 0 and 1, but the scores run "

@@ -119,7 +119,19 @@ def _review_scale(d: dict[str, Any]) -> Row:
             f"({d['baseline_list_queue_page_ms']:.0f} ms)")
 
 
+def _estimate(d: dict[str, Any]) -> Row:
+    n = str(max(d["sizes"]))
+    whole = next(r for r in d["results"][n] if r["scope"] == "overall")
+    ppi, naive = whole["ppi"], whole["classify-and-count"]
+    return (f"topic-share intervals, {d['reps']} verified samples of n = "
+            f"{', '.join(map(str, d['sizes']))} on {d['corpus_documents']:,} coded bills",
+            f"n={n}: PPI coverage {ppi['coverage_mean']:.3f} mean, {ppi['coverage_min']:.3f} "
+            f"min; classify-and-count {naive['coverage_mean']:.3f} mean",
+            f"PPI width {whole['ppi_width_over_sample_only']:.2f} × sample-only")
+
+
 SUMMARIES: dict[str, Callable[[dict[str, Any]], Row]] = {
+    "estimate": _estimate,
     "review_scale": _review_scale,
     "import": _import, "baseline": _baseline, "train": _train, "classify": _classify,
     "annotate": _annotate, "serve": _serve, "review": _review}

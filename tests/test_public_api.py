@@ -27,7 +27,7 @@ PACKAGES = {
     "replicoder.review": ["adjudicate", "assign", "coder_agreement", "disagreements",
                           "export_verified", "parse_coders", "serve"],
     "replicoder.serve": ["Engine", "create_app", "load_engine", "serve"],
-    "replicoder.store": ["Document", "Proposal", "Store"],
+    "replicoder.store": ["Document", "Proposal", "Store", "StoredSample"],
     "replicoder.train": ["TrainConfig", "TrainResult", "TrainingStopped", "train"],
     "replicoder.cli": ["app", "main"],
 }

@@ -111,6 +111,57 @@ def assign(
                   f"coders). Per coder: {per}. Run {result.run_id}.")
 
 
+@review_app.command("sample")
+def sample(
+    n: Annotated[int, typer.Argument(help="How many documents to draw.")],
+    seed: Annotated[int, typer.Option(
+        help="Seed of the draw; the same seed and population give the same sample.")],
+    from_: Annotated[Path | None, typer.Option(
+        "--from", help="A classified output (`replicoder classify`) whose documents form "
+        "the population; default: the study's documents.")] = None,
+    strata: Annotated[str | None, typer.Option(
+        help="Stratify by this column (of the --from file, else the documents' metadata "
+        "imported with --meta), with proportional allocation and at least 2 per stratum.")
+    ] = None,
+    id_column: Annotated[str, typer.Option("--id", help="Id column of the --from file.")
+                         ] = "id",
+    coders: Annotated[str | None, typer.Option(
+        help="Queue the sample for these coders (comma-separated; replaces earlier "
+        "assignments). Default: your login name.")] = None,
+    overlap: Annotated[float, typer.Option(
+        help="Share of the sample given to two coders to measure agreement.")] = 0.0,
+    study: StudyOption = Path("."),
+) -> None:
+    """Draw a random validation sample and queue it for review (for `replicoder estimate`).
+
+    A simple random sample of N documents, or a stratified one with --strata. The design
+    (seed, N, strata with their population and sample sizes, inclusion probabilities, a hash
+    of the population and the source file's hash) is stored in study.db, so that
+    `replicoder estimate` can correct the classifier's shares with the reviewers' verified
+    labels of exactly these documents. Review them with `replicoder review` as usual.
+
+    Example: replicoder review sample 300 --seed 1 --from coded.parquet --strata year
+    """
+    from replicoder.review.assign import parse_coders
+    from replicoder.review.sample import draw_sample
+    from replicoder.review.server import default_coder
+
+    who = parse_coders(coders) if coders else [default_coder()]
+    result = draw_sample(study_at(study), n, seed, source=from_, id_column=id_column,
+                         strata=strata, coders=who, overlap=overlap)
+    design = result.design
+    console.print(f"Drew {len(result.doc_ids):,} of {design['population']:,} documents "
+                  f"({design['method']} random sample, seed {seed}) as {result.sample_id}.")
+    if design["method"] == "stratified":
+        table = Table(strata or "stratum", "documents", "sampled", "inclusion probability")
+        for h, s in design["strata"].items():
+            table.add_row(h, f"{s['population']:,}", f"{s['sample']:,}",
+                          f"{s['inclusion_probability']:.4f}")
+        console.print(table)
+    per = ", ".join(f"{c}: {k:,}" for c, k in result.assigned.items())
+    console.print(f"Queued for review ({per}): replicoder review --coder {who[0]}")
+
+
 @review_app.command("agreement")
 def agreement(
     distance: Annotated[str | None, typer.Option(

@@ -35,12 +35,14 @@ def parse_coders(text: str) -> list[str]:
 
 
 def assign(study: Study, coders: Sequence[str], overlap: float = 0.2, *, seed: int | None = None,
-           limit: int | None = None, only_proposed: bool = False) -> AssignResult:
+           limit: int | None = None, only_proposed: bool = False,
+           doc_ids: Sequence[str] | None = None) -> AssignResult:
     """Give each document to one coder and a random ``overlap`` share to two coders.
 
     Documents are all of the study's (or those with LLM proposals, or the first ``limit`` of
     those in import order), shuffled with ``seed`` (default: the study's seed). Replaces any
-    earlier assignment; decisions already made are kept.
+    earlier assignment; decisions already made are kept. ``doc_ids``: assign only these
+    documents (a validation sample).
     """
     if not 0.0 <= overlap <= 1.0:
         raise ReplicoderError(f"--overlap {overlap}: give a share between 0 and 1, e.g. 0.2")
@@ -53,6 +55,9 @@ def assign(study: Study, coders: Sequence[str], overlap: float = 0.2, *, seed: i
         for coder in coders:
             check_name(coder)
         docs = store.doc_ids()
+        if doc_ids is not None:
+            wanted = set(doc_ids)
+            docs = [d for d in docs if d in wanted]
         if only_proposed:
             with_props = {p.doc_id for p in store.proposals()}
             docs = [d for d in docs if d in with_props]

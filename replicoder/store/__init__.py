@@ -10,11 +10,12 @@ from replicoder.store.cache import LlmCache
 from replicoder.store.documents import Document, Documents
 from replicoder.store.reviews import Reviews
 from replicoder.store.runs import Runs
+from replicoder.store.samples import Samples, StoredSample
 from replicoder.store.splits import Splits
 
 
-class Store(Documents, Annotations, LlmCache, Reviews, Splits, Runs, Base):
+class Store(Documents, Annotations, LlmCache, Reviews, Splits, Runs, Samples, Base):
     """A connection to a study database with every table group's methods."""
 
 
-__all__ = ["Document", "Proposal", "Store"]
+__all__ = ["Document", "Proposal", "Store", "StoredSample"]

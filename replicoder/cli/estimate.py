@@ -1,0 +1,83 @@
+"""Command: estimate (issue 15): label shares with valid intervals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from replicoder.cli.common import StudyOption, console, err_console, study_at
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to the app."""
+    app.command("estimate")(estimate)
+
+
+def estimate(
+    predictions: Annotated[Path, typer.Option(
+        help="Classified output of `replicoder classify` (.parquet, .csv, .jsonl, .dta).")],
+    by: Annotated[list[str] | None, typer.Option(
+        help="Estimate shares within each value of this column (of the predictions file, "
+        "else the documents' metadata), e.g. year or chamber. Repeatable.")] = None,
+    level: Annotated[float, typer.Option(help="Confidence level of the intervals.")] = 0.95,
+    method: Annotated[list[str] | None, typer.Option(
+        help="ppi, classify-and-count or sample-only (repeatable; default all three).")
+    ] = None,
+    sample: Annotated[str | None, typer.Option(
+        help="Id of the validation sample (default: the latest `review sample`).")] = None,
+    id_column: Annotated[str, typer.Option("--id", help="Id column of the predictions.")
+                         ] = "id",
+    use: Annotated[str, typer.Option(
+        help="What PPI takes from the model: 'labels' (its answers, 0/1) or 'scores' (the "
+        "score_<code> probabilities).")] = "labels",
+    allow_incomplete: Annotated[bool, typer.Option(
+        "--allow-incomplete", help="Use the verified part of a sample whose review is not "
+        "finished (valid only if the rest is missing at random).")] = False,
+    out: Annotated[Path | None, typer.Option(
+        help="Output folder (default: runs/<run id>/ of the study).")] = None,
+    study: StudyOption = Path("."),
+) -> None:
+    """Share of each label in a classified corpus, with valid intervals.
+
+    Three estimates per label (and per group of --by):
+
+    - ppi: prediction-powered inference (PPI++, Angelopoulos et al., Science 2023): the
+    model's answers on every document, corrected by the reviewers' verified labels on the
+    random sample of `replicoder review sample`. Unbiased, with valid intervals, narrower
+    than the sample alone.
+
+    - classify-and-count: the share of documents the model gave the label, with the
+    interval one would get if its answers were true. Biased by the model's errors; its
+    interval is too narrow.
+
+    - sample-only: the share among the verified sample alone. Unbiased but wide.
+
+    Writes shares.csv, shares.parquet, shares.png (shares with intervals, per --by group)
+    and manifest.json.
+
+    Example: replicoder estimate --predictions coded.parquet --by year --level 0.95
+    """
+    from replicoder.estimate import estimate as run
+    from replicoder.shares import METHODS
+
+    result = run(study_at(study), predictions, by=by or [], level=level,
+                 methods=method or list(METHODS), sample_id=sample, id_column=id_column,
+                 use=use, allow_incomplete=allow_incomplete, out_dir=out)
+    for warning in result.warnings:
+        err_console.print(f"[bold yellow]warning:[/] {warning}")
+    frame = result.table
+    if not by:
+        wide = frame.pivot(index=["label", "label_name"], columns="method",
+                           values=["estimate", "low", "high"])
+        table = Table("label", *(m for m in frame["method"].unique()),
+                      title=f"shares with {level:.0%} intervals")
+        for (code, name), row in wide.iterrows():
+            cells = [f"{row[('estimate', m)]:.3f} [{row[('low', m)]:.3f}, "
+                     f"{row[('high', m)]:.3f}]" for m in frame["method"].unique()]
+            table.add_row(f"{code} {name}"[:40], *cells)
+        console.print(table)
+    console.print(f"Wrote {len(frame):,} rows to {result.out_dir} (shares.csv, "
+                  f"shares.parquet, shares.png, manifest.json); run {result.run_id}.")

@@ -26,7 +26,8 @@ from statistics import NormalDist
 
 import numpy as np
 
-__all__ = ["MeanEstimate", "classical_mean", "combine_strata", "ppi_mean", "tuned_lambda", "z_value"]
+__all__ = ["MeanEstimate", "classical_mean", "combine_strata", "ppi_mean", "tuned_lambda",
+           "z_value"]
 
 
 @dataclass(frozen=True)

@@ -96,13 +96,15 @@ class BlockCoder:
 def classify_ray(study: Study, model: str, input: str | Path, out: Path, *,
                  text: str = "text", id_column: str | None = None,
                  address: str | None = None, workers: int | None = None,
-                 gpus_per_worker: float = 1.0, batch_size: int = 32,
-                 block_rows: int = 1000, progress: bool = True) -> RayClassifyResult:
+                 gpus_per_worker: float = 1.0, cpus_per_worker: int | None = None,
+                 batch_size: int = 32, block_rows: int = 1000,
+                 progress: bool = True) -> RayClassifyResult:
     """Label every document of ``input`` (a file, folder or glob) with models/``model`` on
     Ray; write a Parquet dataset (one part per input block) into the folder ``out``.
 
     ``address`` None starts a local Ray on this machine (or uses the one this process has
-    already started) and stops what it started.
+    already started) and stops what it started. CPU workers share the cluster's CPUs
+    unless ``cpus_per_worker`` (each worker's torch threads) is given.
     """
     out = Path(out)
     if out.exists() and not out.is_dir():
@@ -129,7 +131,8 @@ def classify_ray(study: Study, model: str, input: str | Path, out: Path, *,
     setup: dict[str, Any] = {}
     if pending:
         cluster, setup, stats = _run(study, model, out, pending, text, id_column, address,
-                                     workers, gpus_per_worker, batch_size, progress,
+                                     workers, gpus_per_worker, cpus_per_worker,
+                                     batch_size, progress,
                                      sum(b.n for b in blocks), sum(b.n for b in blocks
                                                                    if b.key in done))
     seconds = time.perf_counter() - started
@@ -161,7 +164,8 @@ def classify_ray(study: Study, model: str, input: str | Path, out: Path, *,
 
 def _run(study: Study, model: str, out: Path, pending: list[Block], text: str,
          id_column: str | None, address: str | None, workers: int | None,
-         gpus_per_worker: float, batch_size: int, progress: bool, total: int,
+         gpus_per_worker: float, cpus_per_worker: int | None, batch_size: int,
+         progress: bool, total: int,
          done_before: int) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
     """Run the pending blocks on Ray; (cluster resources, pool settings, per-block stats)."""
     started_here = not ray.is_initialized()
@@ -177,7 +181,8 @@ def _run(study: Study, model: str, out: Path, pending: list[Block], text: str,
                      if k in ("CPU", "GPU", "memory", "object_store_memory")}
         cluster = {"address": address or "local", "resources": resources,
                    "nodes": sum(1 for n in ray.nodes() if n.get("Alive"))}
-        setup = _pool(resources, workers, gpus_per_worker)
+        setup = _pool(resources, workers, gpus_per_worker, cpus_per_worker)
+        logging.getLogger("ray.data").setLevel(logging.ERROR)
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = False
         ctx.print_on_execution_start = False
@@ -205,8 +210,8 @@ def _run(study: Study, model: str, out: Path, pending: list[Block], text: str,
     return cluster, setup, stats
 
 
-def _pool(resources: dict[str, float], workers: int | None,
-          gpus_per_worker: float) -> dict[str, Any]:
+def _pool(resources: dict[str, float], workers: int | None, gpus_per_worker: float,
+          cpus_per_worker: int | None) -> dict[str, Any]:
     """Actors and what each asks for: GPU actors where the cluster has GPUs, else CPU ones
     sharing the CPUs (each with as many torch threads as CPUs it holds)."""
     cpus, gpus = int(resources.get("CPU", 1)), resources.get("GPU", 0.0)
@@ -218,10 +223,10 @@ def _pool(resources: dict[str, float], workers: int | None,
         return {"workers": n, "device": "cuda", "gpus_per_worker": gpus_per_worker,
                 "cpus_per_worker": 1, "threads_per_worker": 1}
     n = workers or 1
-    if n > cpus:
-        raise ReplicoderError(f"the cluster has {cpus} CPUs, too few for {n} workers; "
-                              "lower --workers")
-    threads = max(1, cpus // n)
+    threads = cpus_per_worker or max(1, cpus // n)
+    if n * threads > cpus:
+        raise ReplicoderError(f"the cluster has {cpus} CPUs, too few for {n} workers with "
+                              f"{threads} each; lower --workers")
     return {"workers": n, "device": "cpu", "gpus_per_worker": 0, "cpus_per_worker": threads,
             "threads_per_worker": threads}
 

@@ -109,7 +109,8 @@ def classify(
     device: Annotated[str | None, typer.Option(help="cpu or cuda (default: cuda if "
                                                     "present).")] = None,
     engine: Annotated[Engine, typer.Option(help="local: this process; ray: a pool of Ray "
-                                                "actors (pip install 'replicoder[ray]').")]
+                                                "actors (pip install "
+                                                "'replicoder\\[ray]').")]
     = Engine.local,
     address: Annotated[str | None, typer.Option(help="Ray cluster to use: auto (the one "
                                                      "this node belongs to) or "
@@ -138,7 +139,8 @@ def classify(
     """
     if engine == Engine.ray:
         _classify_ray(model, out, input, text, id, batch_size, checkpoint_every,
-                      route_below, route_to, address, workers, gpus_per_worker, study)
+                      route_below, route_to, address, workers,
+                      0.0 if device == "cpu" else gpus_per_worker, study)
         return
     from replicoder.classify import classify as run_classify
 

@@ -4,10 +4,10 @@ on the same titles, and the engine's overhead per document.
 A classifier is trained quickly on the packaged demo sample (quality is beside the point:
 the compute is that of any trained classifier), then US bill titles are classified by the
 local engine, by Ray with 1 worker and by Ray with 2 workers on a local Ray with 2 CPUs,
-every process with the same torch threads (BENCH_THREADS, default 1). Wall times include model loading (and, for Ray, the
-actors' start); steady-state rates are documents over scoring time. The outputs are
-compared (labels identical, largest score difference). Writes bench/results/
-classify_ray[_BASE].json. Usage:
+every process with the same torch threads (BENCH_THREADS, default 1). Wall times include
+model loading (and, for Ray, the actors' start); steady-state rates are documents over
+scoring time. The outputs are compared (labels identical, largest score difference).
+Writes bench/results/classify_ray[_BASE].json. Usage:
   .venv/bin/python bench/bench_classify_ray.py [--docs 20000] [--base tiny|embedded]
 """
 

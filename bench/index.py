@@ -130,7 +130,18 @@ def _estimate(d: dict[str, Any]) -> Row:
             f"PPI width {whole['ppi_width_over_sample_only']:.2f} × sample-only")
 
 
+def _classify_ray(d: dict[str, Any]) -> Row:
+    one, two = d["ray_1"], d["ray_2"]
+    return (f"`classify --engine ray` vs the local engine, {d['docs']:,} titles, "
+            f"{d['base']} model, {d['torch_threads_per_process']} thread per process",
+            f"local {d['local']['docs_per_s_wall']:.0f} docs/s, Ray 1 worker "
+            f"{one['docs_per_s_wall']:.0f}, 2 workers {two['docs_per_s_wall']:.0f}; same "
+            f"labels: {one['labels_identical_to_local']}",
+            f"Ray 1 worker {one['ratio_vs_local_wall']:.2f} × local")
+
+
 SUMMARIES: dict[str, Callable[[dict[str, Any]], Row]] = {
+    "classify_ray": _classify_ray,
     "estimate": _estimate,
     "review_scale": _review_scale,
     "import": _import, "baseline": _baseline, "train": _train, "classify": _classify,

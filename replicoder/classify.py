@@ -20,13 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pyarrow as pa
-
 from replicoder import atomic, writers
 from replicoder.errors import ReplicoderError
 from replicoder.hashing import input_sha256
-from replicoder.models.trained import TrainedModel, load_trained
+from replicoder.inference import load_model, result_table
 from replicoder.predictions import Predictions
 from replicoder.progress import Progress, start
 from replicoder.readers import open_table
@@ -93,23 +90,6 @@ def _documents(study: Study) -> Iterator[tuple[str, str]]:
             yield doc.doc_id, doc.text
 
 
-def _table(pred: Predictions, model: TrainedModel, routed: dict[str, Any] | None) -> pa.Table:
-    scores = pred.scores if pred.scores is not None else np.zeros((len(pred.doc_ids), 0))
-    columns: dict[str, Any] = {
-        "id": pred.doc_ids,
-        "labels": [";".join(c for c in pred.codes if c in s) for s in pred.labels],
-        "top_score": scores.max(axis=1).astype(np.float32) if scores.size else
-        np.zeros(len(pred.doc_ids), np.float32),
-    }
-    for j, code in enumerate(pred.codes):
-        columns[f"score_{code}"] = scores[:, j].astype(np.float32)
-    columns["model"] = [model.name] * len(pred.doc_ids)
-    columns["adapter_sha256"] = [model.adapter_sha256] * len(pred.doc_ids)
-    if routed is not None:
-        columns.update(routed)
-    return pa.table(columns)
-
-
 def _route(study: Study, pred: Predictions, texts: list[str], below: float,
            annotator: str) -> tuple[Predictions, dict[str, Any], int]:
     """Send documents whose top score is below ``below`` to ``annotator``; keep its answer
@@ -151,7 +131,7 @@ def classify(study: Study, model: str, out: Path, *, input: Path | None = None,
     if checkpoint_every < 1 or batch_size < 1:
         raise ReplicoderError("--checkpoint-every and --batch-size must be at least 1")
     _check_writable(study)
-    trained = load_trained(study, model, device=device)
+    trained = load_model(study, model, device=device)
     run = Run.start(study, "classify")
     run.on_device(trained.device, trained.bf16)
     source = {"path": run.relative(input), "sha256": _sha(Path(input))} if input \
@@ -180,7 +160,7 @@ def classify(study: Study, model: str, out: Path, *, input: Path | None = None,
         if route_below is not None and route_to is not None:
             pred, extra, n = _route(study, pred, texts, route_below, route_to)
             routed += n
-        writers.write_part(_table(pred, trained, extra),
+        writers.write_part(result_table(pred, trained, extra),
                            parts_dir / f"part-{done + count:012d}.parquet")
         count += len(block)
         parts_now += 1

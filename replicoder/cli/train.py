@@ -20,6 +20,11 @@ class Mode(StrEnum):
     generative = "generative"
 
 
+class Engine(StrEnum):
+    local = "local"
+    ray = "ray"
+
+
 class Source(StrEnum):
     gold = "gold"
     verified = "verified"
@@ -92,10 +97,13 @@ def train(
 def classify(
     model: Annotated[str, typer.Option(help="Name of a model made by `replicoder train`.")],
     out: Annotated[Path, typer.Option(help="Output file: .parquet, .csv, .jsonl or .dta "
-                                           "(Stata).")],
+                                           "(Stata); with --engine ray a folder that "
+                                           "receives a Parquet dataset.")],
     input: Annotated[Path | None, typer.Argument(help="CSV, TSV, JSONL or Parquet file "
-                                                      "(optionally .gz); leave out to "
-                                                      "classify the study's documents.")]
+                                                      "(optionally .gz); with --engine ray "
+                                                      "also a folder of them or a quoted "
+                                                      "glob. Leave out to classify the "
+                                                      "study's documents.")]
     = None,
     text: Annotated[str, typer.Option(help="Column with the text.")] = "text",
     id: Annotated[str | None, typer.Option("--id", help="Column with document ids "
@@ -110,6 +118,19 @@ def classify(
                                                       "routed documents.")] = None,
     device: Annotated[str | None, typer.Option(help="cpu or cuda (default: cuda if "
                                                     "present).")] = None,
+    engine: Annotated[Engine, typer.Option(help="local: this process; ray: a pool of Ray "
+                                                "actors (pip install "
+                                                "'replicoder\\[ray]').")]
+    = Engine.local,
+    address: Annotated[str | None, typer.Option(help="Ray cluster to use: auto (the one "
+                                                     "this node belongs to) or "
+                                                     "ray://HOST:10001; default: start a "
+                                                     "local Ray.")] = None,
+    workers: Annotated[int | None, typer.Option(help="Ray actors, each holding the model "
+                                                     "once (default: one per GPU, else "
+                                                     "1).")] = None,
+    gpus_per_worker: Annotated[float, typer.Option(help="GPUs per Ray actor where the "
+                                                        "cluster has GPUs.")] = 1.0,
     study: StudyOption = Path("."),
 ) -> None:
     """Label a corpus with a trained model: per-label scores, labels and provenance.
@@ -120,8 +141,17 @@ def classify(
     A, documents the model is unsure about are answered by annotator A instead (the
     output says which answer was used).
 
+    With --engine ray the blocks of --checkpoint-every documents are spread over a pool
+    of Ray actors (GPU actors where the cluster has GPUs); each block becomes one Parquet
+    part in the --out folder, and a rerun skips the parts already written.
+
     Example: replicoder classify corpus.csv --model bills --out coded.parquet --id doc_id
     """
+    if engine == Engine.ray:
+        _classify_ray(model, out, input, text, id, batch_size, checkpoint_every,
+                      route_below, route_to, address, workers,
+                      0.0 if device == "cpu" else gpus_per_worker, study)
+        return
     from replicoder.classify import classify as run_classify
 
     with Bars() as progress:
@@ -137,3 +167,28 @@ def classify(
     )
     for warning in result.warnings:
         err_console.print(f"warning: {warning}; check the --id column of the input")
+
+
+def _classify_ray(model: str, out: Path, input: Path | None, text: str, id: str | None,
+                  batch_size: int, checkpoint_every: int, route_below: float | None,
+                  route_to: str | None, address: str | None, workers: int | None,
+                  gpus_per_worker: float, study: Path) -> None:
+    from replicoder.errors import ReplicoderError
+
+    if input is None:
+        raise ReplicoderError("--engine ray classifies files: give INPUT (a file, folder or "
+                              "quoted glob); export the study's documents first")
+    if route_below is not None or route_to is not None:
+        raise ReplicoderError("routing to an annotator runs with the local engine only; "
+                              "leave out --engine ray")
+    from replicoder.classify_ray import classify_ray
+
+    result = classify_ray(study_at(study), model, input, out, text=text, id_column=id,
+                          address=address, workers=workers, gpus_per_worker=gpus_per_worker,
+                          batch_size=batch_size, block_rows=checkpoint_every)
+    resumed = f" ({result.resumed_blocks} blocks were done before)" \
+        if result.resumed_blocks else ""
+    console.print(
+        f"Classified {result.documents} documents in {result.blocks} blocks{resumed} at "
+        f"{result.docs_per_s:.1f} docs/s: {result.out}"
+    )

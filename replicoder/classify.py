@@ -26,7 +26,7 @@ from replicoder.hashing import input_sha256
 from replicoder.inference import load_model, result_table
 from replicoder.predictions import Predictions
 from replicoder.progress import Progress, start
-from replicoder.readers import open_table
+from replicoder.readers import documents, open_table
 from replicoder.run import Run
 from replicoder.study import Study
 
@@ -48,28 +48,8 @@ class ClassifyResult:
 
 
 def _file_rows(path: Path, text: str, id_column: str | None) -> Iterator[tuple[str, str]]:
-    table = open_table(path)
-    missing = [c for c in (text, id_column) if c and c not in table.columns]
-    if missing:
-        raise ReplicoderError(
-            f"{path}: no column {missing[0]!r}; the columns are: {', '.join(table.columns)}. "
-            "Name the text column with --text and the id column with --id"
-        )
-    return _records(path, table, text, id_column)
-
-
-def _records(path: Path, table: Any, text: str, id_column: str | None
-             ) -> Iterator[tuple[str, str]]:
-    for row_no, record in table.rows:
-        value = record.get(text)
-        body = "" if value is None else str(value)
-        if not body.strip():
-            raise ReplicoderError(
-                f"{path}, {table.where} {row_no}: the text in column {text!r} is empty; "
-                "remove the row or fill in its text"
-            )
-        doc_id = str(record.get(id_column)) if id_column else str(row_no)
-        yield doc_id, body
+    rows = documents(open_table(path), text, id_column)
+    return ((doc_id, body) for _, doc_id, body in rows)
 
 
 def _study_rows(study: Study) -> tuple[Iterator[tuple[str, str]], int]:

@@ -13,13 +13,13 @@ import json
 import sys
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from replicoder.errors import ReplicoderError
 
-__all__ = ["FORMATS", "Table", "detect_format", "open_table"]
+__all__ = ["FORMATS", "Start", "Table", "detect_format", "documents", "open_table"]
 
 FORMATS = ("csv", "tsv", "jsonl", "parquet", "txt-folder")
 
@@ -31,15 +31,41 @@ _BOMS = {codecs.BOM_UTF32_LE: "UTF-32", codecs.BOM_UTF32_BE: "UTF-32",
 _READ_ERRORS = (OSError, EOFError, zlib.error)
 
 
+@dataclass(frozen=True)
+class Start:
+    """Where to begin reading a text file part-way: after ``rows`` rows (CSV/TSV) or lines
+    (JSONL) at byte ``offset`` of the decompressed text; Parquet: after ``rows`` rows."""
+
+    rows: int
+    offset: int
+    lines: int  # physical lines before that row (for error messages)
+    columns: list[str]
+
+
+@dataclass
+class Position:
+    """Where the row last yielded begins: its byte offset, the rows (or JSONL lines) and
+    the physical lines before it. ``start(columns)`` reopens a file there."""
+
+    offset: int = 0
+    before: int = 0
+    lines: int = 0
+
+    def start(self, columns: list[str]) -> Start:
+        return Start(self.before, self.offset, self.lines, columns)
+
+
 @dataclass
 class Table:
-    """A file opened for streaming: its columns and an iterator of rows."""
+    """A file opened for streaming: its columns and an iterator of rows. ``position``
+    follows the rows, so that a reader can start again at any of them (``Start``)."""
 
     path: Path
     format: str
     columns: list[str]
     rows: Iterator[tuple[int, Record]]
     where: str = "row"  # how messages name a position: "row" or "line" or "file"
+    position: Position = field(default_factory=Position)
 
 
 def detect_format(path: Path) -> str:
@@ -107,8 +133,9 @@ def _read_error(path: Path, exc: BaseException, line_no: int | None = None) -> s
     return f"{where}: cannot read: {exc}"
 
 
-def _decoded_lines(fh: IO[bytes], path: Path, encoding: str) -> Iterator[str]:
-    line_no = 0
+def _decoded_lines(fh: IO[bytes], path: Path, encoding: str, read: Position,
+                   line_no: int = 0) -> Iterator[str]:
+    """Decoded lines; ``read.offset`` counts the bytes handed out so far."""
     raws = iter(fh)
     while True:
         try:
@@ -118,6 +145,7 @@ def _decoded_lines(fh: IO[bytes], path: Path, encoding: str) -> Iterator[str]:
         except _READ_ERRORS as exc:
             raise ReplicoderError(_read_error(path, exc, line_no + 1)) from None
         line_no += 1
+        read.offset += len(raw)
         try:
             yield raw.decode(encoding)
         except UnicodeDecodeError as exc:
@@ -129,56 +157,96 @@ def _decoded_lines(fh: IO[bytes], path: Path, encoding: str) -> Iterator[str]:
             ) from exc
 
 
-def open_table(path: Path, *, encoding: str = "utf-8") -> Table:
-    """Open ``path`` for streaming; the format comes from its extension."""
+def open_table(path: Path, *, encoding: str = "utf-8", start: Start | None = None) -> Table:
+    """Open ``path`` for streaming; the format comes from its extension. ``start``: begin
+    at a row a ``Table.position`` recorded earlier (not for folders of .txt files)."""
     path = Path(path)
     if not path.exists():
         raise ReplicoderError(f"{path}: no such file or folder")
     fmt = detect_format(path)
     encoding = check_encoding(encoding)
     if fmt in ("csv", "tsv"):
-        return _open_delimited(path, fmt, encoding)
+        return _open_delimited(path, fmt, encoding, start)
     if fmt == "jsonl":
-        return _open_jsonl(path, encoding)
+        return _open_jsonl(path, encoding, start)
     if fmt == "parquet":
-        return _open_parquet(path)
+        return _open_parquet(path, start)
+    if start is not None:
+        raise ReplicoderError(f"{path}: a folder of .txt files is read whole, not from a row")
     return _open_folder(path, encoding)
 
 
-def _open_delimited(path: Path, fmt: str, encoding: str) -> Table:
+def documents(table: Table, text: str, id_column: str | None
+              ) -> Iterator[tuple[int, str, str]]:
+    """(row number, document id, text) per row: the id is ``id_column``'s value or the row
+    number. A missing column is an error at once; an empty text when its row is read."""
+    missing = [c for c in (text, id_column) if c and c not in table.columns]
+    if missing:
+        raise ReplicoderError(
+            f"{table.path}: no column {missing[0]!r}; the columns are: "
+            f"{', '.join(table.columns)}. Name the text column with --text and the id column "
+            "with --id"
+        )
+    return _documents(table, text, id_column)
+
+
+def _documents(table: Table, text: str, id_column: str | None
+               ) -> Iterator[tuple[int, str, str]]:
+    for row_no, record in table.rows:
+        value = record.get(text)
+        body = "" if value is None else str(value)
+        if not body.strip():
+            raise ReplicoderError(
+                f"{table.path}, {table.where} {row_no}: the text in column {text!r} is empty; "
+                "remove the row or fill in its text"
+            )
+        yield row_no, str(record.get(id_column)) if id_column else str(row_no), body
+
+
+def _open_delimited(path: Path, fmt: str, encoding: str, begin: Start | None) -> Table:
     csv.field_size_limit(sys.maxsize)
     delimiter = "\t" if fmt == "tsv" else ","
     fh = _open_binary(path)
-    lines = _decoded_lines(fh, path, encoding)
+    read = Position()
+    if begin is not None:
+        fh.seek(begin.offset)
+        read.offset = begin.offset
+    lines = _decoded_lines(fh, path, encoding, read)
     # strict: a quoted field still open at the end of the file is an error, not a document
     reader = csv.reader(lines, delimiter=delimiter, strict=True)
-    try:
-        header = next(reader)
-    except StopIteration:
-        fh.close()
-        raise ReplicoderError(f"{path}: the file is empty (no header row)") from None
-    except csv.Error as exc:
-        fh.close()
-        raise ReplicoderError(f"{path}, line 1: malformed header: {exc}") from exc
-    header = [h.lstrip("\ufeff").strip() for h in header]
-    try:
-        _check_header(path, header)
-    except ReplicoderError:
-        fh.close()
-        raise
+    if begin is not None:
+        header = list(begin.columns)
+    else:
+        try:
+            header = next(reader)
+        except StopIteration:
+            fh.close()
+            raise ReplicoderError(f"{path}: the file is empty (no header row)") from None
+        except csv.Error as exc:
+            fh.close()
+            raise ReplicoderError(f"{path}, line 1: malformed header: {exc}") from exc
+        header = [h.lstrip("\ufeff").strip() for h in header]
+        try:
+            _check_header(path, header)
+        except ReplicoderError:
+            fh.close()
+            raise
+    skipped = begin.lines if begin is not None else 0
+    position = Position()
 
     def rows() -> Iterator[tuple[int, Record]]:
         with fh:
-            row_no = 0
+            row_no = begin.rows if begin is not None else 0
             while True:
-                start = reader.line_num + 1
+                start = skipped + reader.line_num + 1
+                offset = read.offset
                 try:
                     values = next(reader)
                 except StopIteration:
                     return
                 except csv.Error as exc:
                     raise ReplicoderError(_csv_error(path, fmt, row_no + 1, start,
-                                                     reader.line_num, exc)) from None
+                                                     skipped + reader.line_num, exc)) from None
                 row_no += 1
                 if not values:
                     continue
@@ -187,11 +255,12 @@ def _open_delimited(path: Path, fmt: str, encoding: str) -> Table:
                         f"{path}, row {row_no} (line {start}): {len(values)} fields "
                         f"but the header has {len(header)}; check quoting and the delimiter"
                     )
-                if reader.line_num > start:
+                if skipped + reader.line_num > start:
                     _check_long_fields(path, header, values, row_no, start, delimiter)
+                position.offset, position.before, position.lines = offset, row_no - 1, start - 1
                 yield row_no, dict(zip(header, values, strict=True))
 
-    return Table(path, fmt, header, rows())
+    return Table(path, fmt, header, rows(), position=position)
 
 
 def _check_header(path: Path, header: list[str]) -> None:
@@ -240,11 +309,17 @@ def _check_long_fields(path: Path, header: list[str], values: list[str], row_no:
             )
 
 
-def _open_jsonl(path: Path, encoding: str) -> Table:
+def _open_jsonl(path: Path, encoding: str, begin: Start | None) -> Table:
     fh = _open_binary(path)
-    lines = enumerate(_decoded_lines(fh, path, encoding), start=1)
+    read = Position()
+    if begin is not None:
+        fh.seek(begin.offset)
+        read.offset = begin.offset
+    line_no = begin.rows if begin is not None else 0
+    lines = _decoded_lines(fh, path, encoding, read, line_no)
+    position = Position()
 
-    def parse(line_no: int, line: str) -> Record:
+    def parse(line: str) -> Record:
         try:
             value = json.loads(line)
         except json.JSONDecodeError as exc:
@@ -253,27 +328,36 @@ def _open_jsonl(path: Path, encoding: str) -> Table:
             raise ReplicoderError(f"{path}, line {line_no}: each line must be a JSON object")
         return value
 
-    first: tuple[int, Record] | None = None
-    for line_no, line in lines:
-        if line.strip():
-            first = (line_no, parse(line_no, line))
-            break
-    if first is None:
+    def records() -> Iterator[tuple[int, Record]]:
+        nonlocal line_no
+        while True:
+            offset = read.offset
+            line = next(lines, None)
+            if line is None:
+                return
+            line_no += 1
+            if line.strip():
+                position.offset, position.before = offset, line_no - 1
+                position.lines = line_no - 1
+                yield line_no, parse(line)
+
+    stream = records()
+    first = None if begin is not None else next(stream, None)
+    if begin is None and first is None:
         fh.close()
         raise ReplicoderError(f"{path}: the file has no JSON records")
+    columns = list(begin.columns) if begin is not None else list(first[1]) if first else []
 
     def rows() -> Iterator[tuple[int, Record]]:
         with fh:
-            assert first is not None
-            yield first
-            for line_no, line in lines:
-                if line.strip():
-                    yield line_no, parse(line_no, line)
+            if first is not None:
+                yield first
+            yield from stream
 
-    return Table(path, "jsonl", list(first[1]), rows(), where="line")
+    return Table(path, "jsonl", columns, rows(), where="line", position=position)
 
 
-def _open_parquet(path: Path) -> Table:
+def _open_parquet(path: Path, begin: Start | None) -> Table:
     import pyarrow.parquet as pq
 
     try:
@@ -281,15 +365,24 @@ def _open_parquet(path: Path) -> Table:
     except Exception as exc:  # pyarrow raises several types for a bad file
         raise ReplicoderError(f"{path}: not a readable Parquet file: {exc}") from exc
     columns = list(pf.schema_arrow.names)
+    skip = begin.rows if begin is not None else 0
+    position = Position()
 
     def rows() -> Iterator[tuple[int, Record]]:
         row_no = 0
-        for batch in pf.iter_batches(batch_size=4096):
-            for record in batch.to_pylist():
-                row_no += 1
-                yield row_no, record
+        for group in range(pf.num_row_groups):
+            size = pf.metadata.row_group(group).num_rows
+            if row_no + size <= skip:  # whole row groups before the start are not read
+                row_no += size
+                continue
+            for batch in pf.iter_batches(batch_size=4096, row_groups=[group]):
+                for record in batch.to_pylist():
+                    row_no += 1
+                    if row_no > skip:
+                        position.before = row_no - 1
+                        yield row_no, record
 
-    return Table(path, "parquet", columns, rows())
+    return Table(path, "parquet", columns, rows(), position=position)
 
 
 def _open_folder(path: Path, encoding: str) -> Table:

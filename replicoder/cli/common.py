@@ -20,6 +20,12 @@ StudyOption = Annotated[
     ),
 ]
 
+HostOption = Annotated[str, typer.Option(
+    help="Address to listen on. The default is loopback only; any other address exposes the "
+    "server to the network (the review app then requires the token it prints; for serve, "
+    "set --api-key-env).")]
+PortOption = Annotated[int, typer.Option(help="TCP port to listen on.")]
+
 
 def study_at(path: Path) -> Study:
     return open_study(path)

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from replicoder.cli.common import StudyOption, console, study_at
+from replicoder.cli.common import HostOption, PortOption, StudyOption, console, study_at
 from replicoder.errors import ReplicoderError
 
 review_app = typer.Typer(invoke_without_command=True, no_args_is_help=False)
@@ -27,10 +27,8 @@ def review(
     ctx: typer.Context,
     coder: Annotated[str | None, typer.Option(
         help="Your coder name (letters, digits, - or _); default: your login name.")] = None,
-    host: Annotated[str, typer.Option(
-        help="Address to listen on. Any non-loopback address requires the token printed "
-        "at start.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8765,
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8765,
     study: StudyOption = Path("."),
 ) -> None:
     """Review LLM proposals in a local web app: reject wrong labels, add missing ones.

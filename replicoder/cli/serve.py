@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from replicoder.cli.common import console, err_console
+from replicoder.cli.common import HostOption, PortOption, console, err_console
 
 
 def register(app: typer.Typer) -> None:
@@ -21,10 +21,8 @@ def serve(
         ".gguf file.")] = "embedded",
     adapter: Annotated[Path | None, typer.Option(
         help="A peft LoRA adapter folder (generator) to load on top of --model.")] = None,
-    host: Annotated[str, typer.Option(
-        help="Address to bind. The default is loopback only; anything else exposes the "
-        "model to the network (set --api-key-env then).")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8000,
     name: Annotated[str | None, typer.Option(
         help="Model id clients send in 'model' (default: the adapter folder's name, else "
         "--model as given).", show_default=False)] = None,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -13,22 +12,6 @@ from replicoder import importer
 from replicoder import study as study_mod
 from replicoder.cli.common import StudyOption, console, study_at
 from replicoder.cli.tables import label_table
-
-
-class UnknownLabels(StrEnum):
-    error = "error"
-    drop = "drop"
-    keep = "keep"
-
-
-class EmptyTexts(StrEnum):
-    error = "error"
-    skip = "skip"
-
-
-class EmptyLabels(StrEnum):
-    unlabelled = "unlabelled"
-    none = "none"
 
 
 def register(app: typer.Typer) -> None:
@@ -82,22 +65,22 @@ def import_(
         list[str] | None, typer.Option(help="Column to keep as metadata (repeatable).")
     ] = None,
     unknown_labels: Annotated[
-        UnknownLabels,
+        importer.UnknownLabels,
         typer.Option(
             help="Labels not in the codebook: 'error' stops and lists them; 'drop' leaves "
             "those rows out; 'keep' imports the documents with their known labels only."
         ),
-    ] = UnknownLabels.error,
+    ] = "error",
     empty: Annotated[
-        EmptyTexts, typer.Option(help="Rows with an empty text: 'error' stops; 'skip' leaves "
-                                      "them out and counts them.")
-    ] = EmptyTexts.error,
+        importer.EmptyTexts, typer.Option(help="Rows with an empty text: 'error' stops; "
+                                               "'skip' leaves them out and counts them.")
+    ] = "error",
     empty_labels: Annotated[
-        EmptyLabels, typer.Option(
+        importer.EmptyLabels, typer.Option(
             help="Rows whose label cell is empty: 'unlabelled' imports them without gold "
             "labels; 'none' (multi-label codebooks) imports them as verified 'no label "
             "applies'.")
-    ] = EmptyLabels.unlabelled,
+    ] = "unlabelled",
     encoding: Annotated[str, typer.Option(
         help="Text encoding of the file (a Python codec name: utf-8, cp1252, latin-1).")
     ] = "utf-8",
@@ -118,8 +101,8 @@ def import_(
         task = bar.add_task(f"importing {file.name}", total=None)
         result = importer.import_file(
             st, file, text=text, id=id, labels=labels, sep=sep, meta=meta or [],
-            unknown_labels=unknown_labels.value, empty=empty.value,
-            empty_labels=empty_labels.value, encoding=encoding,
+            unknown_labels=unknown_labels, empty=empty,
+            empty_labels=empty_labels, encoding=encoding,
             progress=lambda n: bar.update(task, completed=n),
         )
     console.print(

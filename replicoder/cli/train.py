@@ -2,32 +2,16 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
 from replicoder.cli.common import StudyOption, console, err_console, study_at
 from replicoder.cli.progress import Bars
-from replicoder.train.config import TrainConfig
+from replicoder.train.config import Mode, Source, TrainConfig
 
 DEFAULTS = TrainConfig()
-
-
-class Mode(StrEnum):
-    classifier = "classifier"
-    generative = "generative"
-
-
-class Engine(StrEnum):
-    local = "local"
-    ray = "ray"
-
-
-class Source(StrEnum):
-    gold = "gold"
-    verified = "verified"
 
 
 def register(app: typer.Typer) -> None:
@@ -43,10 +27,10 @@ def train(
     = "embedded",
     mode: Annotated[Mode, typer.Option(help="classifier: a classification head (fast, "
                                             "calibrated scores); generative: learn to write "
-                                            "the codes.")] = Mode.classifier,
+                                            "the codes.")] = "classifier",
     source: Annotated[Source, typer.Option("--from", help="Learn from gold labels or from "
                                                           "reviewers' verified labels.")]
-    = Source.gold,
+    = "gold",
     train_size: Annotated[int | None, typer.Option(help="Use a seeded random subset of this "
                                                         "many training documents.")] = None,
     epochs: Annotated[int, typer.Option(help="Passes over the training documents.")]
@@ -80,7 +64,7 @@ def train(
     """
     from replicoder.train import train as run_train
 
-    config = TrainConfig(base=base, mode=mode.value, source=source.value,
+    config = TrainConfig(base=base, mode=mode, source=source,
                          train_size=train_size, epochs=epochs, seed=seed, lr=lr,
                          batch_size=batch_size, max_length=max_length, lora_r=lora_r,
                          precision=precision, device=device)
@@ -118,10 +102,9 @@ def classify(
                                                       "routed documents.")] = None,
     device: Annotated[str | None, typer.Option(help="cpu or cuda (default: cuda if "
                                                     "present).")] = None,
-    engine: Annotated[Engine, typer.Option(help="local: this process; ray: a pool of Ray "
-                                                "actors (pip install "
-                                                "'replicoder\\[ray]').")]
-    = Engine.local,
+    engine: Annotated[Literal["local", "ray"], typer.Option(
+        help="local: this process; ray: a pool of Ray actors (pip install "
+             "'replicoder\\[ray]').")] = "local",
     address: Annotated[str | None, typer.Option(help="Ray cluster to use: auto (the one "
                                                      "this node belongs to) or "
                                                      "ray://HOST:10001; default: start a "
@@ -147,7 +130,7 @@ def classify(
 
     Example: replicoder classify corpus.csv --model bills --out coded.parquet --id doc_id
     """
-    if engine == Engine.ray:
+    if engine == "ray":
         _classify_ray(model, out, input, text, id, batch_size, checkpoint_every,
                       route_below, route_to, address, workers,
                       0.0 if device == "cpu" else gpus_per_worker, study)

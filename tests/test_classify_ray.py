@@ -93,6 +93,31 @@ def test_same_answers_as_the_local_engine(tmp_path: Path, local_ray: None,
     assert again.resumed_blocks == 5 and again.manifest["documents_this_call"] == 0
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_embedded_model_same_answers_on_ray(tmp_path: Path, local_ray: None) -> None:
+    """The real embedded model (SmolLM2-135M), fine-tuned briefly: one Ray worker gives the
+    local engine's labels and scores."""
+    df = pd.read_csv(SAMPLE)
+    st = study_mod.init(tmp_path / "study")
+    rows = df[df.major_topic.isin([3, 12, 20, 21])].groupby("major_topic").head(12)
+    rows.to_csv(tmp_path / "train.csv", index=False)
+    importer.import_file(st, tmp_path / "train.csv", text="text", id="id", labels="major_topic")
+    train(st, "smol", TrainConfig(epochs=1, batch_size=8, max_length=32))
+    corpus = tmp_path / "corpus.csv"
+    df[["id", "text"]].tail(40).to_csv(corpus, index=False)
+    local = classify(st, "smol", tmp_path / "local.parquet", input=corpus, id_column="id",
+                     checkpoint_every=20)
+    classify_ray(st, "smol", corpus, tmp_path / "ray", id_column="id", workers=1,
+                 block_rows=20)
+    a = pd.read_parquet(tmp_path / "local.parquet")
+    b = pd.read_parquet(tmp_path / "ray").sort_values(["input_file", "input_row"])
+    assert b.id.tolist() == a.id.tolist() and b.labels.tolist() == a.labels.tolist()
+    scores = [c for c in a.columns if c.startswith("score_")]
+    np.testing.assert_allclose(b[scores].to_numpy(), a[scores].to_numpy(), atol=1e-4)
+    assert set(b.adapter_sha256) == {local.manifest["adapter_sha256"]}
+
+
 def test_formats_folders_and_globs(tmp_path: Path, local_ray: None,
                                    trained: tuple[study_mod.Study, Path]) -> None:
     st, corpus = trained

@@ -35,13 +35,15 @@ def results_table(result: dict[str, Any]) -> Table:
     """Exact-match accuracy and Jaccard first (as the paper); n: documents scored."""
     keys = headline_keys(result["multi_label"])
     table = Table(title="95% bootstrap intervals in brackets", caption=scored_note(result))
-    for col in ("model", "part", "n", "unparsed", *(HEADERS[k] for k in keys)):
+    crowd = any("answers" in entry for entry in result["models"].values())
+    for col in ("model", "part", "n", *(["unparsed"] if crowd else []),
+                *(HEADERS[k] for k in keys)):
         table.add_column(col, justify="left" if col in ("model", "part") else "right")
     for name, entry in result["models"].items():
         for part, m in entry["parts"].items():
             unparsed = entry.get("answers", {}).get(part, {}).get("unparsed")
             table.add_row(name, part, str(m["n_documents"]),
-                          "–" if unparsed is None else str(unparsed),
+                          *([] if not crowd else ["–" if unparsed is None else str(unparsed)]),
                           *[_fmt(m[k], m["ci"][k], 3 if k == "hamming_loss" else 2)
                             for k in keys])
     return table

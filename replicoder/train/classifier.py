@@ -67,8 +67,11 @@ def fit(base: BaseModel, codes: list[str], multi_label: bool, config: TrainConfi
         m = headline(val_truth, pred, codes)
         key = "f1_micro" if multi_label else "subset_accuracy"
         # shown: the figures the training summary reports (`replicoder train`)
-        return float(m[key] or 0.0), {"val_accuracy": float(m["subset_accuracy"] or 0.0),
-                                      "val_f1_macro": float(m["f1_macro"] or 0.0)}
+        shown = {"val_accuracy": float(m["subset_accuracy"] or 0.0),
+                 "val_f1_macro": float(m["f1_macro"] or 0.0)}
+        if multi_label:  # what it selects on
+            shown["val_f1_micro"] = float(m["f1_micro"] or 0.0)
+        return float(m[key] or 0.0), shown
 
     result = loop.run(model, [len(x) for x in ids], step_loss, evaluate, config, workdir,
                       progress=progress, stop_after=stop_after)

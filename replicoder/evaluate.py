@@ -4,10 +4,15 @@ Sources of predictions, each evaluated as a "model":
 - ``models``: fine-tuned models in models/NAME, or ``zero-shot`` / ``zero-shot:BASE`` (the
   base model prompted with the codebook, never fine-tuned);
 - ``baseline="tfidf"``: TF-IDF + linear SVM trained on the split's train part;
-- ``annotators``: each LLM annotator's proposals in study.db (unparsed or missing
-  proposals count as empty sets), plus the crowd's majority vote and union
-  (:mod:`replicoder.aggregate`: unparsed answers do not vote).
+- ``annotators``: each LLM annotator's proposals in study.db, plus the crowd's majority
+  vote and union (:mod:`replicoder.aggregate`: unparsed answers do not vote).
 The truth is each document's gold label set (reviewers' verified labels where no gold).
+
+An annotator is scored on the documents it answered, not on the whole part: a document
+it was never asked about is left out, an unparsed answer counts as an answer with no
+label (the annotator saw the document and failed). The crowd is scored on the documents
+any of its annotators answered. ``common_subset=True`` scores every model, annotators and
+the rest, on the documents every annotator answered, so that all rows are comparable.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,12 +38,14 @@ from replicoder.splits import PARTS, ensure_split, labelled
 from replicoder.store import Proposal
 from replicoder.study import Study
 
-__all__ = ["BASELINES", "EvalDocs", "SETTINGS", "ZERO_SHOT", "baseline_source", "crowd_sources",
-           "evaluate_models", "load_parts", "model_source", "predictions_parquet", "score",
-           "write_run"]
+__all__ = ["BASELINES", "CROWD", "EvalDocs", "SETTINGS", "ZERO_SHOT", "answered",
+           "baseline_source", "crowd_sources", "evaluate_models", "load_parts", "model_source",
+           "predictions_parquet", "score", "write_run"]
 
 BASELINES = (TFIDF,)
 ZERO_SHOT = "zero-shot"
+# sources scored on the documents they answered rather than the whole part
+CROWD = ("annotator", "crowd")
 # provenance fields of an annotator's proposals that say how they were made
 SETTINGS = ("backend", "model", "model_id", "params", "template", "template_sha256")
 
@@ -51,6 +58,12 @@ class EvalDocs:
     doc_ids: list[str]
     texts: list[str]
     truth: list[frozenset[str]]
+
+    def only(self, ids: Collection[str]) -> EvalDocs:
+        """The documents among ``ids``, in this part's order."""
+        keep = [i for i, d in enumerate(self.doc_ids) if d in ids]
+        return EvalDocs(self.part, [self.doc_ids[i] for i in keep],
+                        [self.texts[i] for i in keep], [self.truth[i] for i in keep])
 
     def sha256(self) -> str:
         h = hashlib.sha256()
@@ -152,15 +165,16 @@ def crowd_sources(study: Study, annotators: bool | list[str]
 
     def one(name: str) -> Source:
         def predict(docs: EvalDocs) -> Predictions:
-            mine = [p for p in answers(docs) if p.annotator == name]
-            got = {p.doc_id: p.labels for p in mine if p.status == "ok"}
+            mine = {p.doc_id: p for p in answers(docs) if p.annotator == name}
+            seen = [d for d in docs.doc_ids if d in mine]
+            ok = sum(mine[d].status == "ok" for d in seen)
             settings = {json.dumps({k: p.provenance.get(k) for k in SETTINGS}, sort_keys=True)
-                        for p in mine}
-            counts = {"ok": len(got), "unparsed": len(mine) - len(got),
-                      "missing": len(docs.doc_ids) - len(mine),
+                        for p in mine.values()}
+            counts = {"ok": ok, "unparsed": len(seen) - ok,
+                      "missing": len(docs.doc_ids) - len(seen),
                       "settings": [json.loads(x) for x in sorted(settings)]}
-            return Predictions(name, docs.doc_ids, [got.get(d, frozenset()) for d in
-                                                   docs.doc_ids], study.codebook.codes,
+            sets = [mine[d].labels if mine[d].status == "ok" else frozenset() for d in seen]
+            return Predictions(name, seen, sets, study.codebook.codes,
                                provenance={"answers": counts})
         return predict
 
@@ -169,8 +183,9 @@ def crowd_sources(study: Study, annotators: bool | list[str]
             props = answers(docs)
             got = aggregate.majority(props, names) if rule == "majority" else {
                 d: frozenset(codes) for d, codes in aggregate.union(props, names).items()}
-            return Predictions(f"crowd-{rule}", docs.doc_ids,
-                               [got.get(d, frozenset()) for d in docs.doc_ids],
+            seen = {p.doc_id for p in props}
+            ids = [d for d in docs.doc_ids if d in seen]
+            return Predictions(f"crowd-{rule}", ids, [got.get(d, frozenset()) for d in ids],
                                study.codebook.codes)
         return predict
 
@@ -180,6 +195,18 @@ def crowd_sources(study: Study, annotators: bool | list[str]
         out += [(f"crowd-{k}", combined(k), {"kind": "crowd", "rule": k, "annotators": names})
                 for k in ("majority", "union")]
     return out
+
+
+def answered(study: Study, names: Sequence[str], doc_ids: Sequence[str]) -> set[str]:
+    """The documents among ``doc_ids`` that every annotator in ``names`` answered (ok or
+    unparsed)."""
+    with study.store() as store:
+        props = store.proposals(list(doc_ids))
+    by: dict[str, set[str]] = {n: set() for n in names}
+    for p in props:
+        if p.annotator in by:
+            by[p.annotator].add(p.doc_id)
+    return set(doc_ids).intersection(*by.values())
 
 
 def score(study: Study, pred: Predictions, docs: EvalDocs, n_boot: int, seed: int
@@ -238,8 +265,12 @@ def evaluate_models(
     n_boot: int = 1000,
     train_rows: bool = True,
     seed: int | None = None,
+    common_subset: bool = False,
 ) -> dict[str, Any]:
     """Evaluate every model on the same documents and write runs/<run_id>/.
+
+    Annotators (and the crowd) are scored on the documents they answered; with
+    ``common_subset`` every model is scored only on the documents every annotator answered.
 
     Returns {"run_id", "run_dir", "split", "parts", "codes", "multi_label",
     "documents": part -> {"n", "sha256"}, "models": name -> {"kind", ..., "parts": part ->
@@ -257,6 +288,9 @@ def evaluate_models(
     parts = (["train"] if train_rows and split != "train" else []) + [split]
     docs = load_parts(study, parts)
     train_docs: EvalDocs | None = docs.get("train")
+    crowd_names = [name for name, _, info in crowd if info["kind"] == "annotator"]
+    if common_subset:
+        docs = _common(study, crowd_names, docs)
     if train_docs is None and baseline:
         train_docs = load_parts(study, ["train"])["train"]
     sources: list[tuple[str, Source, dict[str, Any]]] = []
@@ -272,7 +306,9 @@ def evaluate_models(
 
     run = Run.start(study, "evaluate")
     result: dict[str, Any] = {
-        "run_id": run.run_id, "split": split, "parts": parts, "codes": study.codebook.codes,
+        "run_id": run.run_id, "split": split,
+        "common_subset": {"annotators": crowd_names} if common_subset else None,
+        "parts": parts, "codes": study.codebook.codes,
         "multi_label": study.codebook.multi_label, "n_boot": n_boot, "seed": seed,
         "documents": {p: {"n": len(d.doc_ids), "sha256": d.sha256()} for p, d in docs.items()},
         "models": {},
@@ -282,13 +318,33 @@ def evaluate_models(
         entry: dict[str, Any] = {**info, "parts": {}}
         for part, part_docs in docs.items():
             pred = predict(part_docs)
-            rows.append((name, part_docs, pred))
             if info["kind"] == "annotator" and pred.provenance:
                 entry.setdefault("answers", {})[part] = pred.provenance["answers"]
-            entry["parts"][part] = score(study, pred, part_docs, n_boot, seed)
+            scored = part_docs.only(pred.doc_ids) if info["kind"] in CROWD else part_docs
+            if not scored.doc_ids:  # an annotator that answered none of this part
+                continue
+            rows.append((name, scored, pred))
+            entry["parts"][part] = score(study, pred, scored, n_boot, seed)
         result["models"][name] = entry
     write_run(run, result, rows)
     return result
+
+
+def _common(study: Study, names: list[str], docs: dict[str, EvalDocs]
+            ) -> dict[str, EvalDocs]:
+    """Each part restricted to the documents every annotator in ``names`` answered."""
+    if not names:
+        raise ReplicoderError("--common-subset keeps the documents every annotator answered; "
+                              "name annotators with --annotators or --annotator")
+    out: dict[str, EvalDocs] = {}
+    for part, part_docs in docs.items():
+        out[part] = part_docs.only(answered(study, names, part_docs.doc_ids))
+        if not out[part].doc_ids:
+            hint = " (leave out the train rows: --no-train-rows)" if part == "train" else ""
+            raise ReplicoderError(f"no {part} document was answered by every annotator "
+                                  f"({', '.join(names)}); leave out --common-subset or an "
+                                  f"annotator{hint}")
+    return out
 
 
 def write_run(run: Run, result: dict[str, Any],

@@ -2,7 +2,7 @@
 
 A long job asks its ``progress`` callback for a task, ``task = progress("classifying",
 total, done)``, then calls ``task(n)`` as it finishes n more items, with optional named
-figures (``task(1, loss=0.41)``, ``task(0, validation=0.83)``). ``progress`` None: silent.
+figures (``task(1, loss=0.41)``, ``task(0, val_accuracy=0.83)``). ``progress`` None: silent.
 """
 
 from __future__ import annotations

@@ -21,8 +21,8 @@ import numpy as np  # noqa: E402
 from replicoder import atomic  # noqa: E402
 from replicoder.codebook import Codebook  # noqa: E402
 
-__all__ = ["PART_COLOURS", "PER_LABEL", "TEMPLATE", "TITLES", "accuracy_key", "headline_figure",
-           "learning_curve_figure", "per_label_figure", "short", "write_report"]
+__all__ = ["PART_COLOURS", "PER_LABEL", "TEMPLATE", "TITLES", "headline_figure", "headline_keys",
+           "learning_curve_figure", "per_label_figure", "scored_note", "short", "write_report"]
 
 PART_COLOURS = {"train": "#9ecae1", "validation": "#fdae6b", "test": "#08519c"}
 PER_LABEL = ("balanced_accuracy", "f1", "sensitivity", "specificity")
@@ -32,9 +32,25 @@ TITLES = {"subset_accuracy": "Accuracy (exact match)", "label_accuracy": "Label 
           "sensitivity": "Sensitivity (recall)", "specificity": "Specificity"}
 
 
-def accuracy_key(multi_label: bool) -> str:
-    """The headline accuracy: label accuracy (1 - Hamming) for multi-label data, as the paper."""
-    return "label_accuracy" if multi_label else "subset_accuracy"
+def headline_keys(multi_label: bool) -> list[str]:
+    """The metrics tables lead with, in order: exact-match accuracy and Jaccard, as the paper.
+
+    Label accuracy (1 - Hamming loss) rewards predicting nothing when labels are rare, so
+    it comes last and only for multi-label codebooks.
+    """
+    return ["subset_accuracy", "jaccard", "hamming_loss", "f1_macro",
+            *(["label_accuracy"] if multi_label else [])]
+
+
+def scored_note(result: dict[str, Any]) -> str:
+    """One sentence on which documents each row is scored on."""
+    if result.get("common_subset"):
+        names = ", ".join(result["common_subset"]["annotators"])
+        return (f"Every model is scored on the same documents: those every annotator "
+                f"({names}) answered.")
+    return ("n: documents scored. Annotators are scored on the documents they answered "
+            "(an unparsed answer counts as no label); the crowd on those any annotator "
+            "answered; other models on every document.")
 
 
 def short(name: str, width: int = 24) -> str:
@@ -55,8 +71,8 @@ def _save(fig: Any, path: Path) -> None:
 
 
 def headline_figure(result: dict[str, Any], path: Path) -> None:
-    """Accuracy, Hamming loss and Jaccard: one bar per model and part, CI as error bars."""
-    keys = [accuracy_key(result["multi_label"]), "hamming_loss", "jaccard"]
+    """Accuracy, Jaccard and Hamming loss: one bar per model and part, CI as error bars."""
+    keys = headline_keys(result["multi_label"])[:3]
     names = list(result["models"])
     parts = result["parts"]
     width = 0.8 / len(parts)
@@ -67,7 +83,12 @@ def headline_figure(result: dict[str, Any], path: Path) -> None:
         for k, part in enumerate(parts):
             vals, lows, highs = [], [], []
             for name in names:
-                m = result["models"][name]["parts"][part]
+                m = result["models"][name]["parts"].get(part)  # None: nothing answered
+                if m is None:
+                    vals.append(np.nan)
+                    lows.append(0.0)
+                    highs.append(0.0)
+                    continue
                 v, (lo, hi) = m[key], m["ci"][key]
                 vals.append(v)
                 lows.append(max(0.0, v - lo) if lo is not None else 0.0)  # rounding
@@ -99,6 +120,8 @@ def per_label_figure(result: dict[str, Any], part: str, book: Codebook, path: Pa
     for ax, key in zip(axes, PER_LABEL, strict=True):
         low = 1.0
         for k, name in enumerate(names):
+            if part not in result["models"][name]["parts"]:
+                continue  # an annotator that answered none of this part
             rows = result["models"][name]["parts"][part]["per_label"]
             vals = np.array([np.nan if rows[c][key] is None else rows[c][key] for c in codes])
             off = (k - (len(names) - 1) / 2) * 0.12
@@ -120,7 +143,7 @@ def per_label_figure(result: dict[str, Any], part: str, book: Codebook, path: Pa
 
 def learning_curve_figure(result: dict[str, Any], path: Path) -> None:
     """Metrics against training-set size: mean over repeats, 95% bootstrap band, each repeat."""
-    keys = [accuracy_key(result["multi_label"]), "f1_macro", "jaccard", "hamming_loss"]
+    keys = ["subset_accuracy", "jaccard", "f1_macro", "hamming_loss"]
     points = result["curve"]
     sizes = sorted({p["size"] for p in points})
     fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3.8),
@@ -165,17 +188,20 @@ seed {{ r.seed }}.</p>
 {% if r.trainer is defined %}<p>Trainer: {{ r.trainer }}; sizes {{ r.sizes|join(", ") }};
 repeats {{ r.repeats }}.</p>{% endif %}
 <h2>Headline metrics</h2>
+<p>{{ note }}</p>
 <table><tr><th class="l">model</th><th class="l">kind</th><th class="l">documents</th>
+<th>n</th><th>unparsed</th>
 {% for k in headline %}<th>{{ titles[k] }}</th>{% endfor %}</tr>
 {% for name, m in r.models.items() %}{% for part, v in m.parts.items() %}
-<tr><td class="l">{{ name }}</td><td class="l">{{ m.kind }}</td><td class="l">{{ part }}
-({{ v.n_documents }})</td>{% for k in headline %}<td>{{ fmt(v[k]) }}
+<tr><td class="l">{{ name }}</td><td class="l">{{ m.kind }}</td><td class="l">{{ part }}</td>
+<td>{{ v.n_documents }}</td><td>{{ m.answers[part].unparsed if m.answers is defined
+and part in m.answers else "–" }}</td>{% for k in headline %}<td>{{ fmt(v[k]) }}
 <span class="ci">[{{ fmt(v.ci[k][0]) }}, {{ fmt(v.ci[k][1]) }}]</span></td>{% endfor %}</tr>
 {% endfor %}{% endfor %}</table>
 {% for f in figures %}<img src="{{ f.name }}" alt="{{ f.alt }}">
 {% endfor %}
 <h2>Per label ({{ r.split }} documents)</h2>
-{% for name, m in r.models.items() %}<details><summary>{{ name }}</summary>
+{% for name, m in r.models.items() if r.split in m.parts %}<details><summary>{{ name }}</summary>
 <table><tr><th class="l">label</th><th>support</th><th>predicted</th>
 {% for k in per_label %}<th>{{ titles[k] }}</th>{% endfor %}<th>precision</th></tr>
 {% for code, v in m.parts[r.split].per_label.items() %}<tr><td class="l">{{ code }}
@@ -206,11 +232,12 @@ def write_report(run_dir: Path, result: dict[str, Any], book: Codebook, kind: st
             name = f"per_label_{part}.png"
             per_label_figure(result, part, book, run_dir / name)
             figures.append({"name": name, "alt": f"per-label metrics, {part}"})
+    keys = headline_keys(result["multi_label"])
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     html = env.from_string(TEMPLATE).render(
         r=result, kind=kind, book=book, figures=figures, fmt=_fmt, titles=TITLES,
-        headline=[accuracy_key(result["multi_label"]), "hamming_loss", "jaccard",
-                  "f1_micro", "f1_macro"],
+        headline=[*keys[:3], "f1_micro", *keys[3:]],
+        note=scored_note(result),
         per_label=PER_LABEL, names={lab.code: lab.name for lab in book.labels},
         created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +15,7 @@ import pytest
 
 from replicoder import study as study_mod
 from replicoder.baseline import TfidfSvm
+from replicoder.cli.evaluate import results_table
 from replicoder.errors import ReplicoderError
 from replicoder.evaluate import evaluate_models, load_parts
 from replicoder.metrics import evaluate
@@ -30,7 +33,8 @@ def study(tmp_path_factory: pytest.TempPathFactory) -> study_mod.Study:
     """The demo sample (1,000 CAP-coded bill titles) with three annotators' proposals.
 
     ``perfect`` proposes the gold labels; ``noisy`` is wrong on the first 20 test
-    documents, unparsed on the next 10 and silent on the next 5; ``always3`` says 3.
+    documents, unparsed on the next 10 and silent on the next 5; ``always3`` says 3;
+    ``few`` answers only test documents 40-49: 8 right, 1 wrong, 1 unparsed.
     """
     st = sample_study(tmp_path_factory.mktemp("eval") / "study")
     parts = ensure_split(st)
@@ -46,27 +50,34 @@ def study(tmp_path_factory: pytest.TempPathFactory) -> study_mod.Study:
             elif i < 30:
                 props.append(Proposal(d, "noisy", frozenset(), "unparsed", "???", {}, "t"))
         props += [Proposal(d, "noisy", gold[d], "ok", "", {}, "t") for d in test[35:]]
+        props += [Proposal(d, "few", gold[d], "ok", "", {}, "t") for d in test[40:48]]
+        props.append(Proposal(test[48], "few", frozenset({_wrong(next(iter(gold[test[48]])))}),
+                              "ok", "", {}, "t"))
+        props.append(Proposal(test[49], "few", frozenset(), "unparsed", "???", {}, "t"))
         store.add_proposals(props)
     return st
 
 
 def test_models_side_by_side_on_the_same_documents(study: study_mod.Study) -> None:
     r = evaluate_models(study, [], annotators=True, n_boot=200)
-    assert list(r["models"]) == ["always3", "noisy", "perfect", "crowd-majority",
+    assert list(r["models"]) == ["always3", "few", "noisy", "perfect", "crowd-majority",
                                  "crowd-union", "tfidf"]
     assert r["parts"] == ["train", "test"]
     test_ids = split_ids(study, "test")
     n = len(test_ids)
     assert r["documents"]["test"]["n"] == n == 200
-    for entry in r["models"].values():
-        assert entry["parts"]["test"]["n_documents"] == n
+    for name, entry in r["models"].items():
+        if name not in ("few", "noisy"):
+            assert entry["parts"]["test"]["n_documents"] == n
     perfect = r["models"]["perfect"]["parts"]
     assert perfect["test"]["subset_accuracy"] == 1.0 and perfect["train"]["jaccard"] == 1.0
     assert perfect["test"]["ci"]["subset_accuracy"] == (1.0, 1.0)
     noisy = r["models"]["noisy"]["parts"]["test"]
-    # 20 wrong, 10 unparsed and 5 missing count as errors (empty sets for the last 15)
-    assert noisy["subset_accuracy"] == pytest.approx((n - 35) / n)
-    assert noisy["hamming_loss"] == pytest.approx((20 * 2 + 15) / (n * 21))
+    # scored on the n - 5 documents it answered: 20 wrong, 10 unparsed (no label)
+    assert noisy["n_documents"] == n - 5
+    assert noisy["subset_accuracy"] == pytest.approx((n - 35) / (n - 5))
+    assert noisy["hamming_loss"] == pytest.approx((20 * 2 + 10) / ((n - 5) * 21))
+    assert "train" not in r["models"]["noisy"]["parts"]  # it answered no train document
     answers = r["models"]["noisy"]["answers"]["test"]
     assert (answers["ok"], answers["unparsed"], answers["missing"]) == (n - 15, 10, 5)
     with study.store() as store:
@@ -86,7 +97,8 @@ def test_models_side_by_side_on_the_same_documents(study: study_mod.Study) -> No
     run = Path(r["run_dir"])
     assert json.loads((run / "metrics.json").read_text())["models"].keys() == r["models"].keys()
     rows = pq.read_table(run / "predictions.parquet").to_pylist()
-    assert len(rows) == 6 * (n + r["documents"]["train"]["n"])
+    n_train = r["documents"]["train"]["n"]
+    assert len(rows) == 5 * (n + n_train) + (n - 5) + 10
     by = {(x["model"], x["doc_id"]): x for x in rows if x["part"] == "test"}
     first = test_ids[0]  # noisy is wrong here, perfect right, always3 says 3
     g = sorted(gold[first])
@@ -121,6 +133,33 @@ def test_same_inputs_same_numbers(study: study_mod.Study) -> None:
     assert a["run_id"] != b["run_id"]
     assert a["models"] == b["models"] and a["documents"] == b["documents"]
     assert list(a["models"]) == ["noisy", "tfidf"]  # one annotator: no crowd rows
+
+
+def test_annotators_are_scored_on_the_documents_they_answered(study: study_mod.Study) -> None:
+    """Issue 12.16: ``few`` answered 10 of 200 test documents, 8 right: 0.8, not 0.04."""
+    r = evaluate_models(study, [], annotators=["few", "noisy"], n_boot=50, train_rows=False)
+    n = r["documents"]["test"]["n"]
+    few = r["models"]["few"]
+    assert few["parts"]["test"]["n_documents"] == 10
+    assert few["parts"]["test"]["subset_accuracy"] == pytest.approx(8 / 10)
+    assert few["answers"]["test"] | {"settings": None} == {
+        "ok": 9, "unparsed": 1, "missing": n - 10, "settings": None}
+    assert r["models"]["crowd-majority"]["parts"]["test"]["n_documents"] == n - 5
+    assert r["models"]["tfidf"]["parts"]["test"]["n_documents"] == n
+    assert r["common_subset"] is None
+    html = (Path(r["run_dir"]) / "report.html").read_text()
+    assert "scored on the documents they answered" in html
+
+    common = evaluate_models(study, [], annotators=["few", "noisy"], n_boot=50,
+                             train_rows=False, common_subset=True)
+    assert common["common_subset"] == {"annotators": ["few", "noisy"]}
+    assert common["documents"]["test"]["n"] == 10
+    assert {m["parts"]["test"]["n_documents"] for m in common["models"].values()} == {10}
+    assert common["models"]["noisy"]["parts"]["test"]["subset_accuracy"] == 1.0
+    with pytest.raises(ReplicoderError, match="no train document was answered by every"):
+        evaluate_models(study, [], annotators=["few", "noisy"], n_boot=10, common_subset=True)
+    with pytest.raises(ReplicoderError, match="name annotators with --annotators"):
+        evaluate_models(study, [], n_boot=10, common_subset=True)
 
 
 @pytest.mark.parametrize(
@@ -177,9 +216,21 @@ def test_split_without_test_documents(tmp_path: Path) -> None:
 def test_cli_prints_the_table_and_errors_without_traceback(study: study_mod.Study) -> None:
     cmd = [sys.executable, "-m", "replicoder", "evaluate", "--study", str(study.root),
            "--annotator", "noisy", "--no-train-rows", "--n-boot", "50"]
-    ok = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    wide = {**os.environ, "COLUMNS": "200"}
+    ok = subprocess.run(cmd + ["--annotator", "few"], capture_output=True, text=True,
+                        timeout=120, env=wide)
     assert ok.returncode == 0, ok.stderr
     assert "noisy" in ok.stdout and "tfidf" in ok.stdout and "report.html" in ok.stdout
+    # columns: model, part, n, unparsed, accuracy (exact), Jaccard, ...
+    header = next(line for line in ok.stdout.splitlines() if "model" in line)
+    assert re.findall(r"[\w.()]+(?: \([\w]+\)| acc\.| F1)?", header)[:6] == [
+        "model", "part", "n", "unparsed", "accuracy (exact)", "Jaccard"]
+    assert re.search(r"few\s*│\s*test\s*│\s*10\s*│\s*1\s*│\s*0\.800", ok.stdout), ok.stdout
+    assert re.search(r"noisy\s*│\s*test\s*│\s*195\s*│\s*10\s*│", ok.stdout)
+    common = subprocess.run(cmd + ["--annotator", "few", "--common-subset"],
+                            capture_output=True, text=True, timeout=120, env=wide)
+    assert common.returncode == 0, common.stderr
+    assert re.search(r"tfidf\s*│\s*test\s*│\s*10\s*│", common.stdout), common.stdout
     bad = subprocess.run(cmd[:6] + ["missing-model"], capture_output=True, text=True,
                          timeout=120)
     assert bad.returncode == 2
@@ -187,7 +238,8 @@ def test_cli_prints_the_table_and_errors_without_traceback(study: study_mod.Stud
 
 
 def test_multi_label_study(tmp_path: Path, bills: Path) -> None:
-    """Pairs of real bill titles carry both topics; the report leads with label accuracy."""
+    """Pairs of real bill titles carry both topics; tables lead with exact-match accuracy
+    and Jaccard (issue 12.18), label accuracy comes last."""
     import pandas as pd
 
     from replicoder import importer
@@ -209,4 +261,10 @@ def test_multi_label_study(tmp_path: Path, bills: Path) -> None:
     assert r["multi_label"] and test["label_accuracy"] == 1 - test["hamming_loss"]
     assert test["label_accuracy"] > 0.9 and test["subset_accuracy"] < test["jaccard"]
     html = (Path(r["run_dir"]) / "report.html").read_text()
-    assert "Label accuracy" in html and "multi-label" in html
+    assert "multi-label" in html
+    heads = [html.index(f"<th>{t}</th>") for t in ("Accuracy (exact match)", "Jaccard index",
+                                                   "Label accuracy")]
+    assert heads == sorted(heads)
+    columns = [str(c.header) for c in results_table(r).columns]  # no annotator: no unparsed
+    assert columns[:5] == ["model", "part", "n", "accuracy (exact)", "Jaccard"]
+    assert columns[-1] == "label acc."

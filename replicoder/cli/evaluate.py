@@ -10,9 +10,9 @@ from rich.table import Table
 
 from replicoder.cli.common import StudyOption, console, study_at
 from replicoder.cli.progress import Bars
-from replicoder.report import accuracy_key
+from replicoder.report import headline_keys, scored_note
 
-HEADERS = {"subset_accuracy": "accuracy", "label_accuracy": "label acc.",
+HEADERS = {"subset_accuracy": "accuracy (exact)", "label_accuracy": "label acc.",
            "hamming_loss": "Hamming", "jaccard": "Jaccard", "f1_macro": "macro F1"}
 
 
@@ -32,13 +32,18 @@ def _fmt(v: float | None, ci: tuple[float | None, float | None] | list[Any], d: 
 
 
 def results_table(result: dict[str, Any]) -> Table:
-    keys = [accuracy_key(result["multi_label"]), "hamming_loss", "jaccard", "f1_macro"]
-    table = Table(title="95% bootstrap intervals in brackets")
-    for col in ("model", "documents", *(HEADERS[k] for k in keys)):
-        table.add_column(col, justify="left" if col in ("model", "documents") else "right")
+    """Exact-match accuracy and Jaccard first (as the paper); n: documents scored."""
+    keys = headline_keys(result["multi_label"])
+    table = Table(title="95% bootstrap intervals in brackets", caption=scored_note(result))
+    crowd = any("answers" in entry for entry in result["models"].values())
+    for col in ("model", "part", "n", *(["unparsed"] if crowd else []),
+                *(HEADERS[k] for k in keys)):
+        table.add_column(col, justify="left" if col in ("model", "part") else "right")
     for name, entry in result["models"].items():
         for part, m in entry["parts"].items():
-            table.add_row(name, f"{part} ({m['n_documents']})",
+            unparsed = entry.get("answers", {}).get(part, {}).get("unparsed")
+            table.add_row(name, part, str(m["n_documents"]),
+                          *([] if not crowd else ["–" if unparsed is None else str(unparsed)]),
                           *[_fmt(m[k], m["ci"][k], 3 if k == "hamming_loss" else 2)
                             for k in keys])
     return table
@@ -62,6 +67,10 @@ def evaluate(
         "--train-rows/--no-train-rows", help="Also report each model on the train documents, "
                                              "as the paper does.")] = True,
     n_boot: Annotated[int, typer.Option(help="Bootstrap resamples for the intervals.")] = 1000,
+    common_subset: Annotated[bool, typer.Option(
+        "--common-subset", help="Score every model only on the documents every evaluated "
+                                "annotator answered, so that all rows are comparable.")
+    ] = False,
     study: StudyOption = Path("."),
 ) -> None:
     """Compare models on the same documents with the paper's metrics.
@@ -71,7 +80,11 @@ def evaluate(
     accuracy, Hamming loss, Jaccard, micro/macro F1, and per label balanced
     accuracy, F1, sensitivity, specificity. Writes runs/<id>/ with
     metrics.json, predictions.parquet, report.html, PNG figures and
-    manifest.json.
+    manifest.json. The table leads with exact-match accuracy and Jaccard.
+
+    An annotator is scored on the documents it answered (n in the table; an
+    unparsed answer counts as no label), not on documents it never saw; with
+    --common-subset every model is scored on the documents all annotators answered.
 
     Example: replicoder evaluate my-model zero-shot --annotators --baseline tfidf
     """
@@ -81,7 +94,7 @@ def evaluate(
     result = evaluate_models(
         study_at(study), list(names or []), annotators=chosen,
         baseline=None if baseline == "none" else baseline, split=split, n_boot=n_boot,
-        train_rows=train_rows,
+        train_rows=train_rows, common_subset=common_subset,
     )
     console.print(results_table(result))
     console.print(f"Report: [bold]{Path(result['run_dir']) / 'report.html'}[/]", soft_wrap=True)
@@ -125,13 +138,13 @@ def learning_curve(
         result = run(study_at(study), parse_sizes(sizes), repeats, base=base, mode=mode,
                      seed=seed, trainer=None if trainer == "finetune" else "tfidf",
                      n_boot=n_boot, progress=progress, **kwargs)
-    key = accuracy_key(result["multi_label"])
+    keys = ("subset_accuracy", "jaccard", "f1_macro")
     table = Table(title=f"Learning curve, {result['trainer']} (test documents)")
-    for col in ("size", "repeat", HEADERS[key], HEADERS["f1_macro"]):
+    for col in ("size", "repeat", *(HEADERS[k] for k in keys)):
         table.add_column(col, justify="right")
     for p in result["curve"]:
         m = p["metrics"]
-        table.add_row(str(p["size"]), str(p["repeat"]), _fmt(m[key], m["ci"][key]),
-                      _fmt(m["f1_macro"], m["ci"]["f1_macro"]))
+        table.add_row(str(p["size"]), str(p["repeat"]),
+                      *[_fmt(m[k], m["ci"][k]) for k in keys])
     console.print(table)
     console.print(f"Report: [bold]{Path(result['run_dir']) / 'report.html'}[/]", soft_wrap=True)

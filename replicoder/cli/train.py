@@ -32,7 +32,9 @@ def train(
                                                           "reviewers' verified labels.")]
     = "gold",
     train_size: Annotated[int | None, typer.Option(help="Use a seeded random subset of this "
-                                                        "many training documents.")] = None,
+                                                        "many training documents (all of "
+                                                        "them, with a note, if fewer).")]
+    = None,
     epochs: Annotated[int, typer.Option(help="Passes over the training documents.")]
     = DEFAULTS.epochs,
     seed: Annotated[int, typer.Option(help="Seed for initialisation, order and dropout.")]
@@ -71,11 +73,14 @@ def train(
     with Bars("steps") as progress:
         result = run_train(study_at(study), name, config, progress=progress)
     m = result.metrics
+    loss = f", loss {m['validation_loss']:.3f}" if "validation_loss" in m else ""
     console.print(
         f"Trained [bold]{name}[/] on {result.manifest['data']['n_train']} documents in "
         f"{m['train_seconds'] / 60:.1f} min: validation accuracy {m['subset_accuracy']:.3f}, "
-        f"macro-F1 {m['f1_macro'] or 0:.3f}. Saved in {result.folder}."
+        f"macro-F1 {m['f1_macro'] or 0:.3f}{loss}. Saved in {result.folder}."
     )
+    for note in result.notes:
+        console.print(f"Note: {note}.")
 
 
 def classify(

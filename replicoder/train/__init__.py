@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ class TrainResult:
     folder: Path
     metrics: dict[str, Any]
     manifest: dict[str, Any]
+    notes: list[str] = field(default_factory=list)  # what was adjusted, for the user
 
 
 def train(study: Study, name: str, config: TrainConfig, *,
@@ -54,7 +55,8 @@ def train(study: Study, name: str, config: TrainConfig, *,
         )
     quiet()
     base = resolve(config.base)
-    train_set, validation = gather(study, config, train_ids)
+    train_set, validation, notes = gather(study, config, train_ids)
+    device, bf16 = choose(config.device, config.precision)  # before any file is written
     run_key = {"config": config.to_dict(), "train_sha256": data_sha256(train_set),
                "validation_sha256": data_sha256(validation)}
     work = folder.checkpoint
@@ -68,7 +70,6 @@ def train(study: Study, name: str, config: TrainConfig, *,
     else:
         write_json(key_path, run_key)
     run = Run.start(study, "train")
-    device, bf16 = choose(config.device, config.precision)
     run.on_device(device, bf16)
     book = study.codebook
     started = time.perf_counter()
@@ -104,7 +105,8 @@ def train(study: Study, name: str, config: TrainConfig, *,
                  "n_validation": len(validation), **{k: v for k, v in run_key.items()
                                                      if k.endswith("sha256")}},
         "split_seed": split_seed, "train_seed": config.seed, "prompt": instruction or None,
+        "notes": notes,
         "wall_seconds": time.perf_counter() - started,
     })
     folder.finish(manifest)
-    return TrainResult(name, folder.path, metrics, manifest)
+    return TrainResult(name, folder.path, metrics, manifest, notes)

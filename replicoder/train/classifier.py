@@ -62,10 +62,16 @@ def fit(base: BaseModel, codes: list[str], multi_label: bool, config: TrainConfi
             return torch.nn.functional.binary_cross_entropy_with_logits(logits, target)
         return torch.nn.functional.cross_entropy(logits, target.argmax(-1))
 
-    def evaluate() -> float:
+    def evaluate() -> tuple[float, dict[str, float]]:
         pred = decide(scorer.scores(val_texts), codes, multi_label)
+        m = headline(val_truth, pred, codes)
         key = "f1_micro" if multi_label else "subset_accuracy"
-        return float(headline(val_truth, pred, codes)[key] or 0.0)
+        # shown: the figures the training summary reports (`replicoder train`)
+        shown = {"val_accuracy": float(m["subset_accuracy"] or 0.0),
+                 "val_f1_macro": float(m["f1_macro"] or 0.0)}
+        if multi_label:  # what it selects on
+            shown["val_f1_micro"] = float(m["f1_micro"] or 0.0)
+        return float(m[key] or 0.0), shown
 
     result = loop.run(model, [len(x) for x in ids], step_loss, evaluate, config, workdir,
                       progress=progress, stop_after=stop_after)

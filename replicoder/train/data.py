@@ -45,8 +45,10 @@ def examples(study: Study, ids: Sequence[str], source: str) -> list[Example]:
 
 
 def gather(study: Study, config: TrainConfig, train_ids: Sequence[str] | None = None
-           ) -> tuple[list[Example], list[Example]]:
-    """(train, validation) examples: the study's split, or ``train_ids`` for training."""
+           ) -> tuple[list[Example], list[Example], list[str]]:
+    """(train, validation, notes): examples of the study's split (or ``train_ids`` for
+    training) and notes on what was adjusted (a ``train_size`` above the labelled training
+    documents is capped to all of them, as learning-curve caps its sizes)."""
     with study.store() as store:
         if store.count_documents() == 0:
             raise ReplicoderError(
@@ -67,12 +69,12 @@ def gather(study: Study, config: TrainConfig, train_ids: Sequence[str] | None = 
             f"{len(missing)} training documents have no {config.source} labels "
             f"(first: {missing[0]!r}); pass only labelled documents"
         )
-    if config.train_size is not None:
+    notes: list[str] = []
+    if config.train_size is not None and config.train_size >= len(train):
         if config.train_size > len(train):
-            raise ReplicoderError(
-                f"--train-size {config.train_size} is more than the {len(train)} labelled "
-                "training documents"
-            )
+            notes.append(f"--train-size {config.train_size} is more than the {len(train)} "
+                         f"labelled training documents: trained on all {len(train)}")
+    elif config.train_size is not None:
         rng = np.random.default_rng(config.seed)
         keep = sorted(rng.choice(len(train), size=config.train_size, replace=False).tolist())
         train = [train[i] for i in keep]
@@ -81,7 +83,7 @@ def gather(study: Study, config: TrainConfig, train_ids: Sequence[str] | None = 
         raise ReplicoderError(f"only {len(train)} labelled training documents; label more")
     if not validation:
         raise ReplicoderError("no labelled validation documents; label more documents")
-    return train, validation
+    return train, validation, notes
 
 
 def data_sha256(items: Sequence[Example]) -> str:

@@ -47,13 +47,14 @@ def fit(base: BaseModel, book: Codebook, config: TrainConfig, train: list[Exampl
     def step_loss(batch: list[int]) -> Any:
         return batch_loss([seqs[i] for i in batch])
 
-    def evaluate() -> float:
+    def evaluate() -> tuple[float, dict[str, float]]:
         total = 0.0
         with torch.inference_mode():
             batches = length_batches([len(s[0]) for s in val_seqs], config.batch_size)
             for b in batches:
                 total += float(batch_loss([val_seqs[i] for i in b])) * len(b)
-        return -total / len(val_seqs)
+        loss = total / len(val_seqs)
+        return -loss, {"val_loss": loss}  # lower loss is better: select on its negative
 
     result = loop.run(model, [len(s[0]) for s in seqs], step_loss, evaluate, config, workdir,
                       progress=progress, stop_after=stop_after)

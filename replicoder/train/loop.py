@@ -88,7 +88,7 @@ def run(
     model: Any,
     lengths: list[int],
     step_loss: Callable[[list[int]], Any],
-    evaluate: Callable[[], float],
+    evaluate: Callable[[], tuple[float, dict[str, float]]],
     config: TrainConfig,
     workdir: Path,
     *,
@@ -98,8 +98,10 @@ def run(
     """Train ``model``'s trainable parameters; leave the best ones (by ``evaluate``) loaded.
 
     ``step_loss(batch_indices)`` returns the scalar loss of one batch; ``evaluate()``
-    returns a validation score, higher is better. A checkpoint in ``workdir`` from an
-    earlier, interrupted call with the same settings is resumed. ``stop_after``: stop
+    returns (a validation score to select on, higher is better; the named figures the
+    progress callback shows, e.g. {"val_accuracy": 0.8} or {"val_loss": 0.41}). A
+    checkpoint in ``workdir`` from an earlier, interrupted call with the same settings is
+    resumed. ``stop_after``: stop
     (raising TrainingStopped) once this many optimizer steps are done, after a checkpoint.
     """
     import torch
@@ -155,9 +157,9 @@ def run(
         task(1, loss=running_loss)
         if state["step"] % eval_every == 0 or state["step"] == total:
             model.eval()
-            score = evaluate()
-            state["history"].append({"step": state["step"], "validation": score})
-            task(0, validation=score)
+            score, figures = evaluate()
+            state["history"].append({"step": state["step"], "validation": score, **figures})
+            task(0, **figures)
             if score > state["best_score"]:
                 state.update(best_score=score, best_step=state["step"], bad=0,
                              best=_trainable(model))

@@ -18,6 +18,7 @@ from replicoder.errors import ReplicoderError
 from replicoder.hashing import weights_sha256
 from replicoder.models import load_trained
 from replicoder.models.tiny import build_tiny
+from replicoder.progress import Task
 from replicoder.train import TrainConfig, TrainingStopped, train
 
 pytestmark = pytest.mark.timeout(300)
@@ -107,10 +108,69 @@ def test_stopped_training_resumes_to_the_same_model(tmp_path: Path, tiny: str,
     assert resumed.metrics["subset_accuracy"] == whole.metrics["subset_accuracy"]
 
 
+class Recorder:
+    """A progress callback that keeps every figure reported, per task."""
+
+    def __init__(self) -> None:
+        self.figures: list[dict[str, float]] = []
+
+    def __call__(self, description: str, total: int | None, done: int = 0) -> Task:
+        def task(n: int = 1, **figures: float) -> None:
+            if figures and "loss" not in figures:
+                self.figures.append(figures)
+        return task
+
+
+def test_progress_shows_the_metric_the_summary_reports(tmp_path: Path, tiny: str,
+                                                       rows: pd.DataFrame) -> None:
+    """Issue 12.19 and 12.20: the bar's validation figure is the summary's accuracy, and a
+    --train-size above the labelled documents is capped with a note."""
+    st = make_study(tmp_path / "s", rows)
+    progress = Recorder()
+    result = train(st, "m", quick(tiny, train_size=500), progress=progress)
+    assert [set(f) for f in progress.figures] == [{"val_accuracy", "val_f1_macro"}] * 2
+    # the best of the shown figures is the model kept, whose accuracy the summary prints
+    assert max(f["val_accuracy"] for f in progress.figures) == result.metrics["subset_accuracy"]
+    note = "--train-size 500 is more than the 56 labelled training documents: trained on all 56"
+    assert result.notes == [note] and result.manifest["notes"] == [note]
+    assert result.manifest["data"]["n_train"] == 56
+
+
+def test_cli_prints_the_train_size_note(tmp_path: Path, tiny: str, rows: pd.DataFrame) -> None:
+    from typer.testing import CliRunner
+
+    from replicoder.cli import app
+
+    st = make_study(tmp_path / "s", rows)
+    res = CliRunner().invoke(app, ["train", "c", "--base", tiny, "--epochs", "1",
+                                   "--train-size", "900", "--study", str(st.root)],
+                             env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    assert "Note: --train-size 900 is more than the 56 labelled training documents" in \
+        res.output
+
+
+def test_failed_device_leaves_no_model_folder(tmp_path: Path, tiny: str,
+                                              rows: pd.DataFrame) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU: device cuda does not fail")
+    st = make_study(tmp_path / "s", rows)
+    with pytest.raises(ReplicoderError, match="no CUDA GPU"):
+        train(st, "gpu", quick(tiny, device="cuda"))
+    assert not (st.models_dir / "gpu").exists()
+
+
 def test_generative_mode_plumbing(tmp_path: Path, tiny: str, rows: pd.DataFrame) -> None:
     st = make_study(tmp_path / "s", rows)
-    result = train(st, "gen", quick(tiny, mode="generative", epochs=1))
+    progress = Recorder()
+    result = train(st, "gen", quick(tiny, mode="generative", epochs=1), progress=progress)
     assert "validation_loss" in result.metrics
+    # the bar shows the validation loss as a loss (positive, named so), the best is kept
+    assert progress.figures and all(set(f) == {"val_loss"} for f in progress.figures)
+    assert all(f["val_loss"] > 0 for f in progress.figures)
+    assert min(f["val_loss"] for f in progress.figures) == result.metrics["validation_loss"]
     label_map = json.loads((st.models_dir / "gen" / "label_map.json").read_text())
     assert label_map["mode"] == "generative" and "codebook" in label_map["instruction"]
     model = load_trained(st, "gen")
@@ -145,8 +205,6 @@ def test_bad_input(tmp_path: Path, tiny: str, rows: pd.DataFrame) -> None:
         train(st, "x", TrainConfig(base=str(tmp_path / "missing.gguf")))
     with pytest.raises(ReplicoderError, match="model name"):
         train(st, "../evil", quick(tiny))
-    with pytest.raises(ReplicoderError, match="more than the 56"):
-        train(st, "x", quick(tiny, train_size=500))
     with pytest.raises(ReplicoderError, match="unknown model 'nothing'"):
         load_trained(st, "nothing")
     empty = study_mod.init(tmp_path / "empty")

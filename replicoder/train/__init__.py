@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from replicoder.errors import ReplicoderError
-from replicoder.models.base import resolve
+from replicoder.models.base import check_quantize, resolve
 from replicoder.models.folder import ModelFolder, write_json
 from replicoder.models.runtime import choose, quiet
 from replicoder.progress import Progress
@@ -53,6 +53,8 @@ def train(study: Study, name: str, config: TrainConfig, *,
             f"model {name!r} already exists in {folder.path}; choose another name or delete it"
         )
     quiet()
+    device, bf16 = choose(config.device, config.precision)
+    check_quantize(config.quantize, device)
     base = resolve(config.base)
     train_set, validation = gather(study, config, train_ids)
     run_key = {"config": config.to_dict(), "train_sha256": data_sha256(train_set),
@@ -68,7 +70,6 @@ def train(study: Study, name: str, config: TrainConfig, *,
     else:
         write_json(key_path, run_key)
     run = Run.start(study, "train")
-    device, bf16 = choose(config.device, config.precision)
     run.on_device(device, bf16)
     book = study.codebook
     started = time.perf_counter()

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from contextlib import AbstractContextManager
 
 __all__ = ["PRECISIONS", "autocast", "choose", "cpu_has_bf16", "guard_attention",
-           "length_batches", "train_dtype", "pick_device", "quiet", "use_bf16"]
+           "length_batches", "to_device", "train_dtype", "pick_device", "quiet", "use_bf16"]
 
 PRECISIONS = ("auto", "bf16", "fp32")
 
@@ -89,6 +89,13 @@ def autocast(device: str, bf16: bool) -> AbstractContextManager[object]:
     if not bf16:
         return contextlib.nullcontext()
     return torch.autocast(device.split(":")[0], dtype=torch.bfloat16)
+
+
+def to_device(tensor: Any, device: str) -> Any:
+    """``tensor`` on ``device``: through pinned memory and a non-blocking copy on cuda."""
+    if device.startswith("cuda"):
+        return tensor.pin_memory().to(device, non_blocking=True)
+    return tensor
 
 
 def length_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:

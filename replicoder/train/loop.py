@@ -116,7 +116,7 @@ def _check_finite(what: str, value: float, step: int, total: int, config: TrainC
     if not math.isfinite(value):
         raise ReplicoderError(
             f"the {what} is not finite ({value}) at step {step} of {total}: training "
-            f"diverged, and no weights were kept; lower --lr (now {config.lr}) or train "
+            f"diverged, and the model was not saved; lower --lr (now {config.lr}) or train "
             "with --precision fp32"
         )
 
@@ -187,7 +187,7 @@ def run(
         nonlocal running_loss
         if not pending:
             return
-        values = torch.stack([torch.stack([loss, norm]) for loss, norm in pending])
+        values = torch.stack([torch.stack([loss, norm.to(loss.device)]) for loss, norm in pending])
         rows = values.float().cpu().tolist()  # the one host sync of these steps
         first = state["step"] - len(rows) + 1
         for i, (loss, norm) in enumerate(rows):

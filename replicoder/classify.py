@@ -5,7 +5,9 @@ Output (format by extension: .parquet, .csv, .jsonl, .dta) has one row per docum
 ``id``, ``labels`` (codes joined by ";"), ``top_score``, ``score_<code>`` per label,
 ``model``, ``adapter_sha256`` and, with routing, ``answered_by`` and ``model_labels``.
 Every ``checkpoint_every`` documents a Parquet part is written to OUT.parts/; a killed
-job resumes after the last part, and the parts are joined into OUT at the end.
+job resumes after the last part, and the parts are joined into OUT at the end. Rows are
+scored a window of blocks at a time (WINDOW_BATCHES batches), so batches are length-sorted across
+blocks whatever the block size, while the next window is tokenised in a background thread.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +27,7 @@ from replicoder import atomic, writers
 from replicoder.errors import ReplicoderError
 from replicoder.hashing import input_sha256
 from replicoder.inference import load_model, result_table
+from replicoder.models.trained import TrainedModel
 from replicoder.predictions import Predictions
 from replicoder.progress import Progress, start
 from replicoder.readers import documents, open_table
@@ -68,6 +72,32 @@ def _documents(study: Study) -> Iterator[tuple[str, str]]:
     with study.store() as store:
         for doc in store.iter_documents():
             yield doc.doc_id, doc.text
+
+
+WINDOW_BATCHES = 16  # batches scored together: length sorting and full batches span blocks
+
+
+def window_blocks(batch_size: int, checkpoint_every: int) -> int:
+    """Checkpoint blocks read and scored together: enough for WINDOW_BATCHES full,
+    length-sorted batches whatever the block size (a part is still written per block)."""
+    return max(1, -(-(WINDOW_BATCHES * batch_size) // checkpoint_every))
+
+
+def _next_window(rows: Iterator[tuple[str, str]], block_size: int, size: int,
+                 trained: TrainedModel, tokeniser: ThreadPoolExecutor
+                 ) -> tuple[list[list[tuple[str, str]]], Future[list[list[int]] | None]] | None:
+    """The next ``size`` blocks of rows (read here), their tokenisation started in the
+    background; None at the end of the input."""
+    blocks: list[list[tuple[str, str]]] = []
+    for _ in range(size):
+        block = list(itertools.islice(rows, block_size))
+        if not block:
+            break
+        blocks.append(block)
+    if not blocks:
+        return None
+    texts = [r[1] for block in blocks for r in block]
+    return blocks, tokeniser.submit(trained.encode, texts)
 
 
 def _route(study: Study, pred: Predictions, texts: list[str], below: float,
@@ -126,30 +156,45 @@ def classify(study: Study, model: str, out: Path, *, input: Path | None = None,
         rows, total = _study_rows(study)
     parts_dir = out.with_name(out.name + ".parts")
     done = _resume(parts_dir, job)
-    rows = itertools.islice(rows, done, None)
+    size = window_blocks(batch_size, checkpoint_every)
+    # Windows start at multiples of their size, so a resumed job scores each document in
+    # the same batch as an uninterrupted one: its first window is scored again whole.
+    position = done - done % (size * checkpoint_every)
+    rows = itertools.islice(rows, position, None)
     started = time.perf_counter()
     count, routed, parts_now = 0, 0, 0
     advance = start(progress, "classifying", total, done)
-    while True:
-        block = list(itertools.islice(rows, checkpoint_every))
-        if not block:
-            break
-        ids, texts = [b[0] for b in block], [b[1] for b in block]
-        pred = trained.predict(texts, ids, batch_size)
-        extra = None
-        if route_below is not None and route_to is not None:
-            pred, extra, n = _route(study, pred, texts, route_below, route_to)
-            routed += n
-        writers.write_part(result_table(pred, trained, extra),
-                           parts_dir / f"part-{done + count:012d}.parquet")
-        count += len(block)
-        parts_now += 1
-        advance(len(block))
-        if stop_after is not None and parts_now >= stop_after:
-            raise ClassifyStopped(
-                f"classify stopped after {done + count} documents as asked; run the same "
-                "command again to resume"
-            )
+    with ThreadPoolExecutor(1, thread_name_prefix="tokenise") as tokeniser:
+        window = _next_window(rows, checkpoint_every, size, trained, tokeniser)
+        while window is not None:
+            blocks, encoding = window
+            flat = [row for block in blocks for row in block]
+            ids, texts = [r[0] for r in flat], [r[1] for r in flat]
+            upcoming = _next_window(rows, checkpoint_every, size, trained, tokeniser)
+            whole = trained.predict(texts, ids, batch_size, encoded=encoding.result())
+            offset = 0
+            for block in blocks:
+                pred = whole.slice(offset, offset + len(block))
+                offset += len(block)
+                position += len(block)
+                if position <= done:
+                    continue  # written before the job was stopped
+                extra = None
+                if route_below is not None and route_to is not None:
+                    pred, extra, n = _route(study, pred, [r[1] for r in block], route_below,
+                                            route_to)
+                    routed += n
+                writers.write_part(result_table(pred, trained, extra),
+                                   parts_dir / f"part-{done + count:012d}.parquet")
+                count += len(block)
+                parts_now += 1
+                advance(len(block))
+                if stop_after is not None and parts_now >= stop_after:
+                    raise ClassifyStopped(
+                        f"classify stopped after {done + count} documents as asked; run the "
+                        "same command again to resume"
+                    )
+            window = upcoming
     if done + count == 0:
         raise ReplicoderError("the input has no documents to classify")
     parts = sorted(parts_dir.glob("part-*.parquet"))

@@ -33,5 +33,15 @@ class Predictions:
                 f"scores shape {self.scores.shape} != ({len(self.doc_ids)}, {len(self.codes)})"
             )
 
+    def slice(self, start: int, stop: int) -> Predictions:
+        """Rows ``start:stop``; provenance lists of one entry per row are sliced too."""
+        n = len(self.doc_ids)
+        prov = None if self.provenance is None else {
+            k: v[start:stop] if isinstance(v, list) and len(v) == n else v
+            for k, v in self.provenance.items()}
+        scores = None if self.scores is None else self.scores[start:stop]
+        return Predictions(self.model, self.doc_ids[start:stop], self.labels[start:stop],
+                           self.codes, scores, prov)
+
     def by_id(self) -> dict[str, frozenset[str]]:
         return dict(zip(self.doc_ids, self.labels, strict=True))

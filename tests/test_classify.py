@@ -201,3 +201,15 @@ def test_duplicate_and_empty_ids_are_warned_about(
                                    str(tmp_path / "o2.csv"), "--text", "body", "--id", "doc",
                                    "--study", str(st.root)])
     assert res.exit_code == 0 and "warning: 1 rows have an empty id" in res.output
+
+
+def test_batches_span_checkpoint_blocks(tmp_path: Path,
+                                        trained: tuple[study_mod.Study, Path, str]) -> None:
+    from replicoder.classify import window_blocks
+
+    st, _, _ = trained
+    assert window_blocks(256, 1000) == 5 and window_blocks(4, 1000) == 1
+    small = classify(st, "m", tmp_path / "small.parquet", checkpoint_every=3, batch_size=32)
+    large = classify(st, "m", tmp_path / "large.parquet", checkpoint_every=1000,
+                     batch_size=32)
+    pd.testing.assert_frame_equal(pd.read_parquet(small.out), pd.read_parquet(large.out))

@@ -53,6 +53,15 @@ def train(
     = DEFAULTS.precision,
     device: Annotated[str | None, typer.Option(help="cpu or cuda (default: cuda if "
                                                     "present).")] = None,
+    quantize: Annotated[Literal["4bit"] | None, typer.Option(
+        help="4bit: load the base in 4-bit NF4 and train LoRA on it (QLoRA, bitsandbytes; "
+             "CUDA only), for 1-8B bases given as a hub id or folder.")] = None,
+    compile: Annotated[bool, typer.Option(
+        "--compile/--no-compile", help="torch.compile each transformer layer: slower "
+                                       "start, faster steps on a GPU.")] = DEFAULTS.compile,
+    checkpoint_minutes: Annotated[float, typer.Option(
+        help="Save a checkpoint to resume from this often (and at each epoch end).")]
+    = DEFAULTS.checkpoint_minutes,
     study: StudyOption = Path("."),
 ) -> None:
     """Fine-tune a small open LLM (LoRA) on the study's labelled training documents.
@@ -69,7 +78,9 @@ def train(
     config = TrainConfig(base=base, mode=mode, source=source,
                          train_size=train_size, epochs=epochs, seed=seed, lr=lr,
                          batch_size=batch_size, max_length=max_length, lora_r=lora_r,
-                         precision=precision, device=device)
+                         precision=precision, device=device, compile=compile,
+                         quantize=quantize,
+                         checkpoint_minutes=checkpoint_minutes)
     with Bars("steps") as progress:
         result = run_train(study_at(study), name, config, progress=progress)
     m = result.metrics

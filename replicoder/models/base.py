@@ -136,27 +136,66 @@ def load_tokenizer(base: BaseModel) -> PreTrainedTokenizerBase:
     return tok
 
 
+def check_quantize(quantize: str | None, device: str) -> None:
+    """A clear error, before any work, where 4-bit loading cannot run."""
+    if quantize is None:
+        return
+    if not device.startswith("cuda"):
+        raise ReplicoderError(
+            f"--quantize {quantize} needs a CUDA GPU (bitsandbytes 4-bit kernels); this run "
+            f"is on {device}. Train without --quantize, or on a machine with a GPU"
+        )
+    if importlib.util.find_spec("bitsandbytes") is None:
+        raise ReplicoderError(
+            f"--quantize {quantize} needs bitsandbytes; install it with "
+            "`pip install bitsandbytes` next to your CUDA torch"
+        )
+
+
+def _load_kwargs(dtype: torch.dtype | None, quantize: str | None, device: str
+                 ) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"dtype": dtype} if dtype is not None else {}
+    if quantize == "4bit":
+        import torch
+        from transformers import BitsAndBytesConfig
+
+        check_quantize(quantize, device)
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=torch.bfloat16)
+        kwargs["device_map"] = {"": device}
+    return kwargs
+
+
+def _placed(model: Any, device: str, quantize: str | None) -> Any:
+    return model if quantize else model.to(device)  # a 4-bit model is placed at load
+
+
 def load_causal_lm(base: BaseModel, dtype: torch.dtype | None = None,
-                   device: str | None = None) -> PreTrainedModel:
+                   device: str | None = None, quantize: str | None = None
+                   ) -> PreTrainedModel:
     from transformers import AutoModelForCausalLM
 
     quiet()
-    kwargs: dict[str, Any] = {"dtype": dtype} if dtype is not None else {}
+    dev = pick_device(device)
+    kwargs = _load_kwargs(dtype, quantize, dev)
     try:
         model = AutoModelForCausalLM.from_pretrained(base.path, **kwargs)
     except (OSError, ValueError) as exc:
         raise _load_error(base, exc) from exc
-    return model.to(pick_device(device))  # type: ignore[arg-type]
+    result: PreTrainedModel = _placed(model, dev, quantize)
+    return result
 
 
 def load_sequence_classifier(
     base: BaseModel, num_labels: int, *, multi_label: bool,
-    dtype: torch.dtype | None = None, device: str | None = None,
+    dtype: torch.dtype | None = None, device: str | None = None, quantize: str | None = None,
 ) -> PreTrainedModel:
     from transformers import AutoModelForSequenceClassification
 
     quiet()
-    kwargs: dict[str, Any] = {"dtype": dtype} if dtype is not None else {}
+    dev = pick_device(device)
+    kwargs = _load_kwargs(dtype, quantize, dev)
     problem = "multi_label_classification" if multi_label else "single_label_classification"
     try:
         model = AutoModelForSequenceClassification.from_pretrained(
@@ -167,4 +206,5 @@ def load_sequence_classifier(
     if model.config.pad_token_id is None:
         tok = load_tokenizer(base)
         model.config.pad_token_id = tok.pad_token_id
-    return model.to(pick_device(device))
+    result: PreTrainedModel = _placed(model, dev, quantize)
+    return result

@@ -16,8 +16,8 @@ from replicoder.errors import ReplicoderError
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
 
-__all__ = ["PRECISIONS", "autocast", "choose", "cpu_has_bf16", "length_batches", "pick_device",
-           "quiet", "use_bf16"]
+__all__ = ["PRECISIONS", "autocast", "choose", "cpu_has_bf16", "guard_attention",
+           "length_batches", "to_device", "train_dtype", "pick_device", "quiet", "use_bf16"]
 
 PRECISIONS = ("auto", "bf16", "fp32")
 
@@ -29,8 +29,22 @@ def pick_device(device: str | None = None) -> str:
     if device:
         if device.startswith("cuda") and not torch.cuda.is_available():
             raise ReplicoderError(f"device {device!r} asked for, but no CUDA GPU is available")
-        return device
-    return "cuda" if torch.cuda.is_available() else "cpu"
+        return guard_attention(device)
+    return guard_attention("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def guard_attention(device: str) -> str:
+    """Switch off cuDNN's attention kernels on cuda; return ``device``.
+
+    On sm90 (H100/H200) with recent cuDNN, PyTorch prefers cuDNN for bf16 attention,
+    and its backward gives NaN gradients for padded rows (pytorch issues on cuDNN SDPA);
+    the flash and memory-efficient kernels are as fast at our sequence lengths.
+    """
+    if device.startswith("cuda"):
+        import torch
+
+        torch.backends.cuda.enable_cudnn_sdp(False)
+    return device
 
 
 def cpu_has_bf16() -> bool:
@@ -60,12 +74,28 @@ def choose(device: str | None, precision: str) -> tuple[str, bool]:
     return dev, use_bf16(dev, precision)
 
 
+def train_dtype(device: str, bf16: bool) -> Any:
+    """dtype of the frozen base weights in training: bf16 on cuda when bf16 is chosen
+    (no autocast re-cast of fp32 weights at every step); None (fp32) elsewhere. The
+    trainable adapters and head stay fp32 (TrainConfig.with_lora)."""
+    import torch
+
+    return torch.bfloat16 if bf16 and device.startswith("cuda") else None
+
+
 def autocast(device: str, bf16: bool) -> AbstractContextManager[object]:
     import torch
 
     if not bf16:
         return contextlib.nullcontext()
     return torch.autocast(device.split(":")[0], dtype=torch.bfloat16)
+
+
+def to_device(tensor: Any, device: str) -> Any:
+    """``tensor`` on ``device``: through pinned memory and a non-blocking copy on cuda."""
+    if device.startswith("cuda"):
+        return tensor.pin_memory().to(device, non_blocking=True)
+    return tensor
 
 
 def length_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:

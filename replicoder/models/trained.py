@@ -57,16 +57,24 @@ class TrainedModel:
     def bf16(self) -> bool:
         return self.scorer.bf16
 
-    def predict(self, texts: list[str], doc_ids: list[str], batch_size: int = 32
-                ) -> Predictions:
+    def encode(self, texts: list[str]) -> list[list[int]] | None:
+        """Token ids for ``predict(..., encoded=)`` (classifier mode; None otherwise), so
+        that a caller can tokenise the next texts while the model scores these."""
+        if isinstance(self.scorer, ClassifierScorer):
+            return self.scorer.encode(texts)
+        return None
+
+    def predict(self, texts: list[str], doc_ids: list[str], batch_size: int = 32,
+                encoded: list[list[int]] | None = None) -> Predictions:
         """Labels and scores (n, n_labels) in codebook order. Generative models give
-        0/1 scores (the codes they wrote)."""
+        0/1 scores (the codes they wrote). ``encoded``: ``encode(texts)``, if done."""
         if len(texts) != len(doc_ids):
             raise ValueError("texts and doc_ids differ in length")
         provenance: dict[str, Any] = {"model": self.name, "adapter_sha256": self.adapter_sha256,
                                       "mode": self.mode}
         if isinstance(self.scorer, ClassifierScorer):
-            scores = self.scorer.scores(texts, batch_size)
+            scores = self.scorer.scores_of(
+                encoded if encoded is not None else self.scorer.encode(texts), batch_size)
             labels = decide(scores, self.codes, self.multi_label, self.thresholds)
         else:
             labels, scores, raw = self.scorer.predict(texts, batch_size)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from replicoder.errors import ReplicoderError
-from replicoder.models.base import resolve
+from replicoder.models.base import check_quantize, resolve
 from replicoder.models.folder import ModelFolder, write_json
 from replicoder.models.runtime import choose, quiet
 from replicoder.progress import Progress
@@ -54,6 +54,8 @@ def train(study: Study, name: str, config: TrainConfig, *,
             f"model {name!r} already exists in {folder.path}; choose another name or delete it"
         )
     quiet()
+    device, bf16 = choose(config.device, config.precision)
+    check_quantize(config.quantize, device)
     base = resolve(config.base)
     train_set, validation, notes = gather(study, config, train_ids)
     device, bf16 = choose(config.device, config.precision)  # before any file is written

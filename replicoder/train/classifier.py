@@ -16,6 +16,7 @@ from replicoder.metrics import headline
 from replicoder.models.base import BaseModel, load_sequence_classifier, load_tokenizer
 from replicoder.models.classifier import ClassifierScorer
 from replicoder.models.decide import decide, label_matrix, tune_thresholds
+from replicoder.models.runtime import train_dtype
 from replicoder.progress import Progress
 from replicoder.train import loop
 from replicoder.train.config import TrainConfig
@@ -23,12 +24,14 @@ from replicoder.train.data import Example
 
 
 def new_model(base: BaseModel, n_labels: int, multi_label: bool, config: TrainConfig,
-              device: str) -> Any:
+              device: str, bf16: bool = False) -> Any:
     """Base model with a fresh head and LoRA adapters (seeded)."""
     import torch
 
     torch.manual_seed(config.seed)
-    model = load_sequence_classifier(base, n_labels, multi_label=multi_label, device=device)
+    model = load_sequence_classifier(base, n_labels, multi_label=multi_label, device=device,
+                                     dtype=train_dtype(device, bf16),
+                                     quantize=config.quantize)
     return config.with_lora(model, "SEQ_CLS")
 
 
@@ -48,7 +51,7 @@ def fit(base: BaseModel, codes: list[str], multi_label: bool, config: TrainConfi
 
     tok = load_tokenizer(base)
     tok.padding_side = "right"
-    model = new_model(base, len(codes), multi_label, config, device)
+    model = new_model(base, len(codes), multi_label, config, device, bf16)
     scorer = ClassifierScorer(model, tok, multi_label, config.max_length, device, bf16)
     ids = scorer.encode([e.text for e in train])
     y = torch.from_numpy(label_matrix([e.labels for e in train], codes)).to(device)

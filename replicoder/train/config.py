@@ -16,6 +16,7 @@ Mode = Literal["classifier", "generative"]
 Source = Literal["gold", "verified"]
 MODES: tuple[str, ...] = get_args(Mode)
 SOURCES: tuple[str, ...] = get_args(Source)
+QUANTIZE = (None, "4bit")
 # Measured on the US bills split (bench/bench_train.py): the classifier reached 0.827
 # at 3e-4 and 0.808 at 1e-3; generative mode 0.653 at 3e-4 and 0.795 at 1e-3.
 DEFAULT_LR = {"classifier": 3e-4, "generative": 1e-3}
@@ -34,6 +35,10 @@ class TrainConfig:
     ``lr``: learning rate of the LoRA weights; None picks the mode's DEFAULT_LR.
     ``precision``: "auto" (bf16 autocast where the hardware has it), "bf16" or "fp32".
     ``lora_alpha``: LoRA scaling numerator; None gives 2 * ``lora_r``.
+    Checkpoints go to disk at each epoch end, every ``checkpoint_minutes`` and, when
+    ``checkpoint_every`` is above 0, every that many steps.
+    ``compile``: torch.compile each transformer layer (pays off on a GPU for long runs).
+    ``quantize``: "4bit" loads the base in 4-bit NF4 (QLoRA, bitsandbytes, cuda only).
     """
 
     base: str = "embedded"
@@ -54,9 +59,12 @@ class TrainConfig:
     target_modules: list[str] = field(default_factory=lambda: list(ALL_LINEAR))
     eval_every: int = 0
     patience: int = 2
-    checkpoint_every: int = 25
+    checkpoint_every: int = 0
+    checkpoint_minutes: float = 5.0
     precision: str = "auto"
     device: str | None = None
+    compile: bool = False
+    quantize: str | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -73,21 +81,38 @@ class TrainConfig:
             raise ReplicoderError(f"lr must be positive, not {self.lr}")
         if self.precision not in PRECISIONS:
             raise ReplicoderError(f"precision {self.precision!r}: use {', '.join(PRECISIONS)}")
-        for name in ("epochs", "batch_size", "max_length", "lora_r", "checkpoint_every"):
+        for name in ("epochs", "batch_size", "max_length", "lora_r"):
             if int(getattr(self, name)) < 1:
                 raise ReplicoderError(f"{name} must be at least 1, not {getattr(self, name)}")
+        if self.checkpoint_every < 0 or self.checkpoint_minutes <= 0:
+            raise ReplicoderError(
+                f"checkpoint_every must be 0 or more (now {self.checkpoint_every}) and "
+                f"checkpoint_minutes above 0 (now {self.checkpoint_minutes})"
+            )
+        if self.quantize not in QUANTIZE:
+            raise ReplicoderError(
+                f"quantize {self.quantize!r}: use {' or '.join(q for q in QUANTIZE if q)}"
+            )
         if self.train_size is not None and self.train_size < 2:
             raise ReplicoderError(f"train_size must be at least 2, not {self.train_size}")
 
     def with_lora(self, model: Any, task_type: str) -> Any:
-        """``model`` wrapped with fresh LoRA adapters of these settings (peft)."""
-        from peft import LoraConfig, get_peft_model
+        """``model`` wrapped with fresh LoRA adapters of these settings (peft); the
+        trainable weights (adapters, head) in fp32 whatever the base's dtype."""
+        import torch
+        from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
 
+        if self.quantize:
+            model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
         lora = LoraConfig(task_type=task_type, r=self.lora_r,
                           lora_alpha=self.lora_alpha or 2 * self.lora_r,
                           lora_dropout=self.lora_dropout,
                           target_modules=list(self.target_modules))
-        return get_peft_model(model, lora)
+        wrapped = get_peft_model(model, lora)
+        for p in wrapped.parameters():
+            if p.requires_grad and p.dtype != torch.float32:
+                p.data = p.data.float()
+        return wrapped
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -1,5 +1,9 @@
 """The training loop shared by both modes: AdamW, warmup + linear decay, early stopping on
-validation, checkpoints that resume bit-for-bit, and progress reports with the loss."""
+validation, checkpoints that resume bit-for-bit, and progress reports with the loss.
+
+Fit for a GPU: no host sync per step (the loss is read every SYNC_EVERY steps), the batch
+plan built once per epoch, checkpoints at each epoch end and every few minutes, fused
+AdamW when every trainable parameter is on cuda."""
 
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ from replicoder.train.config import TrainConfig
 from replicoder.train.data import train_batches
 
 CHECKPOINT = "checkpoint.pt"
+SYNC_EVERY = 10  # optimizer steps between reads of the loss on the host
 
 
 class TrainingStopped(ReplicoderError):
@@ -68,7 +73,8 @@ def _optimizer(model: Any, config: TrainConfig) -> Any:
     groups = [{"params": body, "lr": lr}]
     if head:
         groups.append({"params": head, "lr": config.head_lr or lr})
-    return torch.optim.AdamW(groups, weight_decay=config.weight_decay)
+    return torch.optim.AdamW(groups, weight_decay=config.weight_decay,
+                             fused=True if _fused(model) else None)
 
 
 def _schedule(optimizer: Any, total: int, warmup_ratio: float) -> Any:
@@ -82,6 +88,37 @@ def _schedule(optimizer: Any, total: int, warmup_ratio: float) -> Any:
         return max(0.0, (total - step) / max(1, total - warmup))
 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def _fused(model: Any) -> bool:
+    return all(p.is_cuda for p in model.parameters() if p.requires_grad)
+
+
+def _grad_norm(params: list[Any]) -> Any:
+    """Total 2-norm of the gradients, left on the device (no host sync)."""
+    import torch
+
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return torch.zeros(())
+    return torch.nn.utils.get_total_norm(grads, foreach=True)
+
+
+def _compile(model: Any) -> None:
+    """Compile each transformer layer in place (parameter names stay as they are)."""
+    for module in model.modules():
+        if type(module).__name__.endswith("DecoderLayer"):
+            module.compile(dynamic=True)
+
+
+def _check_finite(what: str, value: float, step: int, total: int, config: TrainConfig
+                  ) -> None:
+    if not math.isfinite(value):
+        raise ReplicoderError(
+            f"the {what} is not finite ({value}) at step {step} of {total}: training "
+            f"diverged, and the model was not saved; lower --lr (now {config.lr}) or train "
+            "with --precision fp32"
+        )
 
 
 def run(
@@ -103,6 +140,9 @@ def run(
     checkpoint in ``workdir`` from an earlier, interrupted call with the same settings is
     resumed. ``stop_after``: stop
     (raising TrainingStopped) once this many optimizer steps are done, after a checkpoint.
+    The loss and gradient norm stay on the device and are read every SYNC_EVERY steps
+    (and before each validation and checkpoint); a non-finite one, or a non-finite
+    validation score, stops training with a ReplicoderError.
     """
     import torch
 
@@ -126,6 +166,9 @@ def run(
         if cuda_rng is not None and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(cuda_rng)
         state.update(saved)
+    if config.compile:
+        _compile(model)
+    params = [p for p in model.parameters() if p.requires_grad]
 
     def save() -> None:
         blob = {**state, "trainable": _trainable(model), "optimizer": optimizer.state_dict(),
@@ -137,48 +180,81 @@ def run(
         os.replace(tmp, path)
 
     started = time.perf_counter() - state["seconds"]
+    last_save = time.perf_counter()
     task = start(progress, "training", total, state["step"])
     running_loss = math.nan
+    pending: list[tuple[Any, Any]] = []  # (loss, gradient norm) of steps not yet read
+
+    def flush() -> None:
+        nonlocal running_loss
+        if not pending:
+            return
+        values = torch.stack([torch.stack([loss, norm.to(loss.device)]) for loss, norm in pending])
+        rows = values.float().cpu().tolist()  # the one host sync of these steps
+        first = state["step"] - len(rows) + 1
+        for i, (loss, norm) in enumerate(rows):
+            _check_finite("training loss", loss, first + i, total, config)
+            _check_finite("gradient norm", norm, first + i, total, config)
+            running_loss = loss if math.isnan(running_loss) else \
+                0.9 * running_loss + 0.1 * loss
+        task(len(rows), loss=running_loss)
+        pending.clear()
+
+    plan: tuple[int, list[list[int]]] = (-1, [])
     done_this_call = 0
-    while state["step"] < total and not state["stopped_early"]:
-        step = state["step"]
-        epoch, index = divmod(step, per_epoch)
-        batch = train_batches(lengths, config.batch_size, config.seed, epoch)[index]
-        model.train()
-        loss = step_loss(batch)
-        loss.backward()
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
-        state["step"] = step + 1
-        done_this_call += 1
-        value = float(loss.detach())
-        running_loss = value if math.isnan(running_loss) else 0.9 * running_loss + 0.1 * value
-        task(1, loss=running_loss)
-        if state["step"] % eval_every == 0 or state["step"] == total:
-            model.eval()
-            score, figures = evaluate()
-            state["history"].append({"step": state["step"], "validation": score, **figures})
-            task(0, **figures)
-            if score > state["best_score"]:
-                state.update(best_score=score, best_step=state["step"], bad=0,
-                             best=_trainable(model))
-            else:
-                state["bad"] += 1
-                state["stopped_early"] = state["bad"] >= config.patience
-        state["seconds"] = time.perf_counter() - started
-        finished = state["step"] == total or state["stopped_early"]
-        if finished or state["step"] % config.checkpoint_every == 0 or (
-            stop_after is not None and done_this_call >= stop_after
-        ):
-            save()
-        if stop_after is not None and done_this_call >= stop_after and not finished:
-            raise TrainingStopped(
-                f"training stopped after {state['step']} of {total} steps as asked; "
-                "run the same command again to resume"
-            )
+    use_cache = getattr(model.config, "use_cache", None)
+    model.config.use_cache = False
+    model.train()
+    try:
+        while state["step"] < total and not state["stopped_early"]:
+            step = state["step"]
+            epoch, index = divmod(step, per_epoch)
+            if plan[0] != epoch:
+                plan = (epoch, train_batches(lengths, config.batch_size, config.seed, epoch))
+            loss = step_loss(plan[1][index])
+            loss.backward()
+            pending.append((loss.detach(), _grad_norm(params)))
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            state["step"] = step + 1
+            done_this_call += 1
+            if len(pending) >= SYNC_EVERY:
+                flush()
+            if state["step"] % eval_every == 0 or state["step"] == total:
+                flush()
+                model.eval()
+                score, figures = evaluate()
+                model.train()
+                _check_finite("validation score", score, state["step"], total, config)
+                state["history"].append({"step": state["step"], "validation": score,
+                                         **figures})
+                task(0, **figures)
+                if score > state["best_score"]:
+                    state.update(best_score=score, best_step=state["step"], bad=0,
+                                 best=_trainable(model))
+                else:
+                    state["bad"] += 1
+                    state["stopped_early"] = state["bad"] >= config.patience
+            state["seconds"] = time.perf_counter() - started
+            finished = state["step"] == total or state["stopped_early"]
+            stopping = stop_after is not None and done_this_call >= stop_after
+            every = config.checkpoint_every
+            if (finished or stopping or state["step"] % per_epoch == 0
+                    or (every and state["step"] % every == 0)
+                    or time.perf_counter() - last_save >= config.checkpoint_minutes * 60):
+                flush()
+                save()
+                last_save = time.perf_counter()
+            if stopping and not finished:
+                raise TrainingStopped(
+                    f"training stopped after {state['step']} of {total} steps as asked; "
+                    "run the same command again to resume"
+                )
+        flush()
+    finally:
+        model.config.use_cache = use_cache
     _load_trainable(model, state["best"])
     model.eval()
     return LoopResult(state["best_score"], state["best_step"], state["step"],
                       state["seconds"], state["stopped_early"], state["history"])
-

@@ -86,7 +86,7 @@ def test_block_size_does_not_change_answers(frozen: tuple[study_mod.Study, Path]
     result = reproduce(archive, tmp_path / "rerun", steps=("classify",), checkpoint_every=7)
     assert result.passed, [c for c in result.checks if not c.passed]
     gap = next(c for c in result.checks if c.what.startswith("scores"))
-    assert float(gap.detail.split()[-1]) <= TOLERANCE["fp32"]
+    assert gap.value is not None and gap.value <= TOLERANCE["fp32"]
 
 
 def test_cli_reproduce_prints_a_table_and_samples(frozen: tuple[study_mod.Study, Path],
@@ -101,13 +101,18 @@ def test_cli_reproduce_prints_a_table_and_samples(frozen: tuple[study_mod.Study,
     assert len(pd.read_parquet(out)) == 40
 
 
-def _repack(archive: Path, target: Path, change: dict[str, bytes]) -> Path:
+def _repack(archive: Path, target: Path, change: dict[str, bytes],
+            add: dict[str, bytes] | None = None) -> Path:
     with tarfile.open(archive) as src, tarfile.open(target, "w:gz") as dst:
         for member in src.getmembers():
             data = src.extractfile(member).read()  # type: ignore[union-attr]
             data = change.get(member.name, data)
             member.size = len(data)
             dst.addfile(member, io.BytesIO(data))
+        for name, data in (add or {}).items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            dst.addfile(info, io.BytesIO(data))
     return target
 
 
@@ -134,9 +139,18 @@ def test_a_changed_codebook_label_fails_naming_the_codebook(
         reproduce(bad, tmp_path / "rerun")
 
 
+def test_a_file_added_after_freezing_fails(frozen: tuple[study_mod.Study, Path],
+                                           tmp_path: Path) -> None:
+    _, archive = frozen
+    bad = _repack(archive, tmp_path / "bad.tar.gz", {}, {"study/models/m/extra.json": b"{}"})
+    with pytest.raises(ReplicoderError, match="extra.json: not listed in the lock"):
+        reproduce(bad, tmp_path / "rerun")
+
+
 @pytest.mark.parametrize("name,kind", [("../x", tarfile.REGTYPE), ("/etc/x", tarfile.REGTYPE),
                                        ("study/link", tarfile.SYMTYPE),
-                                       ("study/dev", tarfile.CHRTYPE)])
+                                       ("study/dev", tarfile.CHRTYPE),
+                                       ("study/models/m/adapter/x.bin", tarfile.REGTYPE)])
 def test_hostile_members_are_refused_before_anything_is_written(
         tmp_path: Path, name: str, kind: bytes) -> None:
     archive = tmp_path / "evil.tar.gz"

@@ -83,6 +83,8 @@ def reproduce(archive: Path, workdir: Path | None = None, *,
     if not lock.get("texts", True):
         raise ReplicoderError(f"{archive}: frozen with --no-texts (documents hold only their "
                               "sha256); put the texts back into study/study.db to re-run")
+    for name in trained_names(study.models_dir):
+        _use_frozen_base(study, name, workdir / "base" / name)
     run = Run.start(study, "reproduce")
     for run_id, m in reproducible_runs(study.root, study.runs_dir).items():
         if m["kind"] not in steps:
@@ -207,6 +209,16 @@ def _all_manifests(study: Study) -> Iterator[dict[str, Any]]:
         yield ModelFolder.of(study.models_dir, name).manifest()
     for path in sorted(study.runs_dir.glob("*/manifest.json")):
         yield json.loads(path.read_text("utf-8"))
+
+
+def _use_frozen_base(study: Study, model: str, frozen: Path) -> None:
+    """Load ``model`` on the base weights frozen into the archive, when they are there."""
+    if not frozen.is_dir():
+        return
+    ggufs = sorted(frozen.glob("*.gguf"))
+    base = ggufs[0] if len(ggufs) == 1 and not (frozen / "config.json").is_file() else frozen
+    folder = ModelFolder.of(study.models_dir, model)
+    write_json(folder.path / CONFIG, {**folder.settings(), "base": str(base.resolve())})
 
 
 def _pin(study: Study, model: str, precision: str | None) -> None:

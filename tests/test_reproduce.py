@@ -101,6 +101,16 @@ def test_cli_reproduce_prints_a_table_and_samples(frozen: tuple[study_mod.Study,
     assert len(pd.read_parquet(out)) == 40
 
 
+def test_frozen_base_weights_are_used(frozen: tuple[study_mod.Study, Path],
+                                      tmp_path: Path) -> None:
+    st, _ = frozen
+    archive = freeze(st, tmp_path / "weights.tar.gz", include_base_weights=True).path
+    result = reproduce(archive, tmp_path / "rerun", steps=("classify",), sample=20)
+    assert result.passed, [c for c in result.checks if not c.passed]
+    settings = json.loads((tmp_path / "rerun/study/models/m/config.json").read_text())
+    assert Path(settings["base"]) == (tmp_path / "rerun" / "base" / "m").resolve()
+
+
 def _repack(archive: Path, target: Path, change: dict[str, bytes],
             add: dict[str, bytes] | None = None) -> Path:
     with tarfile.open(archive) as src, tarfile.open(target, "w:gz") as dst:

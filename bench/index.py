@@ -140,8 +140,18 @@ def _classify_ray(d: dict[str, Any]) -> Row:
             f"Ray 1 worker {one['ratio_vs_local_wall']:.2f} × local")
 
 
+def _reproduce(d: dict[str, Any]) -> Row:
+    return (f"`freeze` + `reproduce` of the demo study ({d['documents']:,} titles, {d['base']} "
+            f"model, {d['precision']}) vs its evaluate + classify",
+            f"passed: {d['reproduce_passed']}; archive {d['archive_bytes'] / 1e6:.1f} MB "
+            f"({d['archive_with_base_weights_bytes'] / 1e6:.0f} MB with base weights); "
+            f"block size 7: scores moved ≤ {d['block_size_7_largest_score_gap']:.1e}",
+            f"{d['ratio_vs_original']:.2f} × original")
+
+
 SUMMARIES: dict[str, Callable[[dict[str, Any]], Row]] = {
     "classify_ray": _classify_ray,
+    "reproduce": _reproduce,
     "estimate": _estimate,
     "review_scale": _review_scale,
     "import": _import, "baseline": _baseline, "train": _train, "classify": _classify,

@@ -33,7 +33,7 @@ PACKAGES = {
 }
 MODULES = ["classify", "evaluate", "learning_curve", "metrics", "importer", "study",
            "codebook", "agreement", "aggregate", "baseline", "run", "sample", "hashing",
-           "progress", "predictions", "splits", "parse"]
+           "progress", "predictions", "splits", "parse", "freeze", "reproduce"]
 
 
 @pytest.mark.parametrize("name", sorted(PACKAGES))

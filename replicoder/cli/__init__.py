@@ -10,7 +10,17 @@ import sys
 import typer
 from rich.text import Text
 
-from replicoder.cli import agreement, annotate, estimate, evaluate, review, serve, study, train
+from replicoder.cli import (
+    agreement,
+    annotate,
+    estimate,
+    evaluate,
+    freeze,
+    review,
+    serve,
+    study,
+    train,
+)
 from replicoder.cli.common import err_console
 from replicoder.errors import ReplicoderError
 
@@ -25,7 +35,7 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 
-for module in (study, annotate, agreement, serve, review, train, evaluate, estimate):
+for module in (study, annotate, agreement, serve, review, train, evaluate, estimate, freeze):
     module.register(app)
 
 

@@ -54,6 +54,14 @@ class Base:
         except sqlite3.OperationalError as exc:
             raise _open_error(self.path, exc) from None
 
+    def backup(self, target: Path) -> None:
+        """A consistent copy of the database at ``target`` (SQLite's online backup)."""
+        dest = sqlite3.connect(target)
+        try:
+            self.conn.backup(dest)
+        finally:
+            dest.close()
+
     def _create_schema(self) -> None:
         scripts = [
             klass.__dict__["SCHEMA"]

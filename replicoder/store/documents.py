@@ -99,6 +99,15 @@ class Documents(Base):
             self.conn.executemany("INSERT INTO gold_labels VALUES (?,?)", labels)
         return len(docs)
 
+    def redact_texts(self) -> int:
+        """Replace every document's text by ``sha256:<hash>`` and forget the LLM requests
+        (they quote texts): for a copy that may be shared. Returns the documents redacted."""
+        with self.transaction():
+            cur = self.conn.execute("UPDATE documents SET text = 'sha256:' || text_sha256")
+            self.conn.execute("DELETE FROM llm_cache")
+        self.conn.execute("VACUUM")
+        return int(cur.rowcount)
+
     def set_gold(self, gold: dict[str, frozenset[str]]) -> None:
         """Give labels to documents that had none."""
         with self.transaction():

@@ -17,17 +17,15 @@ import json
 import platform
 import random
 import socket
-import statistics
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import httpx
 import uvicorn
 from data import bills_path
+from timing import median_ms
 
 from replicoder import importer
 from replicoder import study as study_mod
@@ -40,13 +38,6 @@ RESULTS = Path(__file__).parent / "results"
 JSON = {"Content-Type": "application/json", "X-Replicoder": "1"}
 
 
-def median_ms(fn: Callable[[], Any], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return round(statistics.median(times) * 1000, 2)
 
 
 def build(root: Path) -> study_mod.Study:

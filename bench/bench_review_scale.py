@@ -17,9 +17,9 @@ import platform
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+
+from timing import median_ms
 
 from replicoder import study as study_mod
 from replicoder.review import session
@@ -28,13 +28,6 @@ from replicoder.store import Proposal, Store
 RESULTS = Path(__file__).parent / "results"
 
 
-def median_ms(fn: Callable[[], Any], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return round(statistics.median(times) * 1000, 2)
 
 
 def build(root: Path, n: int) -> study_mod.Study:

@@ -16,7 +16,6 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
-from test_review_store import make_study, propose
 from typer.testing import CliRunner
 
 from replicoder import study as study_mod
@@ -39,14 +38,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-@pytest.fixture
-def study(tmp_path: Path) -> study_mod.Study:
-    st = make_study(tmp_path)
-    with st.store() as store:
-        propose(store, "d1", llm_a=["3"], llm_b=["3", "7"])
-    return st
 
 
 def run_server(st: study_mod.Study, token: str | None) -> Iterator[str]:

@@ -10,20 +10,12 @@ from pathlib import Path
 import httpx
 import pytest
 from test_review_app import JSON, KEYS, login, run_server
-from test_review_store import make_study, propose
+from test_review_store import propose
 
 from replicoder import study as study_mod
 from replicoder.errors import ReplicoderError
 from replicoder.review import agreement, session
 from replicoder.review.export import export_verified
-
-
-@pytest.fixture
-def study(tmp_path: Path) -> study_mod.Study:
-    st = make_study(tmp_path)
-    with st.store() as store:
-        propose(store, "d1", llm_a=["3"], llm_b=["3", "7"])
-    return st
 
 
 def test_a_coder_cannot_act_as_another(study: study_mod.Study) -> None:

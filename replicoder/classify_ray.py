@@ -116,7 +116,7 @@ def classify_ray(study: Study, model: str, input: str | Path, out: Path, *,
     if workers is not None and workers < 1:
         raise ReplicoderError("--workers must be at least 1")
     adapter_sha256, model_manifest = _model_manifest(study, model)
-    plans = [plan_file(path, _sha(path), block_rows, text, id_column)
+    plans = [plan_file(path, input_sha256(path), block_rows, text, id_column)
              for path in list_inputs(input)]
     blocks = [b for p in plans for b in p.blocks]
     if not blocks:
@@ -261,10 +261,6 @@ def _check_job(out: Path, job: dict[str, Any]) -> None:
         atomic.write_text(path, json.dumps(job, sort_keys=True))
     for tmp in out.glob(".part-*.tmp"):
         tmp.unlink(missing_ok=True)
-
-
-def _sha(path: Path) -> str:
-    return input_sha256(path)
 
 
 def _file_entry(run: Run, plan: FilePlan) -> dict[str, Any]:

@@ -24,8 +24,8 @@ import numpy as np
 from replicoder.errors import ReplicoderError
 from replicoder.freeze import FORMAT, LOCK, STUDY, environment, reproducible_runs
 from replicoder.hashing import file_sha256
-from replicoder.models.folder import CONFIG, ModelFolder, trained_names, write_json
-from replicoder.run import Run
+from replicoder.models.folder import CONFIG, ModelFolder, trained_names
+from replicoder.run import Run, write_json
 from replicoder.study import Study, open_study
 
 __all__ = ["DECIMALS", "STEPS", "TOLERANCE", "Check", "ReproduceResult", "reproduce", "unpack"]

@@ -23,9 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from replicoder import atomic
 from replicoder.errors import ReplicoderError
 from replicoder.hashing import weights_sha256
+from replicoder.run import write_json
 
 __all__ = ["ModelFolder", "find_adapter", "trained_names"]
 
@@ -48,10 +48,6 @@ def read_json(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ReplicoderError(f"{path}: expected a JSON object; train the model again")
     return data
-
-
-def write_json(path: Path, data: Any) -> None:
-    atomic.write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
 
 
 def trained_names(models_dir: Path) -> list[str]:

@@ -16,10 +16,10 @@ from typing import Any
 
 from replicoder.errors import ReplicoderError
 from replicoder.models.base import check_quantize, resolve
-from replicoder.models.folder import ModelFolder, write_json
+from replicoder.models.folder import ModelFolder
 from replicoder.models.runtime import choose, quiet
 from replicoder.progress import Progress
-from replicoder.run import Run
+from replicoder.run import Run, write_json
 from replicoder.study import Study
 from replicoder.train import classifier, generative
 from replicoder.train.config import TrainConfig

@@ -15,6 +15,7 @@ from replicoder.errors import ReplicoderError
 __all__ = ["BUILTIN", "Codebook", "Label", "builtin_text", "load", "parse"]
 
 BUILTIN = ("cap",)
+GRADE_SEP = ":"
 
 
 @dataclass(frozen=True)
@@ -35,10 +36,24 @@ class Codebook:
     labels: tuple[Label, ...]
     multi_label: bool = False
     source_text: str = field(default="", repr=False, compare=False)
+    intensities: tuple[str, ...] = ()
 
     @property
     def codes(self) -> list[str]:
         return [lab.code for lab in self.labels]
+
+    @property
+    def graded(self) -> bool:
+        """True when each label carries an intensity from the ordered scale ``intensities``."""
+        return bool(self.intensities)
+
+    @property
+    def values(self) -> list[str]:
+        """Every value a document's label set may hold: the codes, or for a graded codebook
+        each ``code:intensity`` (see ``replicoder.graded``), label-major, scale order."""
+        if not self.graded:
+            return self.codes
+        return [f"{code}{GRADE_SEP}{level}" for code in self.codes for level in self.intensities]
 
     def label(self, code: str) -> Label:
         for lab in self.labels:
@@ -62,6 +77,7 @@ class Codebook:
         doc: dict[str, Any] = {
             "name": self.name,
             "multi_label": self.multi_label,
+            **({"intensities": list(self.intensities)} if self.intensities else {}),
             "labels": [
                 {
                     "code": lab.code,
@@ -76,7 +92,7 @@ class Codebook:
 
     def with_multi_label(self, multi_label: bool) -> Codebook:
         """Return a copy with the multi-label setting changed (rewrites the YAML)."""
-        return Codebook(self.name, self.labels, multi_label)
+        return Codebook(self.name, self.labels, multi_label, intensities=self.intensities)
 
 
 def builtin_text(name: str) -> str:
@@ -139,12 +155,13 @@ def parse(text: str, source: str = "<codebook>") -> Codebook:
     if not isinstance(root, yaml.MappingNode):
         raise ReplicoderError(f"{source}: a codebook is a mapping with 'name' and 'labels'")
     top = _mapping(root, source)
-    unknown = sorted(set(top) - {"name", "multi_label", "labels", "description"})
+    unknown = sorted(set(top) - {"name", "multi_label", "labels", "description",
+                                 "intensities"})
     if unknown:
         key = top[unknown[0]][0]
         raise ReplicoderError(
             f"{_where(source, key)}: unknown field {unknown[0]!r}; "
-            "allowed: name, description, multi_label, labels"
+            "allowed: name, description, multi_label, intensities, labels"
         )
     name = _scalar(source, top["name"][1], "name") if "name" in top else Path(source).stem
     multi = False
@@ -174,7 +191,38 @@ def parse(text: str, source: str = "<codebook>") -> Codebook:
             )
         names[folded] = (label.name, item.start_mark.line + 1)
         labels.append(label)
-    return Codebook(name=name, labels=tuple(labels), multi_label=multi, source_text=text)
+    intensities = _intensities(source, top["intensities"][1]) if "intensities" in top else ()
+    if intensities:
+        for item, label in zip(seq.value, labels, strict=True):
+            if GRADE_SEP in label.code:
+                raise ReplicoderError(
+                    f"{_where(source, item)}: code {label.code!r} contains {GRADE_SEP!r}, "
+                    "which separates a code from its intensity in a graded codebook; "
+                    "rename the code"
+                )
+    return Codebook(name=name, labels=tuple(labels), multi_label=multi, source_text=text,
+                    intensities=intensities)
+
+
+def _intensities(source: str, node: yaml.Node) -> tuple[str, ...]:
+    """The ordered scale of a graded codebook: distinct plain words, lowest first."""
+    if not isinstance(node, yaml.SequenceNode) or len(node.value) < 2:
+        raise ReplicoderError(
+            f"{_where(source, node)}: 'intensities' must be a list of at least two levels, "
+            "lowest first (e.g. [low, medium, high])"
+        )
+    levels: list[str] = []
+    for item in node.value:
+        level = _scalar(source, item, "intensities")
+        if not level or GRADE_SEP in level or ";" in level or "," in level:
+            raise ReplicoderError(
+                f"{_where(source, item)}: intensity {level!r} must be a non-empty word "
+                f"without {GRADE_SEP!r}, ';' or ','"
+            )
+        if level.casefold() in (x.casefold() for x in levels):
+            raise ReplicoderError(f"{_where(source, item)}: intensity {level!r} given twice")
+        levels.append(level)
+    return tuple(levels)
 
 
 def _label(source: str, item: yaml.Node, seen: dict[str, int]) -> Label:

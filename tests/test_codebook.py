@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from replicoder import codebook as cb
+from replicoder import graded
 from replicoder.errors import ReplicoderError
 
 
@@ -80,3 +81,57 @@ def test_bad_codebooks_name_line_and_field(tmp_path: Path, text: str, message: s
 def test_unknown_builtin_or_missing_file() -> None:
     with pytest.raises(ReplicoderError, match="no such file"):
         cb.load("nope.yaml")
+
+
+GRADED = """name: flourishing
+multi_label: true
+intensities: [low, medium, high]
+labels:
+  - {code: happiness, name: Happiness}
+  - {code: loneliness, name: Loneliness}
+"""
+
+
+def test_graded_codebook_values_and_round_trip() -> None:
+    book = cb.parse(GRADED)
+    assert book.graded and book.intensities == ("low", "medium", "high")
+    assert book.values[:3] == ["happiness:low", "happiness:medium", "happiness:high"]
+    again = cb.parse(book.with_multi_label(True).to_yaml())
+    assert again.intensities == book.intensities and again.values == book.values
+    assert not cb.parse(GRADED.replace("intensities: [low, medium, high]\n", "")).graded
+
+
+@pytest.mark.parametrize("bad, message", [
+    ("intensities: [low]", "at least two levels"),
+    ("intensities: [low, Low]", "given twice"),
+    ("intensities: [low, 'a:b']", "without ':'"),
+])
+def test_graded_codebook_bad_scale(bad: str, message: str) -> None:
+    with pytest.raises(ReplicoderError, match=message):
+        cb.parse(GRADED.replace("intensities: [low, medium, high]", bad))
+
+
+def test_graded_code_with_separator_refused() -> None:
+    with pytest.raises(ReplicoderError, match="line 5.*contains ':'"):
+        cb.parse(GRADED.replace("code: happiness", "code: 'hap:piness'"))
+
+
+def test_graded_values() -> None:
+    book = cb.parse(GRADED)
+    assert graded.split("happiness:high") == ("happiness", "high")
+    assert graded.split("3") == ("3", None)
+    assert graded.resolve(book, "happiness", "HIGH", "f.csv, row 2") == "happiness:high"
+    with pytest.raises(ReplicoderError, match="f.csv, row 2: unknown intensity 'huge'"):
+        graded.resolve(book, "happiness", "huge", "f.csv, row 2")
+    with pytest.raises(ReplicoderError, match="has no intensity"):
+        graded.resolve(book, "happiness", None, "f.csv, row 2")
+    with pytest.raises(ReplicoderError, match="two intensities"):
+        graded.check(book, {"happiness:low", "happiness:high"}, "doc 7")
+    with pytest.raises(ReplicoderError, match="not a value"):
+        graded.check(book, {"happiness"}, "doc 7")
+    assert graded.with_level({"happiness:low", "loneliness:high"}, "happiness", "high") == {
+        "happiness:high", "loneliness:high"}
+    assert graded.presence({"happiness:low", "loneliness:high"}) == {"happiness", "loneliness"}
+    plain = cb.load("cap")
+    with pytest.raises(ReplicoderError, match="not graded"):
+        graded.resolve(plain, "1", "low", "f.csv, row 2")

@@ -121,11 +121,14 @@ def main() -> None:
         "matmul_peak_bf16_gflops": peak_bf16 / 1e9, "matmul_peak_fp32_gflops": peak_fp32 / 1e9,
         "forward_gflops_achieved": achieved / 1e9,
         "fraction_of_peak": achieved / (peak_bf16 if scorer.bf16 else peak_fp32),
+        # The ceiling this CPU allows: every padded token's matmuls at the measured peak.
+        "docs_per_s_at_matmul_peak": (peak_bf16 if scorer.bf16 else peak_fp32)
+        / (forward_flops(scorer.model, padded) / args.docs),
         "load_average_before": load_before, "load_average_after": os.getloadavg(),
         "note": "after: `classify` (merged bf16 weights, windowed length-sorted batches, "
                 "background tokenisation; includes reading input and writing Parquet); "
                 "before: merged fp32 weights under autocast, per 1000-doc block, batch 32, "
-                "scoring only. Other engineers share the 2 cores (load averages noted).",
+                "scoring only. Load averages noted: other engineers may share the 2 cores.",
     }
     print(json.dumps(out, indent=2))
     args.out.parent.mkdir(parents=True, exist_ok=True)

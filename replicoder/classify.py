@@ -7,7 +7,8 @@ Output (format by extension: .parquet, .csv, .jsonl, .dta) has one row per docum
 Every ``checkpoint_every`` documents a Parquet part is written to OUT.parts/; a killed
 job resumes after the last part, and the parts are joined into OUT at the end. Rows are
 scored a window of blocks at a time (WINDOW_BATCHES batches), so batches are length-sorted across
-blocks whatever the block size, while the next window is tokenised in a background thread.
+blocks whatever the block size, while the next window is tokenised in a background thread
+and finished parts are written by another.
 """
 
 from __future__ import annotations
@@ -164,7 +165,9 @@ def classify(study: Study, model: str, out: Path, *, input: Path | None = None,
     started = time.perf_counter()
     count, routed, parts_now = 0, 0, 0
     advance = start(progress, "classifying", total, done)
-    with ThreadPoolExecutor(1, thread_name_prefix="tokenise") as tokeniser:
+    pending: list[Future[None]] = []
+    with ThreadPoolExecutor(1, thread_name_prefix="tokenise") as tokeniser, \
+            ThreadPoolExecutor(1, thread_name_prefix="write") as writer:
         window = _next_window(rows, checkpoint_every, size, trained, tokeniser)
         while window is not None:
             blocks, encoding = window
@@ -184,17 +187,22 @@ def classify(study: Study, model: str, out: Path, *, input: Path | None = None,
                     pred, extra, n = _route(study, pred, [r[1] for r in block], route_below,
                                             route_to)
                     routed += n
-                writers.write_part(result_table(pred, trained, extra),
-                                   parts_dir / f"part-{done + count:012d}.parquet")
+                # One writer thread writes parts in order, so the parts on disk are always
+                # a prefix of the job and resume counts them as done.
+                pending.append(writer.submit(_write_part, pred, trained, extra,
+                                             parts_dir / f"part-{done + count:012d}.parquet"))
+                pending = _raise_failed(pending)
                 count += len(block)
                 parts_now += 1
                 advance(len(block))
                 if stop_after is not None and parts_now >= stop_after:
+                    _wait(pending)
                     raise ClassifyStopped(
                         f"classify stopped after {done + count} documents as asked; run the "
                         "same command again to resume"
                     )
             window = upcoming
+        _wait(pending)
     if done + count == 0:
         raise ReplicoderError("the input has no documents to classify")
     parts = sorted(parts_dir.glob("part-*.parquet"))
@@ -209,6 +217,24 @@ def classify(study: Study, model: str, out: Path, *, input: Path | None = None,
     shutil.rmtree(parts_dir, ignore_errors=True)
     return ClassifyResult(out, done + count, done, seconds, count / seconds if seconds else 0.0,
                           routed, manifest, warnings)
+
+
+def _write_part(pred: Predictions, trained: TrainedModel, extra: dict[str, Any] | None,
+                path: Path) -> None:
+    writers.write_part(result_table(pred, trained, extra), path)
+
+
+def _raise_failed(pending: list[Future[None]]) -> list[Future[None]]:
+    """Drop finished writes, raising the first one that failed."""
+    for future in pending:
+        if future.done():
+            future.result()
+    return [f for f in pending if not f.done()]
+
+
+def _wait(pending: list[Future[None]]) -> None:
+    for future in pending:
+        future.result()
 
 
 def id_warnings(parts: list[Path]) -> list[str]:

@@ -31,8 +31,8 @@ def estimate(
     id_column: Annotated[str, typer.Option("--id", help="Id column of the predictions.")
                          ] = "id",
     use: Annotated[str, typer.Option(
-        help="What PPI takes from the model: 'labels' (its answers, 0/1) or 'scores' (the "
-        "score_<code> probabilities).")] = "labels",
+        help="What PPI stratifies on: 'labels' (the model's final answers) or 'scores' (a "
+        "score_<code> probability of at least 0.5 counts as predicted).")] = "labels",
     allow_incomplete: Annotated[bool, typer.Option(
         "--allow-incomplete", help="Use the verified part of a sample whose review is not "
         "finished (valid only if the rest is missing at random).")] = False,

@@ -146,20 +146,24 @@ class Bounds:
 
 
 def wilson(k: np.ndarray, m: np.ndarray, z: float) -> Bounds:
-    """Wilson score interval for the proportions ``k / m`` (elementwise, every ``m > 0``).
+    """Wilson score interval for the proportions ``k / m`` (elementwise).
 
     Wilson (1927); recommended over the normal (Wald) interval for small ``m`` or
     proportions near 0 by Brown, Cai and DasGupta, Statistical Science 16, 2001: it stays
-    inside [0, 1] and is not degenerate when ``k`` is 0 or ``m``.
+    inside [0, 1] and is not degenerate when ``k`` is 0 or ``m``. Where ``m`` is 0 the
+    interval is its limit, [0, 1], and the estimate its centre, 0.5.
     """
     k, m = np.asarray(k, dtype=np.float64), np.asarray(m, dtype=np.float64)
-    if (m <= 0).any() or (k < 0).any() or (k > m).any():
-        raise ValueError("wilson needs 0 <= k <= m and m > 0")
-    p = k / m
+    if (m < 0).any() or (k < 0).any() or (k > m).any():
+        raise ValueError("wilson needs 0 <= k <= m")
+    empty = m == 0
+    m = np.where(empty, 1.0, m)
+    p = np.where(empty, 0.5, k / m)
     denom = 1.0 + z * z / m
     centre = (p + z * z / (2.0 * m)) / denom
     half = z * np.sqrt(p * (1.0 - p) / m + z * z / (4.0 * m * m)) / denom
-    return Bounds(p, np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0))
+    low = np.where(empty, 0.0, np.clip(centre - half, 0.0, 1.0))
+    return Bounds(p, low, np.where(empty, 1.0, np.clip(centre + half, 0.0, 1.0)))
 
 
 def mover_sum(weights: np.ndarray, parts: Bounds) -> Bounds:
@@ -199,8 +203,10 @@ def poststratify(y: np.ndarray, yhat: np.ndarray,
     predicted 0/1 labels, ``yhat_all``: (N, d) the predicted labels of the population the
     sample was drawn from. Returns ``(weights, k, m)``, each (2, d): the strata's population
     shares, verified positives and sample sizes, for :func:`wilson` and :func:`mover_sum`.
-    A column where a stratum has no sampled document is not stratified (its sample share
-    and Wilson interval stand alone: collapsing an empty post-stratum).
+    A stratum with no sampled document (a rare label the model predicted for none of the
+    sample) gets :func:`wilson`'s limit for no data, 0.5 in [0, 1], so it widens the
+    interval by its population share instead of being silently merged (merging put the
+    predicted-negative documents' share on the whole group and biased rare labels down).
     """
     y, yhat, yhat_all = _2d(y) > 0.5, _2d(yhat) > 0.5, _2d(yhat_all) > 0.5
     if y.shape != yhat.shape or yhat_all.shape[1] != y.shape[1] or not y.shape[0]:
@@ -210,8 +216,4 @@ def poststratify(y: np.ndarray, yhat: np.ndarray,
     weights = np.stack([share, 1.0 - share])
     m = np.stack([yhat.sum(0), (~yhat).sum(0)]).astype(np.float64)
     k = np.stack([(y & yhat).sum(0), (y & ~yhat).sum(0)]).astype(np.float64)
-    whole = (m == 0).any(0)
-    weights[:, whole] = [[0.0], [1.0]]
-    k[:, whole] = np.stack([np.zeros(whole.sum()), y[:, whole].sum(0)])
-    m[:, whole] = [[1.0], [float(y.shape[0])]]  # the empty stratum's weight is 0
     return weights, k, m

@@ -88,8 +88,10 @@ def test_wilson_mover_and_poststratify_match_hand_computed_cases() -> None:
     none, half = wilson(np.array([0.0, 5.0]), np.array([10.0, 10.0]), z).high
     assert none == pytest.approx(z**2 / (10 + z**2))
     assert half == pytest.approx(0.5 + z * math.sqrt(0.025 + z**2 / 400) / (1 + z**2 / 10))
+    empty = wilson(np.array([0.0]), np.array([0.0]), z)
+    assert (empty.estimate[0], empty.low[0], empty.high[0]) == (0.5, 0.0, 1.0)
     with pytest.raises(ValueError):
-        wilson(np.array([1.0]), np.array([0.0]), z)
+        wilson(np.array([2.0]), np.array([1.0]), z)
     # predicted 1 on 2 of 8 documents; sample: 1 of 2 predicted-1 and 1 of 2 predicted-0 true
     y, yhat = np.array([1.0, 0.0, 1.0, 0.0]), np.array([1.0, 1.0, 0.0, 0.0])
     weights, k, m = poststratify(y, yhat, np.array([1.0, 1.0] + [0.0] * 6))
@@ -100,9 +102,12 @@ def test_wilson_mover_and_poststratify_match_hand_computed_cases() -> None:
     assert both.estimate[0] == pytest.approx(0.5)
     spread = math.sqrt(0.25**2 + 0.75**2) * (0.5 - parts.low[0, 0])
     assert both.low[0] == pytest.approx(0.5 - spread)
-    # no sampled document predicted 1: the column is not stratified
+    # no sampled document predicted 1: that stratum, 1/8 of the population, is unknown
     weights, k, m = poststratify(y, np.zeros(4), np.array([1.0] + [0.0] * 7))
-    assert weights[:, 0].tolist() == [0.0, 1.0] and k[1, 0] == 2 and m[1, 0] == 4
+    assert m[:, 0].tolist() == [0, 4] and k[:, 0].tolist() == [0, 2]
+    unknown = mover_sum(weights, wilson(k, m, z))
+    assert unknown.estimate[0] == pytest.approx(0.125 * 0.5 + 0.875 * 0.5)
+    assert unknown.high[0] - unknown.estimate[0] > 0.125
 
 
 def test_rare_labels_keep_their_coverage_where_the_clt_interval_does_not() -> None:

@@ -120,14 +120,17 @@ def _review_scale(d: dict[str, Any]) -> Row:
 
 
 def _estimate(d: dict[str, Any]) -> Row:
-    n = str(max(d["sizes"]))
-    whole = next(r for r in d["results"][n] if r["scope"] == "overall")
-    ppi, naive = whole["ppi"], whole["classify-and-count"]
+    whole = {n: next(r for r in d["results"][str(n)] if r["scope"] == "overall")
+             for n in d["sizes"]}
+    worst = {n: min(r["ppi"]["coverage_min"] for r in d["results"][str(n)]) for n in d["sizes"]}
     return (f"topic-share intervals, {d['reps']} verified samples of n = "
             f"{', '.join(map(str, d['sizes']))} on {d['corpus_documents']:,} coded bills",
-            f"n={n}: PPI coverage {ppi['coverage_mean']:.3f} mean, {ppi['coverage_min']:.3f} "
-            f"min; classify-and-count {naive['coverage_mean']:.3f} mean",
-            f"PPI width {whole['ppi_width_over_sample_only']:.2f} × sample-only")
+            "; ".join(f"n={n}: PPI coverage min {w['ppi']['coverage_min']:.3f} (worst group "
+                      f"{worst[n]:.3f}), classify-and-count "
+                      f"{w['classify-and-count']['coverage_mean']:.3f} mean"
+                      for n, w in whole.items()),
+            "PPI width " + ", ".join(f"{w['ppi_width_over_sample_only']:.2f}"
+                                     for w in whole.values()) + " × sample-only")
 
 
 def _classify_ray(d: dict[str, Any]) -> Row:

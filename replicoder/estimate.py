@@ -7,8 +7,9 @@ inference next to classify-and-count and the verified sample alone (:mod:`replic
 
 The model's answer for a document is its final one: the ``labels`` column (which holds a
 routed annotator's answer where classify routed it), or the ``score_<code>`` columns with
-``use="scores"``. Documents that humans had verified before the sample was drawn count with
-their verified labels; their labels are known, not predicted.
+``use="scores"`` (a score of at least 0.5 counts as predicted: PPI stratifies on it).
+Documents that humans had verified before the sample was drawn count with their verified
+labels; their labels are known, not predicted.
 """
 
 from __future__ import annotations
@@ -234,8 +235,10 @@ def estimate(study: Study, predictions: Path, *, by: Sequence[str] = (), level: 
         "sample_design": sample.design if sample else None,
         "verified_documents": len(verified), "allow_incomplete": allow_incomplete,
         "known_before_sample": sum(d in row_of for d in known),
-        "estimator": "PPI++ mean, lambda tuned per label and clipped to [0, 1] "
-                     "(Angelopoulos et al. 2023); stratified by population shares",
+        "estimator": "ppi: stratified PPI on the predicted label (Fisch et al. 2024), Wilson "
+                     "interval per stratum combined by MOVER (Zou and Donner 2008); "
+                     "sample-only: Wilson per design stratum, MOVER; design strata weighted "
+                     "by population shares",
         "warnings": result.warnings,
         "output": run.relative(out),
         "outputs": sorted({"manifest.json", *(p.name for p in out.iterdir()

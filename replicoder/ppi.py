@@ -1,4 +1,9 @@
-"""Prediction-powered inference for means (pure numpy: no I/O, no torch).
+"""Prediction-powered inference for means and shares (pure numpy: no I/O, no torch).
+
+Shares (what ``replicoder estimate`` reports) use stratified PPI on the model's predicted
+label, with small-sample intervals: see :func:`poststratify`, :func:`wilson` and
+:func:`mover_sum`. The general PPI/PPI++ mean below is kept for continuous predictions and
+as the benchmark's reference.
 
 A mean (here: the share of documents that carry a label) is estimated from a few verified
 labels ``y`` on a random sample, the model's predictions ``yhat`` on the same documents and
@@ -26,8 +31,8 @@ from statistics import NormalDist
 
 import numpy as np
 
-__all__ = ["MeanEstimate", "classical_mean", "combine_strata", "ppi_mean", "tuned_lambda",
-           "z_value"]
+__all__ = ["Bounds", "MeanEstimate", "classical_mean", "combine_strata", "mover_sum",
+           "poststratify", "ppi_mean", "tuned_lambda", "wilson", "z_value"]
 
 
 @dataclass(frozen=True)
@@ -129,3 +134,86 @@ def combine_strata(parts: Sequence[MeanEstimate], sizes: Sequence[int]) -> MeanE
     var = sum(wh**2 * p.se**2 for wh, p in zip(w, parts, strict=True))
     lam = sum(wh * p.lam for wh, p in zip(w, parts, strict=True))
     return MeanEstimate(np.asarray(estimate), np.sqrt(np.asarray(var)), np.asarray(lam))
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """Per-coordinate point estimates and the limits of their interval."""
+
+    estimate: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+
+
+def wilson(k: np.ndarray, m: np.ndarray, z: float) -> Bounds:
+    """Wilson score interval for the proportions ``k / m`` (elementwise).
+
+    Wilson (1927); recommended over the normal (Wald) interval for small ``m`` or
+    proportions near 0 by Brown, Cai and DasGupta, Statistical Science 16, 2001: it stays
+    inside [0, 1] and is not degenerate when ``k`` is 0 or ``m``. Where ``m`` is 0 the
+    interval is its limit, [0, 1], and the estimate its centre, 0.5.
+    """
+    k, m = np.asarray(k, dtype=np.float64), np.asarray(m, dtype=np.float64)
+    if (m < 0).any() or (k < 0).any() or (k > m).any():
+        raise ValueError("wilson needs 0 <= k <= m")
+    empty = m == 0
+    m = np.where(empty, 1.0, m)
+    p = np.where(empty, 0.5, k / m)
+    denom = 1.0 + z * z / m
+    centre = (p + z * z / (2.0 * m)) / denom
+    half = z * np.sqrt(p * (1.0 - p) / m + z * z / (4.0 * m * m)) / denom
+    low = np.where(empty, 0.0, np.clip(centre - half, 0.0, 1.0))
+    return Bounds(p, low, np.where(empty, 1.0, np.clip(centre + half, 0.0, 1.0)))
+
+
+def mover_sum(weights: np.ndarray, parts: Bounds) -> Bounds:
+    """Interval for ``sum_h w_h theta_h`` (``w_h >= 0``, strata on axis 0) from each
+    stratum's estimate and limits, by MOVER ("method of variance estimates recovery",
+    Zou and Donner, Statistics in Medicine 27, 2008; Newcombe 1998 for two proportions):
+
+        low  = theta - sqrt(sum_h w_h^2 (theta_h - low_h)^2)
+        high = theta + sqrt(sum_h w_h^2 (high_h - theta_h)^2)
+
+    It keeps the asymmetry of each stratum's interval (the Wilson interval of a rare label
+    reaches further up than down), which a normal interval on the sum throws away.
+    """
+    w = np.asarray(weights, dtype=np.float64)
+    if (w < 0).any():
+        raise ValueError("mover_sum needs non-negative weights")
+    estimate = (w * parts.estimate).sum(0)
+    low = estimate - np.sqrt(((w * (parts.estimate - parts.low)) ** 2).sum(0))
+    high = estimate + np.sqrt(((w * (parts.high - parts.estimate)) ** 2).sum(0))
+    return Bounds(estimate, np.clip(low, 0.0, 1.0), np.clip(high, 0.0, 1.0))
+
+
+def poststratify(y: np.ndarray, yhat: np.ndarray,
+                 yhat_all: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Stratified PPI of 0/1 labels on the predicted label, one pair of strata per column.
+
+    Stratified PPI (Fisch, Maynez, Hofer, Dhingra, Globerson, Cohen, "Stratified
+    prediction-powered inference for hybrid language model evaluation", NeurIPS 2024)
+    with the strata "predicted 1" and "predicted 0": within a stratum the prediction is
+    constant, so PPI there is the stratum's verified share, and the share is
+    ``W_1 * PPV + W_0 * (false omission rate)`` with ``W`` the strata's population shares
+    (known exactly: the model labelled every document). The rectifier's variance, which
+    the unstratified CLT interval estimates from a handful of nonzero terms, is split into
+    two binomial proportions that get exact-ish (Wilson) intervals.
+
+    ``y``: (n, d) verified 0/1 labels of the sampled documents, ``yhat``: (n, d) their
+    predicted 0/1 labels, ``yhat_all``: (N, d) the predicted labels of the population the
+    sample was drawn from. Returns ``(weights, k, m)``, each (2, d): the strata's population
+    shares, verified positives and sample sizes, for :func:`wilson` and :func:`mover_sum`.
+    A stratum with no sampled document (a rare label the model predicted for none of the
+    sample) gets :func:`wilson`'s limit for no data, 0.5 in [0, 1], so it widens the
+    interval by its population share instead of being silently merged (merging put the
+    predicted-negative documents' share on the whole group and biased rare labels down).
+    """
+    y, yhat, yhat_all = _2d(y) > 0.5, _2d(yhat) > 0.5, _2d(yhat_all) > 0.5
+    if y.shape != yhat.shape or yhat_all.shape[1] != y.shape[1] or not y.shape[0]:
+        raise ValueError("poststratify needs y and yhat of one shape (n >= 1) and yhat_all "
+                         "with as many columns")
+    share = yhat_all.mean(0)
+    weights = np.stack([share, 1.0 - share])
+    m = np.stack([yhat.sum(0), (~yhat).sum(0)]).astype(np.float64)
+    k = np.stack([(y & yhat).sum(0), (y & ~yhat).sum(0)]).astype(np.float64)
+    return weights, k, m

@@ -1,35 +1,33 @@
 """Label shares in a corpus and in its groups, by three methods (pure: no I/O, no torch).
 
-- ``ppi``: prediction-powered inference (PPI++, :mod:`replicoder.ppi`): the model's answers
-  on every document, corrected by the verified random sample; valid intervals. One ``lam``
-  per group, tuned on all its verified documents (steadier than one per stratum: on skewed
-  synthetic data with 60 verified documents a stratum, per-stratum tuning covered 0.90).
+- ``ppi``: stratified prediction-powered inference on the model's predicted label (Fisch et
+  al., NeurIPS 2024; :func:`replicoder.ppi.poststratify`): the share is the population
+  share the model labelled positive times the verified share positive among those, plus
+  the share it labelled negative times the verified share it missed there. Each stratum
+  gets a Wilson interval and MOVER combines them (:func:`replicoder.ppi.mover_sum`). The
+  plain PPI/PPI++ CLT interval (one mean of rectifiers that are mostly 0) covered only
+  0.78-0.84 for 2-3% topics with 100 verified documents in the Congress benchmark; this
+  one covers >= 0.95 there and stays narrower than sample-only.
 - ``classify-and-count``: the share of documents the model gave the label, with the interval
   one would compute if its answers were true (biased by its errors, too narrow).
-- ``sample-only``: the share among the verified sample alone (unbiased, wide).
+- ``sample-only``: the share among the verified sample alone, Wilson interval per stratum
+  (unbiased, wide).
 
 A stratified sample is estimated stratum by stratum and weighted by the strata's population
 sizes. Within a group (``--by``), each stratum-by-group cell is one stratum: its verified
-documents are a random sample of the cell's documents.
+documents are a random sample of the cell's documents. No finite-population correction:
+the intervals are slightly conservative when the sample is a large part of a group.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from replicoder.errors import ReplicoderError
-from replicoder.ppi import (
-    MeanEstimate,
-    classical_mean,
-    combine_strata,
-    ppi_mean,
-    tuned_lambda,
-    z_value,
-)
+from replicoder.ppi import Bounds, mover_sum, poststratify, wilson, z_value
 
 __all__ = ["Population", "Share", "Shares", "estimate_shares"]
 
@@ -61,8 +59,7 @@ class Share:
     estimate: float
     low: float
     high: float
-    se: float
-    lam: float
+    se: float  # classify-and-count's standard error; otherwise (high - low) / (2 z)
     documents: int
     verified: int
     verified_with_label: int
@@ -93,7 +90,8 @@ def estimate_shares(codes: Sequence[str], pop: Population, verified: Mapping[str
     z = z_value(level)
     order = _order(pop)
     ids = [pop.doc_ids[i] for i in order]
-    pred, counted = pop.predicted[order].astype(np.float64), pop.counted[order].astype(np.float64)
+    labelled = (pop.predicted[order] >= 0.5).astype(np.float64)
+    counted = pop.counted[order].astype(np.float64)
     strata = np.asarray([pop.strata[i] for i in order], dtype=object)
     groups = [pop.groups[i] for i in order]
     index = {d: i for i, d in enumerate(ids)}
@@ -124,31 +122,22 @@ def estimate_shares(codes: Sequence[str], pop: Population, verified: Mapping[str
         n_docs = int(in_group.sum())
         n_ver = sum(len(p[2]) for p in parts)
         with_label = sum((y[p[2]].sum(0) for p in parts), np.zeros(len(codes)))
-        results: dict[str, MeanEstimate] = {}
+        results: dict[str, Bounds] = {}
         if "classify-and-count" in methods:
             share = counted[in_group].mean(0)
-            results["classify-and-count"] = MeanEstimate(
-                share, np.sqrt(share * (1 - share) / n_docs), np.full(len(codes), math.nan))
+            se = z * np.sqrt(share * (1 - share) / n_docs)
+            results["classify-and-count"] = Bounds(share, np.clip(share - se, 0, 1),
+                                                   np.clip(share + se, 0, 1))
         if needs_sample and not short:
-            sizes = [len(p[0]) for p in parts]
-            if "ppi" in methods:
-                picked = np.concatenate([p[2] for p in parts])
-                lam = tuned_lambda(y[picked], pred[s_idx[picked]], pred[in_group])
-                results["ppi"] = combine_strata(
-                    [ppi_mean(y[p[2]], pred[p[1]], pred[p[0]], lam) for p in parts], sizes)
-            if "sample-only" in methods:
-                est = combine_strata([classical_mean(y[p[2]]) for p in parts], sizes)
-                results["sample-only"] = MeanEstimate(est.estimate, est.se,
-                                                      np.full(len(codes), math.nan))
+            results.update(_from_sample(methods, parts, y, labelled, n_docs, z))
         for method in methods:
             if method not in results:
                 continue
             r = results[method]
             for j, code in enumerate(codes):
-                value, se = float(r.estimate[j]), float(r.se[j])
-                rows.append(Share(key, code, method, value, max(0.0, value - z * se),
-                                  min(1.0, value + z * se), se, float(r.lam[j]), n_docs, n_ver,
-                                  int(with_label[j])))
+                low, high = float(r.low[j]), float(r.high[j])
+                rows.append(Share(key, code, method, float(r.estimate[j]), low, high,
+                                  (high - low) / (2 * z), n_docs, n_ver, int(with_label[j])))
     if short:
         raise ReplicoderError(
             f"{len(short)} groups have fewer than {MIN_CELL} verified documents, so their "
@@ -157,6 +146,26 @@ def estimate_shares(codes: Sequence[str], pop: Population, verified: Mapping[str
             "(`replicoder review sample N --strata COLUMN`), review more documents, group "
             "by a coarser column, or use --method classify-and-count alone")
     return Shares(rows, _warnings(codes, y, names or {}) if needs_sample else [])
+
+
+def _from_sample(methods: Sequence[str],
+                 parts: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]], y: np.ndarray,
+                 labelled: np.ndarray, n_docs: int, z: float) -> dict[str, Bounds]:
+    """PPI and sample-only shares of one group from its cells (population rows, sample
+    rows in the population, sample rows in ``y``)."""
+    out: dict[str, Bounds] = {}
+    cell_w = [len(p[0]) / n_docs for p in parts]
+    if "ppi" in methods:
+        w, k, m = zip(*(poststratify(y[p[2]], labelled[p[1]], labelled[p[0]]) for p in parts),
+                      strict=True)
+        weights = np.concatenate([wh * ww for wh, ww in zip(cell_w, w, strict=True)])
+        out["ppi"] = mover_sum(weights, wilson(np.concatenate(k), np.concatenate(m), z))
+    if "sample-only" in methods:
+        k_cells = np.stack([y[p[2]].sum(0) for p in parts])
+        m_cells = np.stack([np.full(y.shape[1], float(len(p[2]))) for p in parts])
+        weights = np.repeat(np.asarray(cell_w)[:, None], y.shape[1], axis=1)
+        out["sample-only"] = mover_sum(weights, wilson(k_cells, m_cells, z))
+    return out
 
 
 def _describe(group_names: Sequence[str], key: tuple[str, ...], stratum: str, n: int,
@@ -174,7 +183,7 @@ def _warnings(codes: Sequence[str], y: np.ndarray, names: Mapping[str, str]) -> 
     listed = ", ".join(f"{c} ({names[c]})" if c in names else c for c in absent)
     return [
         f"{len(absent)} labels never occur among the {y.shape[0]} verified documents: "
-        f"{listed}. Their sample-only interval is [0, 0] and their PPI interval cannot see "
-        "the model's errors on them; treat these shares as unreliable, or draw a larger "
+        f"{listed}. Their intervals rest on zero verified occurrences (the upper limit is "
+        "about 4 / the number verified); treat these shares as rough, or draw a larger "
         "sample (or one stratified by the predicted label)"
     ]

@@ -130,7 +130,8 @@ def test_bad_inputs_get_clear_messages(tmp_path: Path) -> None:
     with pytest.raises(ReplicoderError, match="no column 'party'.*--meta party"):
         estimate(st, coded, by=["party"])
     scored = estimate(st, coded, use="scores", figure=False).table
-    assert scored[scored.method == "ppi"]["lam"].between(0, 1).all()
+    ppi = scored[scored.method == "ppi"]
+    assert (ppi["low"] <= ppi["estimate"]).all() and (ppi["estimate"] <= ppi["high"]).all()
     raw = pd.read_parquet(coded).assign(score_econ=3.5)
     raw.to_parquet(tmp_path / "raw.parquet", index=False)
     with pytest.raises(ReplicoderError, match="probabilities between 0 and 1.*--use labels"):

@@ -31,8 +31,8 @@ def estimate(
     id_column: Annotated[str, typer.Option("--id", help="Id column of the predictions.")
                          ] = "id",
     use: Annotated[str, typer.Option(
-        help="What PPI takes from the model: 'labels' (its answers, 0/1) or 'scores' (the "
-        "score_<code> probabilities).")] = "labels",
+        help="What PPI stratifies on: 'labels' (the model's final answers) or 'scores' (a "
+        "score_<code> probability of at least 0.5 counts as predicted).")] = "labels",
     allow_incomplete: Annotated[bool, typer.Option(
         "--allow-incomplete", help="Use the verified part of a sample whose review is not "
         "finished (valid only if the rest is missing at random).")] = False,
@@ -44,16 +44,19 @@ def estimate(
 
     Three estimates per label (and per group of --by):
 
-    - ppi: prediction-powered inference (PPI++, Angelopoulos et al., Science 2023): the
-    model's answers on every document, corrected by the reviewers' verified labels on the
-    random sample of `replicoder review sample`. Unbiased, with valid intervals, narrower
-    than the sample alone.
+    - ppi: prediction-powered inference (Angelopoulos et al., Science 2023), stratified on
+    the predicted label (Fisch et al. 2024): the share of documents the model gave the
+    label, times the verified share right among those in the random sample of `replicoder
+    review sample`, plus the share it missed among the others. Wilson intervals per
+    stratum, combined by MOVER, so rare labels keep their coverage. Nearly unbiased,
+    narrower than the sample alone.
 
     - classify-and-count: the share of documents the model gave the label, with the
     interval one would get if its answers were true. Biased by the model's errors; its
     interval is too narrow.
 
-    - sample-only: the share among the verified sample alone. Unbiased but wide.
+    - sample-only: the share among the verified sample alone (Wilson interval). Unbiased
+    but wide.
 
     Writes shares.csv, shares.parquet, shares.png (shares with intervals, per --by group)
     and manifest.json.

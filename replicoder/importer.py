@@ -69,7 +69,6 @@ class _Labeler:
         self.book = book
         self.sep = sep
         self.mode = mode
-        self.by_name = {lab.name.casefold(): lab.code for lab in book.labels}
         self.unknown: Counter[str] = Counter()
         self.unknown_rows: list[int] = []
         self.multi_rows: list[tuple[int, int]] = []
@@ -82,7 +81,7 @@ class _Labeler:
         codes: set[str] = set()
         bad = False
         for item in raw:
-            code = item if item in self.book else self.by_name.get(item.casefold())
+            code = self.book.lookup(item)
             if code is None:
                 self.unknown[item] += 1
                 bad = True

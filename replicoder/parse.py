@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from replicoder.codebook import Codebook
+from replicoder.codebook import Codebook, name_key
 
 __all__ = ["KEYS", "Parsed", "parse_answer"]
 
@@ -37,7 +37,7 @@ class Parsed:
 class _Index:
     def __init__(self, codebook: Codebook) -> None:
         self.codes = set(codebook.codes)
-        self.names = {lab.name.casefold(): lab.code for lab in codebook.labels}
+        self.names = codebook.names
 
     def code(self, item: Any) -> str | None:
         if isinstance(item, dict):
@@ -52,8 +52,8 @@ class _Index:
         value = str(item).strip().strip("\"'`").strip()
         if value in self.codes:
             return value
-        if value.casefold() in self.names:
-            return self.names[value.casefold()]
+        if name_key(value) in self.names:
+            return self.names[name_key(value)]
         lead = _LEADING_CODE.match(value + " ")
         if lead and lead.group(1) in self.codes:
             return lead.group(1)
@@ -142,7 +142,7 @@ def parse_answer(text: str, codebook: Codebook) -> Parsed:
         items = [p for p in re.split(r"\s*[,;]\s*", bare.group(1)) if p]
         if all(index.code(p) for p in items):
             return _result(items, index, codebook, "codes")
-    if stripped.casefold().strip(" .\"'`") in index.names:
+    if name_key(stripped.strip(" .\"'`")) in index.names:
         return _result([stripped.strip(" .\"'`")], index, codebook, "name")
     found = _prose(stripped, index)
     if found:

@@ -128,7 +128,12 @@ def _result(items: Iterable[Any], index: _Index, codebook: Codebook, how: str) -
 
 
 def parse_answer(text: str, codebook: Codebook) -> Parsed:
-    """Read the labels in an answer; see the module docstring for the order of trust."""
+    """Read the labels in an answer; see the module docstring for the order of trust.
+    A graded codebook's answers are read by ``replicoder.parse_graded``."""
+    if codebook.graded:
+        from replicoder.parse_graded import parse_graded
+
+        return parse_graded(text, codebook)
     stripped = text.strip()
     if not stripped:
         return Parsed(frozenset(), False, "empty answer")

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from replicoder.codebook import Codebook, name_key
 
 __all__ = ["KEYS", "Parsed", "parse_answer"]
 
+T = TypeVar("T")
 KEYS = ("labels", "label", "codes", "code", "topics", "topic", "categories", "category")
 _BARE = re.compile(r"^[\s\"'`\[(]*([\w-]+(?:\s*[,;]\s*[\w-]+)*)[\s\"'`\]).]*$")
 _CUE = re.compile(r"\b(?:code|label|topic|category)s?\s*(?:is|:|#|=|-)?\s*[\"'`]?([\w-]+)",
@@ -79,6 +80,15 @@ def _json_values(text: str) -> list[Any]:
     return found
 
 
+def last_items(values: list[Any], extract: Callable[[Any], list[T] | None]) -> list[T] | None:
+    """The items of the last value that ``extract`` reads (None: none of them)."""
+    for value in reversed(values):
+        items = extract(value)
+        if items is not None:
+            return items
+    return None
+
+
 def _from_json(value: Any) -> list[Any] | None:
     """The label items of a JSON answer, or None when it has no label field."""
     if isinstance(value, dict):
@@ -138,10 +148,9 @@ def parse_answer(text: str, codebook: Codebook) -> Parsed:
     if not stripped:
         return Parsed(frozenset(), False, "empty answer")
     index = _Index(codebook)
-    for value in reversed(_json_values(stripped)):
-        items = _from_json(value)
-        if items is not None:
-            return _result(items, index, codebook, "JSON")
+    found = last_items(_json_values(stripped), _from_json)
+    if found is not None:
+        return _result(found, index, codebook, "JSON")
     bare = _BARE.match(stripped)
     if bare:
         items = [p for p in re.split(r"\s*[,;]\s*", bare.group(1)) if p]

@@ -16,7 +16,7 @@ from typing import Any
 from replicoder import graded
 from replicoder.codebook import Codebook
 from replicoder.errors import ReplicoderError
-from replicoder.parse import KEYS, Parsed, _Index, _json_values
+from replicoder.parse import KEYS, Parsed, _Index, _json_values, last_items
 
 __all__ = ["parse_graded"]
 
@@ -114,10 +114,9 @@ def parse_graded(text: str, book: Codebook) -> Parsed:
     if not stripped:
         return Parsed(frozenset(), False, "empty answer")
     index = _Index(book)
-    for value in reversed(_literals(stripped)):
-        items = _items(value)
-        if items is not None:
-            return _result(items, index, book, "JSON")
+    found = last_items(_literals(stripped), _items)
+    if found is not None:
+        return _result(found, index, book, "JSON")
     lines = _lines(stripped, index)
     if lines:
         return _result(lines, index, book, "lines")

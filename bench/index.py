@@ -152,7 +152,19 @@ def _reproduce(d: dict[str, Any]) -> Row:
             f"{d['ratio_vs_original']:.2f} × original")
 
 
+def _flourishing_import(d: dict[str, Any]) -> Row:
+    rates = "; ".join(f"{a['annotator']} {a['rate']:.1%} of {a['n']:,} (paper "
+                      f"{d['paper'][a['annotator']]:.0%})" for a in d["acceptance"])
+    agree = d["accept_agreement"]
+    return (f"`import-proposals` of the flourishing study ({d['rows']:,} proposal rows with "
+            "coders' decisions) and acceptance rates vs the same rates in pandas",
+            f"{rates}; accept alpha {agree['alpha']:.2f} over {agree['documents']} tweets "
+            f"with 2+ coders; {d['verified']:,} verified",
+            f"{d['replay_vs_pandas_ratio']:.0f} × pandas")
+
+
 SUMMARIES: dict[str, Callable[[dict[str, Any]], Row]] = {
+    "flourishing_import": _flourishing_import,
     "classify_ray": _classify_ray,
     "reproduce": _reproduce,
     "estimate": _estimate,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -12,9 +13,9 @@ import yaml
 
 from replicoder.errors import ReplicoderError
 
-__all__ = ["BUILTIN", "Codebook", "Label", "builtin_text", "load", "parse"]
+__all__ = ["BUILTIN", "Codebook", "Label", "builtin_text", "load", "name_key", "parse"]
 
-BUILTIN = ("cap",)
+BUILTIN = ("cap", "flourishing")
 GRADE_SEP = ":"
 
 
@@ -26,6 +27,12 @@ class Label:
     name: str
     description: str = ""
     examples: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()
+
+
+def name_key(text: str) -> str:
+    """How names and aliases are matched: case-insensitive, whitespace trimmed and collapsed."""
+    return " ".join(text.split()).casefold()
 
 
 @dataclass(frozen=True)
@@ -54,6 +61,18 @@ class Codebook:
         if not self.graded:
             return self.codes
         return [f"{code}{GRADE_SEP}{level}" for code in self.codes for level in self.intensities]
+
+    def lookup(self, text: str) -> str | None:
+        """The code that ``text`` names: a code as written, or a name or alias matched by
+        ``name_key``; None when it names no label."""
+        if text in self:
+            return text
+        return self.names.get(name_key(text))
+
+    @cached_property
+    def names(self) -> dict[str, str]:
+        """Every ``name_key`` of a name or alias, mapped to its code."""
+        return {name_key(n): lab.code for lab in self.labels for n in (lab.name, *lab.aliases)}
 
     def label(self, code: str) -> Label:
         for lab in self.labels:
@@ -84,6 +103,7 @@ class Codebook:
                     "name": lab.name,
                     "description": lab.description,
                     **({"examples": list(lab.examples)} if lab.examples else {}),
+                    **({"aliases": list(lab.aliases)} if lab.aliases else {}),
                 }
                 for lab in self.labels
             ],
@@ -178,19 +198,9 @@ def parse(text: str, source: str = "<codebook>") -> Codebook:
         raise ReplicoderError(f"{_where(source, seq)}: 'labels' must be a non-empty list")
     labels: list[Label] = []
     seen: dict[str, int] = {}
-    names: dict[str, tuple[str, int]] = {}
     for item in seq.value:
-        label = _label(source, item, seen)
-        folded = label.name.casefold()
-        if folded in names:
-            first, first_line = names[folded]
-            raise ReplicoderError(
-                f"{_where(source, item)}: label name {label.name!r} differs from {first!r} "
-                f"(line {first_line}) only in case; imports match names ignoring case, so give "
-                "each label a distinct name"
-            )
-        names[folded] = (label.name, item.start_mark.line + 1)
-        labels.append(label)
+        labels.append(_label(source, item, seen))
+    _check_names(source, seq.value, labels)
     intensities = _intensities(source, top["intensities"][1]) if "intensities" in top else ()
     if intensities:
         for item, label in zip(seq.value, labels, strict=True):
@@ -202,6 +212,35 @@ def parse(text: str, source: str = "<codebook>") -> Codebook:
                 )
     return Codebook(name=name, labels=tuple(labels), multi_label=multi, source_text=text,
                     intensities=intensities)
+
+
+def _check_names(source: str, items: list[yaml.Node], labels: list[Label]) -> None:
+    """Names and aliases are matched by ``name_key``, so each must name one label only."""
+    owner: dict[str, tuple[str, str, int]] = {}
+    for item, label in zip(items, labels, strict=True):
+        line = item.start_mark.line + 1
+        for kind, text in (("name", label.name), *(("alias", a) for a in label.aliases)):
+            key = name_key(text)
+            if key in owner:
+                other_kind, other, other_line = owner[key]
+                how = "is the same as" if other == text else "differs from"
+                raise ReplicoderError(
+                    f"{_where(source, item)}: label {label.code!r} {kind} {text!r} {how} "
+                    f"{other!r} ({other_kind}, line {other_line}) only in case or spaces; "
+                    "imports and answers match names and aliases ignoring both, so give "
+                    "each label distinct names and aliases"
+                )
+            owner[key] = (kind, text, line)
+    codes = {lab.code: lab for lab in labels}
+    for item, label in zip(items, labels, strict=True):
+        for alias in label.aliases:
+            other_label = codes.get(alias)
+            if other_label is not None and other_label is not label:
+                raise ReplicoderError(
+                    f"{_where(source, item)}: label {label.code!r} alias {alias!r} is the "
+                    f"code of label {other_label.name!r}, which a code always means; "
+                    "drop or change the alias"
+                )
 
 
 def _intensities(source: str, node: yaml.Node) -> tuple[str, ...]:
@@ -230,11 +269,11 @@ def _label(source: str, item: yaml.Node, seen: dict[str, int]) -> Label:
     if not isinstance(item, yaml.MappingNode):
         raise ReplicoderError(f"{where}: each label is a mapping with code, name, description")
     fields = _mapping(item, source)
-    extra = sorted(set(fields) - {"code", "name", "description", "examples"})
+    extra = sorted(set(fields) - {"code", "name", "description", "examples", "aliases"})
     if extra:
         raise ReplicoderError(
             f"{_where(source, fields[extra[0]][0])}: unknown label field {extra[0]!r}; "
-            "allowed: code, name, description, examples"
+            "allowed: code, name, description, examples, aliases"
         )
     for required in ("code", "name"):
         if required not in fields:
@@ -260,4 +299,22 @@ def _label(source: str, item: yaml.Node, seen: dict[str, int]) -> Label:
         if not isinstance(node, yaml.SequenceNode):
             raise ReplicoderError(f"{_where(source, node)}: 'examples' must be a list of texts")
         examples = tuple(_scalar(source, ex, "examples") for ex in node.value)
-    return Label(code=code, name=name, description=description, examples=examples)
+    return Label(code=code, name=name, description=description, examples=examples,
+                 aliases=_aliases(source, fields.get("aliases")))
+
+
+def _aliases(source: str, field_nodes: tuple[yaml.Node, yaml.Node] | None) -> tuple[str, ...]:
+    if field_nodes is None:
+        return ()
+    node = field_nodes[1]
+    if not isinstance(node, yaml.SequenceNode):
+        raise ReplicoderError(
+            f"{_where(source, node)}: 'aliases' must be a list of other spellings of the name"
+        )
+    out: list[str] = []
+    for item in node.value:
+        alias = _scalar(source, item, "aliases")
+        if not alias:
+            raise ReplicoderError(f"{_where(source, item)}: an alias is empty")
+        out.append(alias)
+    return tuple(out)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ast
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from replicoder import graded
 from replicoder.codebook import Codebook
 from replicoder.errors import ReplicoderError
 from replicoder.hashing import input_sha256, text_sha256
@@ -15,9 +17,10 @@ from replicoder.readers import Record, Table, open_table
 from replicoder.run import Run
 from replicoder.study import Study
 
-__all__ = ["BATCH", "ImportResult", "SHOW", "import_file", "split_labels"]
+__all__ = ["BATCH", "ImportResult", "SHOW", "dict_labels", "import_file", "split_labels"]
 
 UnknownLabels = Literal["error", "drop", "keep"]
+LabelsFormat = Literal["list", "dict"]
 EmptyTexts = Literal["error", "skip"]
 EmptyLabels = Literal["unlabelled", "none"]
 BATCH = 2000
@@ -62,32 +65,78 @@ def split_labels(value: Any, sep: str) -> list[str]:
     return [p.strip() for p in parts if p.strip()]
 
 
-class _Labeler:
-    """Maps raw label values to codebook codes, counting the unknown ones."""
+def dict_labels(value: Any, where: str) -> list[str]:
+    """A cell holding a Python-dict literal ``{'happiness': 'high', ...}`` as label items
+    ``name:intensity``. Read with ``ast.literal_eval`` (literals only, nothing runs)."""
+    text = _cell_str(value)
+    if not text:
+        return []
+    try:
+        parsed = ast.literal_eval(text)
+    except (ValueError, SyntaxError, MemoryError, RecursionError) as exc:
+        raise ReplicoderError(
+            f"{where}: not a dict literal like {{'happiness': 'high'}} ({exc.__class__.__name__}"
+            f"): {text[:60]!r}"
+        ) from exc
+    if not isinstance(parsed, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in parsed.items()
+    ):
+        raise ReplicoderError(
+            f"{where}: expected a dict of label name to intensity, like "
+            f"{{'happiness': 'high'}}; got {text[:60]!r}"
+        )
+    return [graded.join(k.strip(), v.strip()) for k, v in parsed.items()]
 
-    def __init__(self, book: Codebook, sep: str, mode: UnknownLabels) -> None:
+
+class _Labeler:
+    """Maps raw label values to codebook values, counting the unknown ones.
+
+    In a graded codebook each item is ``name:intensity`` (a code, name or alias; the
+    intensity matched ignoring case); a missing or unknown intensity, or two intensities of
+    one label in a cell, is an error naming the row.
+    """
+
+    def __init__(self, book: Codebook, sep: str, mode: UnknownLabels,
+                 fmt: LabelsFormat = "list", where: str = "row") -> None:
         self.book = book
         self.sep = sep
         self.mode = mode
-        self.by_name = {lab.name.casefold(): lab.code for lab in book.labels}
+        self.fmt = fmt
+        self.where = where
         self.unknown: Counter[str] = Counter()
         self.unknown_rows: list[int] = []
         self.multi_rows: list[tuple[int, int]] = []
 
+    def items(self, row_no: int, value: Any) -> list[str]:
+        if self.fmt == "dict":
+            return dict_labels(value, f"{self.where} {row_no}")
+        return split_labels(value, self.sep)
+
+    def _value(self, row_no: int, item: str) -> str | None:
+        if not self.book.graded:
+            return self.book.lookup(item)
+        name, level = graded.split(item)
+        code = self.book.lookup(name)
+        if code is None:
+            return None
+        return graded.resolve(self.book, code, level, f"{self.where} {row_no}")
+
     def __call__(self, row_no: int, value: Any) -> tuple[frozenset[str] | None, bool]:
         """Return (labels or None if the cell is empty, whether the row had unknown labels)."""
-        raw = split_labels(value, self.sep)
+        raw = self.items(row_no, value)
         if not raw:
             return None, False
         codes: set[str] = set()
         bad = False
         for item in raw:
-            code = item if item in self.book else self.by_name.get(item.casefold())
+            code = self._value(row_no, item)
             if code is None:
-                self.unknown[item] += 1
+                self.unknown[graded.split(item)[0] if self.book.graded else item] += 1
                 bad = True
             else:
                 codes.add(code)
+        if self.book.graded:
+            graded.check(self.book, codes, f"{self.where} {row_no}")
         if bad and len(self.unknown_rows) < SHOW:
             self.unknown_rows.append(row_no)
         if len(codes) > 1 and not self.book.multi_label and len(self.multi_rows) < SHOW:
@@ -124,6 +173,7 @@ def import_file(
     id: str | None = None,
     labels: str | None = None,
     sep: str = ";",
+    labels_format: LabelsFormat = "list",
     meta: Sequence[str] = (),
     unknown_labels: UnknownLabels = "error",
     empty: EmptyTexts = "error",
@@ -136,7 +186,9 @@ def import_file(
     Re-importing the same rows adds nothing. A document id seen before must come with
     the same text; without ``id`` the id is a hash of the text. ``empty_labels``: an empty
     label cell leaves the document "unlabelled" (no gold), or with "none" gives it the
-    verified gold "no label applies" (multi-label codebooks only).
+    verified gold "no label applies" (multi-label codebooks only). ``labels_format``
+    "list" reads cells of codes or names joined by ``sep`` ("happiness:high;resilience:low"
+    in a graded codebook); "dict" reads a Python-dict literal of name to intensity.
     """
     path = Path(path)
     table = open_table(path, encoding=encoding)
@@ -150,7 +202,7 @@ def import_file(
         )
     _require_columns(table, {"--text": text, "--id": id, "--labels": labels,
                              **{f"--meta {m}": m for m in meta}})
-    if labels is not None and sep:
+    if labels is not None and sep and labels_format == "list":
         _check_sep(study.codebook, sep)
     if empty_labels == "none" and not study.codebook.multi_label:
         raise ReplicoderError(
@@ -160,12 +212,14 @@ def import_file(
     if empty_labels == "none" and labels is None:
         raise ReplicoderError("--empty-labels none needs --labels (the column with labels)")
     result = ImportResult(path=str(path), empty_labels=empty_labels)
-    labeler = _Labeler(study.codebook, sep, unknown_labels)
+    labeler = _Labeler(study.codebook, sep, unknown_labels, labels_format,
+                       f"{path}, {table.where}")
     empty_rows: list[int] = []
     conflicts: list[str] = []
     run = Run.start(study, "import")
     now = run.created_at
-    options = {"text": text, "id": id, "labels": labels, "sep": sep, "meta": list(meta),
+    options = {"text": text, "id": id, "labels": labels, "sep": sep,
+               "labels_format": labels_format, "meta": list(meta),
                "unknown_labels": unknown_labels, "empty": empty, "empty_labels": empty_labels,
                "encoding": encoding}
     store = study.store()
@@ -197,7 +251,7 @@ def import_file(
                     if bad and unknown_labels == "drop":
                         result.dropped_unknown += 1
                         continue
-                    if not split_labels(cell, sep):
+                    if not labeler.items(row_no, cell):
                         result.empty_label_cells += 1
                         if empty_labels == "none":
                             gold = frozenset()

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from replicoder.codebook import Codebook
+from replicoder.codebook import Codebook, name_key
 
 __all__ = ["KEYS", "Parsed", "parse_answer"]
 
+T = TypeVar("T")
 KEYS = ("labels", "label", "codes", "code", "topics", "topic", "categories", "category")
 _BARE = re.compile(r"^[\s\"'`\[(]*([\w-]+(?:\s*[,;]\s*[\w-]+)*)[\s\"'`\]).]*$")
 _CUE = re.compile(r"\b(?:code|label|topic|category)s?\s*(?:is|:|#|=|-)?\s*[\"'`]?([\w-]+)",
@@ -37,7 +38,7 @@ class Parsed:
 class _Index:
     def __init__(self, codebook: Codebook) -> None:
         self.codes = set(codebook.codes)
-        self.names = {lab.name.casefold(): lab.code for lab in codebook.labels}
+        self.names = codebook.names
 
     def code(self, item: Any) -> str | None:
         if isinstance(item, dict):
@@ -52,8 +53,8 @@ class _Index:
         value = str(item).strip().strip("\"'`").strip()
         if value in self.codes:
             return value
-        if value.casefold() in self.names:
-            return self.names[value.casefold()]
+        if name_key(value) in self.names:
+            return self.names[name_key(value)]
         lead = _LEADING_CODE.match(value + " ")
         if lead and lead.group(1) in self.codes:
             return lead.group(1)
@@ -77,6 +78,15 @@ def _json_values(text: str) -> list[Any]:
         else:
             i += 1
     return found
+
+
+def last_items(values: list[Any], extract: Callable[[Any], list[T] | None]) -> list[T] | None:
+    """The items of the last value that ``extract`` reads (None: none of them)."""
+    for value in reversed(values):
+        items = extract(value)
+        if items is not None:
+            return items
+    return None
 
 
 def _from_json(value: Any) -> list[Any] | None:
@@ -128,21 +138,25 @@ def _result(items: Iterable[Any], index: _Index, codebook: Codebook, how: str) -
 
 
 def parse_answer(text: str, codebook: Codebook) -> Parsed:
-    """Read the labels in an answer; see the module docstring for the order of trust."""
+    """Read the labels in an answer; see the module docstring for the order of trust.
+    A graded codebook's answers are read by ``replicoder.parse_graded``."""
+    if codebook.graded:
+        from replicoder.parse_graded import parse_graded
+
+        return parse_graded(text, codebook)
     stripped = text.strip()
     if not stripped:
         return Parsed(frozenset(), False, "empty answer")
     index = _Index(codebook)
-    for value in reversed(_json_values(stripped)):
-        items = _from_json(value)
-        if items is not None:
-            return _result(items, index, codebook, "JSON")
+    found = last_items(_json_values(stripped), _from_json)
+    if found is not None:
+        return _result(found, index, codebook, "JSON")
     bare = _BARE.match(stripped)
     if bare:
         items = [p for p in re.split(r"\s*[,;]\s*", bare.group(1)) if p]
         if all(index.code(p) for p in items):
             return _result(items, index, codebook, "codes")
-    if stripped.casefold().strip(" .\"'`") in index.names:
+    if name_key(stripped.strip(" .\"'`")) in index.names:
         return _result([stripped.strip(" .\"'`")], index, codebook, "name")
     found = _prose(stripped, index)
     if found:

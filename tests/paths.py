@@ -10,3 +10,4 @@ DATA = TESTS / "data"
 BILLS = DATA / "us_congress_bills_slice.csv.gz"  # 1,500 CAP-coded bill titles, 30 coded 99
 SAMPLE = Path(str(resources.files("replicoder.data").joinpath("cap_bills_sample.csv")))
 ARTIFACTS = TESTS.parent / "test-artifacts"  # screenshots and such, git-ignored
+FLOURISHING = DATA / "flourishing"  # 300 tweets of the paper's flourishing study, CC BY 4.0

@@ -135,3 +135,76 @@ def test_graded_values() -> None:
     plain = cb.load("cap")
     with pytest.raises(ReplicoderError, match="not graded"):
         graded.resolve(plain, "1", "low", "f.csv, row 2")
+
+
+ALIASED = """\
+name: Flourishing bits
+multi_label: true
+intensities: [low, medium, high]
+labels:
+  - code: mastery
+    name: Mastery (ability, capability)
+    aliases: ["mastery (ability or capability)", mastery]
+  - code: worry
+    name: Financial/material worry
+    aliases: [financial or material worry]
+"""
+
+
+def test_aliases_match_ignoring_case_and_spaces() -> None:
+    book = cb.parse(ALIASED)
+    assert book.label("mastery").aliases == ("mastery (ability or capability)", "mastery")
+    assert book.lookup("  Mastery (ABILITY or   capability) ") == "mastery"
+    assert book.lookup("mastery (ability, capability)") == "mastery"
+    assert book.lookup("FINANCIAL OR MATERIAL WORRY") == "worry"
+    assert book.lookup("worry") == "worry"  # a code as written
+    assert book.lookup("Worry") is None  # codes are exact; "Worry" is no name or alias
+    assert book.lookup("material worry") is None
+    again = cb.parse(cb.Codebook(book.name, book.labels, True,
+                                 intensities=book.intensities).to_yaml())
+    assert again.label("worry").aliases == ("financial or material worry",)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ("  - {code: m2, name: Other, aliases: [' MASTERY ']}\n",
+         "line 11: label 'm2' alias 'MASTERY' differs from 'mastery' (alias, line 5)"),
+        ("  - {code: m2, name: financial OR material worry}\n",
+         "line 11: label 'm2' name 'financial OR material worry' differs from "
+         "'financial or material worry' (alias, line 8)"),
+        ("  - {code: m2, name: X, aliases: [X]}\n",
+         "line 11: label 'm2' alias 'X' is the same as 'X' (name, line 11)"),
+        ("  - {code: m2, name: X, aliases: x}\n", "line 11: 'aliases' must be a list"),
+        ("  - {code: m2, name: X, aliases: ['']}\n", "line 11: an alias is empty"),
+    ],
+)
+def test_alias_clashes_name_both_lines(extra: str, message: str) -> None:
+    with pytest.raises(ReplicoderError) as err:
+        cb.parse(ALIASED + extra, "book.yaml")
+    assert message in str(err.value)
+
+
+def test_an_alias_may_not_be_another_labels_code() -> None:
+    with pytest.raises(ReplicoderError, match="alias 'worry' is the code of label"):
+        cb.parse(ALIASED + "  - {code: m2, name: X, aliases: [worry]}\n")
+
+
+def test_flourishing_names_every_spelling_in_the_paper_data() -> None:
+    import ast
+    import csv
+    import gzip
+
+    from paths import FLOURISHING
+
+    book = cb.load("flourishing")
+    assert len(book) == 46 and book.multi_label and book.intensities == ("low", "medium", "high")
+    with gzip.open(FLOURISHING / "all-llms-codings.csv.gz", "rt", encoding="utf-8") as fh:
+        names = {row["dimension"] for row in csv.DictReader(fh)}
+    with gzip.open(FLOURISHING / "answers.csv.gz", "rt", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            names |= set(ast.literal_eval(row["answer"]))
+    assert all(book.lookup(n) for n in names), [n for n in names if not book.lookup(n)]
+    assert book.lookup(" Mastery (ability or capability) ") == "mastery"
+    assert book.lookup("Financial or material worry") == "financial_worry"
+    assert book.lookup(" happiness ") == "happiness"  # the padded names of classified-L2-*

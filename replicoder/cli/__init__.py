@@ -16,6 +16,7 @@ from replicoder.cli import (
     estimate,
     evaluate,
     freeze,
+    proposals,
     review,
     serve,
     study,
@@ -35,7 +36,8 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 
-for module in (study, annotate, agreement, serve, review, train, evaluate, estimate, freeze):
+for module in (study, proposals, annotate, agreement, serve, review, train, evaluate, estimate,
+               freeze):
     module.register(app)
 
 

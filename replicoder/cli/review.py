@@ -168,15 +168,36 @@ def agreement(
     show: Annotated[int, typer.Option(help="How many disagreements to list.")] = 20,
     study: StudyOption = Path("."),
 ) -> None:
-    """Krippendorff's alpha between coders, and the documents they disagree on.
+    """Krippendorff's alpha between coders, the documents they disagree on, and each
+    annotator's acceptance rate.
+
+    Acceptance: the share of an annotator's proposed labels the coders accepted (per label
+    per coder who judged it), with a Wilson 95% interval; and coder agreement on those
+    accept decisions (alpha over each document x label two coders judged).
 
     Example: replicoder review agreement --study my-study
     """
+    from replicoder.review.acceptance import accept_agreement, acceptance_rates
     from replicoder.review.agreement import coder_agreement
 
     st = study_at(study)
     with st.store() as store:
         report = coder_agreement(store, st.codebook, distance, seed=st.seed)
+        rates = acceptance_rates(store)
+        accept = accept_agreement(store, seed=st.seed)
+    if rates:
+        rate_table = Table("annotator", "accepted", "judged", "rate", "95% interval",
+                           title="Acceptance of proposals")
+        for a in rates:
+            rate_table.add_row(a.annotator, f"{a.accepted:,}", f"{a.n:,}", f"{a.rate:.1%}",
+                               f"{a.low:.1%} to {a.high:.1%}")
+        console.print(rate_table)
+    if accept.alpha is not None and accept.interval is not None:
+        console.print(f"Accept decisions: alpha (nominal) = {accept.alpha:.3f} (95% "
+                      f"bootstrap interval {accept.interval[0]:.3f} to "
+                      f"{accept.interval[1]:.3f}) over {accept.units:,} document x label "
+                      f"units in {accept.documents:,} documents judged by two or more "
+                      f"coders; all agree on {accept.all_agree or 0:.1%}.")
     if report.alpha is None:
         console.print("No document was decided by two coders yet: no agreement to report.")
     else:

@@ -58,9 +58,18 @@ def import_(
                                               "(default: a hash of the text).")
     ] = None,
     labels: Annotated[
-        str | None, typer.Option(help="Column with gold label codes (or names).")
+        str | None, typer.Option(help="Column with gold label codes (or names or aliases); "
+                                 "in a graded codebook each as name:intensity, e.g. "
+                                 "'happiness:high;resilience:low'.")
     ] = None,
     sep: Annotated[str, typer.Option(help="Separator between several labels in one cell.")] = ";",
+    labels_format: Annotated[
+        importer.LabelsFormat, typer.Option(
+            help="How --labels cells are written: 'list' (codes or names joined by --sep) or "
+            "'dict' (a Python-dict literal of name to intensity, "
+            "\"{'happiness': 'high'}\", as in the flourishing study's answers.csv; read as a "
+            "literal, never run).")
+    ] = "list",
     meta: Annotated[
         list[str] | None, typer.Option(help="Column to keep as metadata (repeatable).")
     ] = None,
@@ -92,6 +101,9 @@ def import_(
     the same file adds nothing.
 
     Example: replicoder import bills.csv --text text --id id --labels major_topic
+
+    Graded: replicoder import answers.csv --text text --id id --labels answer
+    --labels-format dict
     """
     st = study_at(study)
     with Progress(
@@ -100,7 +112,8 @@ def import_(
     ) as bar:
         task = bar.add_task(f"importing {file.name}", total=None)
         result = importer.import_file(
-            st, file, text=text, id=id, labels=labels, sep=sep, meta=meta or [],
+            st, file, text=text, id=id, labels=labels, sep=sep, labels_format=labels_format,
+            meta=meta or [],
             unknown_labels=unknown_labels, empty=empty,
             empty_labels=empty_labels, encoding=encoding,
             progress=lambda n: bar.update(task, completed=n),

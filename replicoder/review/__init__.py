@@ -4,10 +4,12 @@ The web app itself (``replicoder.review.app.create_app``) loads FastAPI; it is s
 with ``serve``.
 """
 
+from replicoder.review.acceptance import acceptance_data, acceptance_rates
 from replicoder.review.agreement import adjudicate, coder_agreement, disagreements
 from replicoder.review.assign import assign, parse_coders
 from replicoder.review.export import export_verified
+from replicoder.review.replay import import_proposals
 from replicoder.review.server import serve
 
-__all__ = ["adjudicate", "assign", "coder_agreement", "disagreements", "export_verified",
-           "parse_coders", "serve"]
+__all__ = ["acceptance_data", "acceptance_rates", "adjudicate", "assign", "coder_agreement",
+           "disagreements", "export_verified", "import_proposals", "parse_coders", "serve"]

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from replicoder import graded
 from replicoder.codebook import Codebook
 from replicoder.errors import ReplicoderError
+from replicoder.review.session import check_codes
 from replicoder.run import now
 from replicoder.store import Store
 from replicoder.store.reviews import Adjudication, Decision
@@ -95,12 +97,9 @@ def adjudicate(store: Store, book: Codebook, adjudicator: str, doc_id: str,
             f"document {doc_id!r} has no disagreement to adjudicate: {why}; only documents "
             "the coders disagree on (or flagged unclear) are adjudicated"
         )
-    unknown = sorted(c for c in labels if c not in book)
-    if unknown:
-        raise ReplicoderError(
-            f"labels {unknown} are not in the codebook '{book.name}'; valid codes: "
-            f"{', '.join(book.codes)}"
-        )
+    check_codes(book, labels, f"document {doc_id!r}")
+    if book.graded and not unclear:
+        graded.check(book, labels, f"document {doc_id!r}")
     if not unclear and not book.multi_label and len(set(labels)) != 1:
         raise ReplicoderError(
             f"document {doc_id!r}: the codebook is single-label, so give exactly one label "

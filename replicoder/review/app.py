@@ -20,8 +20,10 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
+from replicoder import graded
 from replicoder.errors import ReplicoderError
 from replicoder.review import agreement, session
+from replicoder.review.export import display_name
 from replicoder.review.security import CoderKeys, guard
 from replicoder.store import Store
 from replicoder.study import Study
@@ -78,8 +80,17 @@ def create_app(study: Study, coder: str | None = None, token: str | None = None,
         html = env.get_template(template).render(study=study.root.resolve().name, **ctx)
         return HTMLResponse(html, status_code=status)
 
-    def label_name(code: str) -> str:
+    def label_name(value: str) -> str:
+        code = graded.split(value)[0] if book.graded else value
         return book.label(code).name if code in book else "(not in codebook)"
+
+    def rank(value: str) -> int:
+        return index.get(graded.split(value)[0] if book.graded else value, 1 << 30)
+
+    def item(value: str, sources: list[str], on: bool, added: bool) -> dict[str, Any]:
+        level = graded.split(value)[1] if book.graded else None
+        return {"code": value, "name": label_name(value), "sources": sources, "on": on,
+                "added": added, "level": level}
 
     @app.exception_handler(ReplicoderError)
     async def user_error(request: Request, exc: ReplicoderError) -> Response:
@@ -117,13 +128,12 @@ def create_app(study: Study, coder: str | None = None, token: str | None = None,
         with store_for(name) as store:
             v = session.view(store, name, id)
             prog = session.progress(store, name)
-        order = sorted(v.proposed, key=lambda c: (-len(v.proposed[c]), index.get(c, 1 << 30), c))
-        items = [{"code": c, "name": label_name(c), "sources": v.proposed[c],
-                  "on": c not in v.rejected, "added": False} for c in order]
-        items += [{"code": c, "name": label_name(c), "sources": [], "on": True, "added": True}
-                  for c in sorted(v.added, key=lambda c: index.get(c, 1 << 30))]
+        order = sorted(v.proposed, key=lambda c: (-len(v.proposed[c]), rank(c), c))
+        items = [item(c, v.proposed[c], c not in v.rejected, False) for c in order]
+        items += [item(c, [], True, True) for c in sorted(v.added, key=rank)]
         state = {"mode": "review", "doc_id": v.doc_id, "items": items, "unclear": v.unclear,
                  "seconds": v.seconds, "multi_label": book.multi_label,
+                 "intensities": list(book.intensities),
                  "codebook": codebook_json, "coder": name,
                  "api": f"/api/c/{quote(name, safe='')}",
                  "previous": doc_url(name, v.previous) if v.previous else None}
@@ -179,17 +189,17 @@ def create_app(study: Study, coder: str | None = None, token: str | None = None,
         else:
             on = {code for code, who in chosen.items() if clear and set(clear) <= set(who)}
         codes = sorted(set(chosen) | set(proposed),
-                       key=lambda c: (-len(chosen.get(c, [])), index.get(c, 1 << 30), c))
-        items = [{"code": c, "name": label_name(c), "sources": chosen.get(c, []),
-                  "on": c in on, "added": False} for c in codes]
+                       key=lambda c: (-len(chosen.get(c, [])), rank(c), c))
+        items = [item(c, chosen.get(c, []), c in on, False) for c in codes]
         pos = ids.index(id)
         state = {"mode": "adjudicate", "doc_id": id, "items": items,
                  "unclear": bool(dis.adjudicated and dis.adjudicated.unclear), "seconds": 0.0,
                  "multi_label": book.multi_label, "codebook": codebook_json, "coder": name,
+                 "intensities": list(book.intensities),
                  "api": f"/api/c/{quote(name, safe='')}",
                  "previous": doc_url(name, ids[pos - 1], True) if pos > 0 else None}
         return page("adjudicate.html", coder=name, dis=dis, text=docs[0].text, state=state,
-                    names={lab.code: lab.name for lab in book.labels},
+                    names={v: display_name(book, v) for v in book.values},
                     position=pos, total=len(ids), back=coder_url(name, "adjudicate"))
 
     @app.post("/api/c/{name}/adjudicate")

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from replicoder import atomic
+from replicoder import atomic, graded
+from replicoder.codebook import Codebook
 from replicoder.errors import ReplicoderError
 from replicoder.run import Run
 from replicoder.study import Study
@@ -72,6 +73,13 @@ def _encode(rows: list[dict[str, Any]], fmt: str) -> bytes:
     return sink.getvalue()
 
 
+def display_name(book: Codebook, value: str) -> str:
+    """A label's name; in a graded codebook with its intensity: "happiness (high)"."""
+    code, level = graded.split(value) if book.graded else (value, None)
+    name = book.label(code).name if code in book else code
+    return f"{name} ({level})" if level else name
+
+
 def export_verified(study: Study, out: Path) -> ExportResult:
     """Write every verified document to ``out`` (atomically) and ``out``.manifest.json.
 
@@ -91,9 +99,10 @@ def export_verified(study: Study, out: Path) -> ExportResult:
         texts = {d.doc_id: d.text for d in store.documents([v.doc_id for v in verified])}
         rows = []
         for v in verified:
-            codes = sorted(v.labels, key=lambda c: (order.get(c, len(order)), c))
+            codes = sorted(v.labels, key=lambda c: (order.get(graded.split(c)[0], len(order)), c)
+                           if book.graded else (order.get(c, len(order)), c))
             rows.append({"doc_id": v.doc_id, "text": texts[v.doc_id], "labels": codes,
-                         "label_names": [book.label(c).name if c in book else c for c in codes],
+                         "label_names": [display_name(book, c) for c in codes],
                          "decided_by": v.decided_by, "how": v.how})
         data = _encode(rows, fmt)
         atomic.write_bytes(out, data)

@@ -12,6 +12,7 @@ import statistics
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from replicoder import graded
 from replicoder.codebook import Codebook
 from replicoder.errors import ReplicoderError
 from replicoder.run import now
@@ -133,12 +134,16 @@ def view(store: Store, coder: str, doc_id: str) -> DocView:
     )
 
 
-def _check_codes(book: Codebook, codes: Collection[str], field: str) -> None:
-    unknown = sorted(c for c in codes if c not in book)
+def check_codes(book: Codebook, codes: Collection[str], field: str) -> None:
+    """Codes (in a graded codebook: ``code:intensity`` values) that the codebook holds."""
+    allowed = set(book.values)
+    unknown = sorted(c for c in codes if c not in allowed)
     if unknown:
+        scale = (f" as code:intensity, intensities {', '.join(book.intensities)}"
+                 if book.graded else "")
         raise ReplicoderError(
             f"{field}: codes {unknown} are not in the codebook '{book.name}'; "
-            f"valid codes: {', '.join(book.codes)}"
+            f"valid codes{scale}: {', '.join(book.codes)}"
         )
 
 
@@ -146,7 +151,7 @@ def save_draft(store: Store, book: Codebook, coder: str, doc_id: str, rejected: 
                added: Collection[str], unclear: bool, seconds: float) -> None:
     """Keep the coder's unsaved state so that a reload or a crash loses nothing."""
     _queue_seq(store, coder, doc_id)
-    _check_codes(book, added, "added")
+    check_codes(book, added, "added")
     store.save_draft(
         Draft(doc_id, coder, frozenset(rejected), frozenset(added), unclear, _seconds(seconds)),
         now(precise=True),
@@ -158,12 +163,15 @@ def decide(store: Store, book: Codebook, coder: str, doc_id: str, rejected: Coll
     """Validate and record a coder's decision on a document (one transaction)."""
     _queue_seq(store, coder, doc_id)
     _seconds(seconds)
-    _check_codes(book, added, "added")
+    check_codes(book, added, "added")
     proposed, _, _ = proposals_for(store, doc_id)
     rej = frozenset(rejected) & proposed.keys()
     kept = frozenset(proposed) - rej
     add = frozenset(added) - proposed.keys()
     final = kept | add
+    if book.graded and not unclear:
+        graded.check(book, final, f"document {doc_id!r}: keep one intensity per label "
+                                  "(reject the others, or flag the document unclear);")
     if not unclear and not book.multi_label and len(final) != 1:
         raise ReplicoderError(
             f"document {doc_id!r}: the codebook is single-label, so keep exactly one label "

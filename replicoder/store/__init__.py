@@ -8,13 +8,14 @@ from replicoder.store.annotations import Annotations, Proposal
 from replicoder.store.base import Base
 from replicoder.store.cache import LlmCache
 from replicoder.store.documents import Document, Documents
+from replicoder.store.judgements import Judgements
 from replicoder.store.reviews import Reviews
 from replicoder.store.runs import Runs
 from replicoder.store.samples import Samples, StoredSample
 from replicoder.store.splits import Splits
 
 
-class Store(Documents, Annotations, LlmCache, Reviews, Splits, Runs, Samples, Base):
+class Store(Documents, Annotations, LlmCache, Reviews, Judgements, Splits, Runs, Samples, Base):
     """A connection to a study database with every table group's methods."""
 
 

@@ -21,6 +21,8 @@
   });
   const seconds = () => spent + (shownAt === null ? 0 : (performance.now() - shownAt) / 1000);
   const keyOf = (i) => (i < 9 ? String(i + 1) : i === 9 ? "0" : "");
+  const scale = state.intensities || [];  // graded codebook: values are "code:intensity"
+  const baseOf = (value) => (scale.length ? value.slice(0, value.lastIndexOf(":")) : value);
 
   function el(tag, cls, text) {
     const e = document.createElement(tag);
@@ -35,11 +37,12 @@
       const li = el("li", "label" + (it.on ? "" : " off") + (it.added ? " added" : ""));
       li.dataset.code = it.code;
       li.appendChild(el("kbd", "key", keyOf(i)));
-      li.appendChild(el("span", "code", it.code));
+      li.appendChild(el("span", "code", baseOf(it.code)));
       li.appendChild(el("span", "name", it.name));
       const who = el("span", "who");
       if (it.added) who.appendChild(el("span", "chip mine", "added"));
       it.sources.forEach((s) => who.appendChild(el("span", "chip", s)));
+      if (scale.length && it.level) who.appendChild(levelSelect(i, it));
       li.appendChild(who);
       const words = state.mode === "adjudicate" ? ["final", "not chosen"] : ["kept", "rejected"];
       li.appendChild(el("span", "verdict", it.on ? words[0] : words[1]));
@@ -48,6 +51,44 @@
     });
     if (!items.length) list.appendChild(el("li", "empty", "No labels yet: press a to add one."));
     $("unclear").hidden = !unclear;
+  }
+
+  // Changing a proposed label's intensity rejects the proposed value and adds the new one;
+  // an added label (or any label when adjudicating) just changes its value.
+  function levelSelect(i, it) {
+    const select = el("select", "level");
+    select.setAttribute("aria-label", "intensity of " + it.name);
+    scale.forEach((level) => {
+      const opt = el("option", "", level);
+      opt.value = level;
+      opt.selected = level === it.level;
+      select.appendChild(opt);
+    });
+    select.addEventListener("click", (ev) => ev.stopPropagation());
+    select.addEventListener("change", () => setLevel(i, select.value));
+    return select;
+  }
+
+  function setLevel(i, level) {
+    const it = items[i], value = baseOf(it.code) + ":" + level;
+    const same = items.findIndex((x) => x.code === value);
+    if (it.added || state.mode === "adjudicate") {
+      if (same >= 0 && same !== i) { items[same].on = true; items.splice(i, 1); }
+      else { it.code = value; it.level = level; it.on = true; }
+    } else {
+      it.on = false;
+      if (same >= 0) items[same].on = true;
+      else items.push({ code: value, name: it.name, sources: [], on: true, added: true,
+                        level: level });
+    }
+    items.forEach((x) => {  // one intensity per label: other added values of it go
+      if (x.added && x.code !== value && baseOf(x.code) === baseOf(value)) x.on = false;
+    });
+    for (let k = items.length - 1; k >= 0; k--) {
+      if (items[k].added && !items[k].on) items.splice(k, 1);
+    }
+    render();
+    saveDraft();
   }
 
   function payload() {
@@ -109,12 +150,13 @@
     saveDraft();
   }
 
-  function add(code) {
-    const lab = state.codebook.find((l) => l.code === code);
+  function add(base) {
+    const lab = state.codebook.find((l) => l.code === base);
+    const code = scale.length ? base + ":" + scale[0] : base;
     let i = items.findIndex((it) => it.code === code);
     if (i < 0) {
       items.push({ code: code, name: lab ? lab.name : code, sources: [], on: true,
-                   added: state.mode === "review" });
+                   added: state.mode === "review", level: scale.length ? scale[0] : null });
       i = items.length - 1;
     }
     if (!state.multi_label) only(i); else items[i].on = true;

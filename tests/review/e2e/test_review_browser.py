@@ -168,3 +168,32 @@ def test_two_coders_then_adjudication(
         assert store.verified_labels() == {"d1": {"3"}, "d2": {"18"}, "d3": {"3"}, "d4": {"12"}}
         assert [v.how for v in store.verified()] == ["adjudicated", "agreed", "agreed",
                                                      "adjudicated"]
+
+
+def test_a_coder_changes_an_intensity(
+    browser: Any, serve: Callable[[Path, str], str], tmp_path: Path, artifacts: Path
+) -> None:
+    st = make_study(tmp_path, "flourishing")
+    with st.store() as store:
+        propose(store, "d1", gpt4=["happiness:high", "resilience:low"], llama2=["happiness:low"])
+    url = serve(st.root, "anna")
+    page = browser.new_page(viewport={"width": 1280, "height": 760})
+    page.goto(login_url(st.root, url, "anna"))
+    expect(page.locator("#doc-id")).to_have_text("d1")
+    high = label(page, "happiness:high")
+    expect(high.locator("select.level")).to_have_value("high")
+    high.locator("select.level").select_option("medium")
+    expect(high).to_have_class(re.compile(r"\boff\b"))
+    expect(label(page, "happiness:medium")).to_have_class(re.compile(r"\badded\b"))
+    expect(page.locator("#status")).to_have_text("draft saved")
+    label(page, "happiness:low").locator(".name").click()
+    expect(label(page, "happiness:low")).to_have_class(re.compile(r"\boff\b"))
+    page.screenshot(path=str(artifacts / "review-graded.png"))
+    page.locator("#btn-save").click()
+    expect(page.locator("#doc-id")).to_have_text("d2")
+    with st.store() as store:
+        got = store.decision("d1", "anna")
+    assert got is not None
+    assert got.rejected == {"happiness:high", "happiness:low"}
+    assert got.added == {"happiness:medium"} and got.kept == {"resilience:low"}
+    page.close()

@@ -152,7 +152,7 @@ def model_source(study: Study, name: str) -> tuple[Source, dict[str, Any]]:
 
         def predict_zero(docs: EvalDocs) -> Predictions:
             sets, scores, _raw = scorer.predict(docs.texts)
-            return Predictions(name, docs.doc_ids, sets, study.codebook.codes, scores)
+            return Predictions(name, docs.doc_ids, sets, study.codebook.values, scores)
 
         return predict_zero, {"kind": "zero-shot", "base": base, "prompt": scorer.instruction,
                               "base_sha256": resolve(base).sha256}

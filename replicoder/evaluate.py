@@ -126,17 +126,11 @@ def baseline_source(study: Study, name: str, train: EvalDocs, seed: int
     if name not in BASELINES:
         raise ReplicoderError(f"unknown baseline {name!r}; use one of: {', '.join(BASELINES)}")
     book = study.codebook
-    # graded: one one-vs-rest SVM per value, then one intensity per label (decide_graded)
-    model = TfidfSvm(seed=seed).fit(train.texts, train.truth, book.values,
-                                    multi_label=book.multi_label or book.graded)
+    model = TfidfSvm(seed=seed).fit(train.texts, train.truth, book.codes,
+                                    multi_label=book.multi_label, intensities=book.intensities)
 
     def predict(docs: EvalDocs) -> Predictions:
         sets, scores = model.predict(docs.texts)
-        if book.graded:
-            from replicoder.models.decide import decide_graded
-
-            sets = decide_graded(scores, book.codes, book.intensities, book.multi_label,
-                                 np.zeros(len(book.codes)))
         return Predictions(name, docs.doc_ids, sets, model.codes, scores)
 
     return predict, {"kind": "baseline", **model.params(), "train_sha256": train.sha256()}

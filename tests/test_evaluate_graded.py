@@ -100,3 +100,16 @@ def test_cli_predictions(study: study_mod.Study, tmp_path: Path) -> None:
     bad = CliRunner().invoke(app, ["evaluate", "--predictions", str(path), "--study",
                                    str(study.root)])
     assert isinstance(bad.exception, ReplicoderError) and "NAME=FILE" in str(bad.exception)
+
+
+def test_tfidf_baseline_learns_intensities(study: study_mod.Study) -> None:
+    from replicoder.baseline import TfidfSvm
+
+    parts = load_parts(study, ["train"])["train"]
+    book = study.codebook
+    model = TfidfSvm().fit(parts.texts, parts.truth, book.codes, multi_label=True,
+                           intensities=book.intensities)
+    sets, scores = model.predict(["ecstatic and bankrupt", "today we talk"])
+    assert scores.shape == (2, 9) and model.codes == book.values
+    assert "worry:high" in sets[0] and sets[1] == frozenset()
+    assert len({split(v)[0] for v in sets[0]}) == len(sets[0])  # one intensity per label

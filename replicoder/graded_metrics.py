@@ -93,10 +93,7 @@ def _per_doc(t: np.ndarray, p: np.ndarray) -> dict[str, np.ndarray]:
 
 def _check(y_true: Sequence[Collection[str]], y_pred: Sequence[Collection[str]],
            codes: Sequence[str], intensities: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    if len(y_true) != len(y_pred):
-        raise ValueError(f"y_true has {len(y_true)} documents but y_pred has {len(y_pred)}")
-    if not y_true:
-        raise ValueError("no documents to evaluate: y_true and y_pred are empty")
+    metrics.check_sizes(y_true, y_pred)
     if not intensities:
         raise ValueError("intensities is empty: the codebook is not graded")
     return (levels(y_true, codes, intensities, "y_true"),

@@ -21,7 +21,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["HEADLINE", "bootstrap_ci", "evaluate", "headline", "indicator", "per_label",
+__all__ = ["HEADLINE", "bootstrap_ci", "check_sizes", "evaluate", "headline", "indicator",
+           "per_label",
            "resample_counts"]
 
 HEADLINE = ("subset_accuracy", "hamming_loss", "label_accuracy", "jaccard", "f1_micro",
@@ -48,12 +49,17 @@ def indicator(
     return out
 
 
-def _check(y_true: Sequence[Collection[str]], y_pred: Sequence[Collection[str]],
-           labels: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+def check_sizes(y_true: Sequence[Collection[str]], y_pred: Sequence[Collection[str]]) -> None:
+    """ValueError unless there are documents and as many predictions as truths."""
     if len(y_true) != len(y_pred):
         raise ValueError(f"y_true has {len(y_true)} documents but y_pred has {len(y_pred)}")
     if not y_true:
         raise ValueError("no documents to evaluate: y_true and y_pred are empty")
+
+
+def _check(y_true: Sequence[Collection[str]], y_pred: Sequence[Collection[str]],
+           labels: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    check_sizes(y_true, y_pred)
     if not labels:
         raise ValueError("labels is empty: give the codebook's codes")
     if len(set(labels)) != len(labels):

@@ -22,11 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from replicoder import graded
 from replicoder.codebook import Codebook
 from replicoder.errors import ReplicoderError
+from replicoder.readers import open_table
 
 __all__ = ["ExternalPredictions", "label_key", "read_external"]
 
@@ -49,25 +48,6 @@ class ExternalPredictions:
     def info(self) -> dict[str, Any]:
         return {"file": str(self.path), "rows": self.rows, "documents": len(self.sets),
                 "dropped": self.dropped, "dropped_examples": self.dropped_examples}
-
-
-def _read(path: Path) -> pd.DataFrame:
-    if not path.is_file():
-        raise ReplicoderError(f"{path}: no such file; give the predictions file as NAME=FILE")
-    suffixes = [s.lower() for s in path.suffixes if s.lower() != ".gz"]
-    ext = suffixes[-1] if suffixes else ""
-    try:
-        if ext == ".parquet":
-            return pd.read_parquet(path)
-        if ext in (".csv", ".tsv"):
-            return pd.read_csv(path, sep="\t" if ext == ".tsv" else ",", dtype=str,
-                               keep_default_na=False)
-        if ext in (".jsonl", ".json"):
-            return pd.read_json(path, lines=True, dtype=False)
-    except (ValueError, OSError) as exc:
-        raise ReplicoderError(f"{path}: cannot be read as {ext} ({exc})") from exc
-    raise ReplicoderError(f"{path}: cannot read {ext or 'a file without extension'}; give a "
-                          ".csv, .tsv, .jsonl or .parquet file")
 
 
 def _items(cell: Any) -> list[str]:
@@ -125,23 +105,30 @@ def read_external(path: Path, book: Codebook, *, id_column: str = "id",
                   drop: bool = False) -> ExternalPredictions:
     """Read and match a predictions file; see the module docstring for the format."""
     path = Path(path)
-    frame = _read(path)
+    if path.is_dir():
+        raise ReplicoderError(f"{path}: a folder; give the predictions file as NAME=FILE")
+    table = open_table(path)
     wanted = [c for c in (id_column, label_column, intensity_column) if c]
-    missing = [c for c in wanted if c not in frame.columns]
+    missing = [c for c in wanted if c not in table.columns]
     if missing:
         raise ReplicoderError(
             f"{path}: no column {missing[0]!r}; the columns are: "
-            f"{', '.join(map(str, frame.columns))}. Name them with --pred-id-column, "
+            f"{', '.join(map(str, table.columns))}. Name them with --pred-id-column, "
             "--pred-label-column and --pred-intensity-column")
     match = _Matcher(book, path, drop)
     found: dict[str, dict[str, str]] = {}
-    levels = frame[intensity_column].tolist() if intensity_column else [None] * len(frame)
-    for row_no, (doc, cell, level) in enumerate(
-            zip(frame[id_column].astype(str).str.strip(), frame[label_column], levels,
-                strict=True), start=2):
-        where = f"{path}, row {row_no} (document {doc})"
+    rows = 0
+    for row_no, record in table.rows:
+        rows += 1
+        doc = str(record.get(id_column) or "").strip()
+        where = f"{path}, {table.where} {row_no} (document {doc})"
+        if not doc:
+            raise ReplicoderError(f"{where}: the document id is empty")
         labels = found.setdefault(doc, {})
-        lv = None if level is None else str(level).strip()
+        level = record.get(intensity_column) if intensity_column else None
+        cell = record.get(label_column)
+        lv = None if level is None or (isinstance(level, float) and level != level) \
+            else str(level).strip()
         for item in _items(cell):
             value = match.value(item, lv, where)
             if value is None:
@@ -155,4 +142,4 @@ def read_external(path: Path, book: Codebook, *, id_column: str = "id",
                 continue
             labels[code] = value
     return ExternalPredictions(path, {d: frozenset(v.values()) for d, v in found.items()},
-                               len(frame), dict(match.dropped), match.examples)
+                               rows, dict(match.dropped), match.examples)

@@ -79,7 +79,7 @@ def test_unknown_label_errors_or_is_dropped(study: study_mod.Study, tmp_path: Pa
     frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     frame.loc[len(frame)] = {"doc": frame["doc"][0], "dim": "boredom", "level": "high"}
     frame.to_csv(path, index=False)
-    with pytest.raises(ReplicoderError, match=f"row {len(frame) + 1}.*'boredom'"):
+    with pytest.raises(ReplicoderError, match=f"row {len(frame)} .*'boredom'"):
         evaluate_models(study, [], baseline=None, external={"x": path}, external_spec=SPEC,
                         n_boot=10)
     result = evaluate_models(study, [], baseline=None, external={"x": path}, n_boot=10,

@@ -50,7 +50,7 @@ def test_unknown_labels_error_or_drop(tmp_path: Path) -> None:
     pd.DataFrame({"id": ["1", "1", "2", "2"], "labels": ["joy:low", "boredom:high",
                                                          "joy:huge", "joy:low;joy:high"]}
                  ).to_csv(path, index=False)
-    with pytest.raises(ReplicoderError, match=r"p.csv, row 3 \(document 1\): label 'boredom'"):
+    with pytest.raises(ReplicoderError, match=r"p.csv, row 2 \(document 1\): label 'boredom'"):
         read_external(path, BOOK)
     got = read_external(path, BOOK, drop=True)
     assert got.sets == {"1": frozenset({"joy:low"}), "2": frozenset({"joy:low"})}

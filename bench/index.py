@@ -163,9 +163,23 @@ def _flourishing_import(d: dict[str, Any]) -> Row:
             f"{d['replay_vs_pandas_ratio']:.0f} × pandas")
 
 
+def _flourishing_eval(d: dict[str, Any]) -> Row:
+    m = d["models"]
+    l13 = m["classified-L2-13B-FT"]
+    return (f"graded metrics on the paper's own predictions ({len(m)} models, "
+            f"{d['gold_documents']:,} verified tweets) vs the authors' summaryOld.csv",
+            f"LLaMA-2 13B FT accD {l13['answered']['accD']:.4f} (paper "
+            f"{l13['paper']['accD']:.4f}), jac {l13['answered']['jac']:.3f} (paper "
+            f"{l13['paper']['jac']:.3f}); accD/accI/FN/FP within "
+            f"{d['largest_gap_vs_paper_acc_fn_fp']:.3f} of the paper",
+            f"best ({d['best_jaccard_model']}) accD {d['best_accD_vs_no_labels_ratio']:.3f} "
+            "× predicting no label")
+
+
 SUMMARIES: dict[str, Callable[[dict[str, Any]], Row]] = {
     "flourishing_import": _flourishing_import,
     "classify_ray": _classify_ray,
+    "flourishing_eval": _flourishing_eval,
     "reproduce": _reproduce,
     "estimate": _estimate,
     "review_scale": _review_scale,

@@ -16,6 +16,7 @@ from sklearn.svm import LinearSVC
 
 from replicoder.errors import ReplicoderError
 from replicoder.metrics import indicator
+from replicoder.models.decide import decide_graded, outputs
 
 __all__ = ["NAME", "TfidfSvm"]
 
@@ -33,6 +34,9 @@ class TfidfSvm:
         self.seed = seed
         self.codes: list[str] = []
         self.multi_label = False
+        self.labels: list[str] = []  # graded: the label codes (``codes`` are the values)
+        self.intensities: list[str] = []
+        self.one_per_document = False
         self._vectorizer: TfidfVectorizer | None = None
         self._svms: list[LinearSVC | float] = []  # multi-label: a model or a constant score
         self._svm: LinearSVC | None = None
@@ -47,8 +51,18 @@ class TfidfSvm:
         return LinearSVC(C=self.c, random_state=self.seed)
 
     def fit(self, texts: Sequence[str], label_sets: Sequence[Collection[str]],
-            codes: Sequence[str], multi_label: bool | None = None) -> TfidfSvm:
-        """Train on ``texts`` with their label sets; ``multi_label`` None: infer from the sets."""
+            codes: Sequence[str], multi_label: bool | None = None,
+            intensities: Sequence[str] = ()) -> TfidfSvm:
+        """Train on ``texts`` with their label sets; ``multi_label`` None: infer from the sets.
+
+        ``intensities`` (a graded codebook): the sets hold ``code:intensity`` values; one
+        SVM per value, and ``predict`` keeps each label's best intensity
+        (:func:`replicoder.models.decide.decide_graded`, threshold 0).
+        """
+        if intensities:
+            self.labels, self.intensities = list(codes), list(intensities)
+            self.one_per_document = multi_label is False
+            codes, multi_label = outputs(codes, intensities), True
         if len(texts) != len(label_sets):
             raise ValueError(f"{len(texts)} texts but {len(label_sets)} label sets")
         if not texts:
@@ -108,6 +122,9 @@ class TfidfSvm:
     def predict(self, texts: Sequence[str]) -> tuple[list[frozenset[str]], np.ndarray]:
         """Label sets and the scores (n_texts, n_codes) they come from."""
         scores = self.decision_function(texts)
+        if self.intensities:
+            return decide_graded(scores, self.labels, self.intensities,
+                                 not self.one_per_document, np.zeros(len(self.labels))), scores
         if self.multi_label:
             sets = [frozenset(self.codes[j] for j in np.flatnonzero(row > 0)) for row in scores]
         else:

@@ -5,7 +5,11 @@ Sources of predictions, each evaluated as a "model":
   base model prompted with the codebook, never fine-tuned);
 - ``baseline="tfidf"``: TF-IDF + linear SVM trained on the split's train part;
 - ``annotators``: each LLM annotator's proposals in study.db, plus the crowd's majority
-  vote and union (:mod:`replicoder.aggregate`: unparsed answers do not vote).
+  vote and union (:mod:`replicoder.aggregate`: unparsed answers do not vote);
+- ``external``: predictions made by any other system, read from files
+  (:mod:`replicoder.external`); a document the file lacks counts as "no label".
+A graded study (codebook with intensities) is scored with :mod:`replicoder.graded_metrics`:
+the usual metrics over presence plus intensity accuracy, FN/FP rates and graded Jaccard.
 The truth is each document's gold label set (reviewers' verified labels where no gold).
 
 An annotator is scored on the documents it answered, not on the whole part: a document
@@ -27,10 +31,12 @@ from typing import Any
 
 import numpy as np
 
-from replicoder import aggregate, atomic, metrics
+from replicoder import aggregate, atomic, graded_metrics, metrics
 from replicoder.baseline import NAME as TFIDF
 from replicoder.baseline import TfidfSvm
 from replicoder.errors import ReplicoderError
+from replicoder.external import read_external
+from replicoder.hashing import file_sha256
 from replicoder.models.folder import ModelFolder
 from replicoder.predictions import Predictions
 from replicoder.run import MANIFEST, Run, write_json
@@ -38,8 +44,9 @@ from replicoder.splits import PARTS, ensure_split, labelled
 from replicoder.store import Proposal
 from replicoder.study import Study
 
-__all__ = ["BASELINES", "CROWD", "EvalDocs", "SETTINGS", "ZERO_SHOT", "answered",
-           "baseline_source", "crowd_sources", "evaluate_models", "load_parts", "model_source",
+__all__ = ["BASELINES", "CROWD", "EvalDocs", "ExternalSpec", "SETTINGS", "ZERO_SHOT",
+           "answered", "baseline_source", "crowd_sources", "evaluate_models", "external_source",
+           "load_parts", "model_source",
            "predictions_parquet", "score", "write_run"]
 
 BASELINES = (TFIDF,)
@@ -48,6 +55,16 @@ ZERO_SHOT = "zero-shot"
 CROWD = ("annotator", "crowd")
 # provenance fields of an annotator's proposals that say how they were made
 SETTINGS = ("backend", "model", "model_id", "params", "template", "template_sha256")
+
+
+@dataclass(frozen=True)
+class ExternalSpec:
+    """How to read outside predictions files (see :func:`replicoder.external.read_external`)."""
+
+    id_column: str = "id"
+    label_column: str = "labels"
+    intensity_column: str | None = None
+    drop_unknown: bool = False
 
 
 @dataclass
@@ -108,8 +125,9 @@ def baseline_source(study: Study, name: str, train: EvalDocs, seed: int
                     ) -> tuple[Source, dict[str, Any]]:
     if name not in BASELINES:
         raise ReplicoderError(f"unknown baseline {name!r}; use one of: {', '.join(BASELINES)}")
-    model = TfidfSvm(seed=seed).fit(train.texts, train.truth, study.codebook.codes,
-                                    multi_label=study.codebook.multi_label)
+    book = study.codebook
+    model = TfidfSvm(seed=seed).fit(train.texts, train.truth, book.codes,
+                                    multi_label=book.multi_label, intensities=book.intensities)
 
     def predict(docs: EvalDocs) -> Predictions:
         sets, scores = model.predict(docs.texts)
@@ -128,7 +146,7 @@ def model_source(study: Study, name: str) -> tuple[Source, dict[str, Any]]:
 
         def predict_zero(docs: EvalDocs) -> Predictions:
             sets, scores, _raw = scorer.predict(docs.texts)
-            return Predictions(name, docs.doc_ids, sets, study.codebook.codes, scores)
+            return Predictions(name, docs.doc_ids, sets, study.codebook.values, scores)
 
         return predict_zero, {"kind": "zero-shot", "base": base, "prompt": scorer.instruction,
                               "base_sha256": resolve(base).sha256}
@@ -143,6 +161,24 @@ def model_source(study: Study, name: str) -> tuple[Source, dict[str, Any]]:
     return predict, {"kind": "fine-tuned", "adapter_sha256": trained.adapter_sha256,
                      "base": trained.base, "mode": trained.mode,
                      "base_sha256": trained.manifest.get("base", {}).get("sha256", "")}
+
+
+def external_source(study: Study, name: str, path: Path, spec: ExternalSpec
+                    ) -> tuple[Source, dict[str, Any]]:
+    """Predictions from a file; documents the file lacks get no label (counted per part)."""
+    ext = read_external(path, study.codebook, id_column=spec.id_column,
+                        label_column=spec.label_column, intensity_column=spec.intensity_column,
+                        drop=spec.drop_unknown)
+    info: dict[str, Any] = {"kind": "external", **ext.info(), "sha256": file_sha256(path),
+                            "missing": {}}
+
+    def predict(docs: EvalDocs) -> Predictions:
+        info["missing"][docs.part] = sum(d not in ext.sets for d in docs.doc_ids)
+        return Predictions(name, docs.doc_ids,
+                           [ext.sets.get(d, frozenset()) for d in docs.doc_ids],
+                           study.codebook.codes)
+
+    return predict, info
 
 
 def crowd_sources(study: Study, annotators: bool | list[str]
@@ -212,7 +248,8 @@ def answered(study: Study, names: Sequence[str], doc_ids: Sequence[str]) -> set[
 def score(study: Study, pred: Predictions, docs: EvalDocs, n_boot: int, seed: int
           ) -> dict[str, Any]:
     """Metrics and bootstrap intervals of one model on one part."""
-    codes = study.codebook.codes
+    book = study.codebook
+    codes = book.codes
     got = pred.by_id()
     missing = [d for d in docs.doc_ids if d not in got]
     if missing:
@@ -220,8 +257,15 @@ def score(study: Study, pred: Predictions, docs: EvalDocs, n_boot: int, seed: in
                               f"{missing[0]!r} ({len(missing)} missing)")
     sets = [got[d] for d in docs.doc_ids]
     try:
-        result = metrics.evaluate(docs.truth, sets, codes)
-        result["ci"] = metrics.bootstrap_ci(docs.truth, sets, codes, n_boot=n_boot, seed=seed)
+        if book.graded:
+            result = graded_metrics.evaluate(docs.truth, sets, codes, book.intensities)
+            result["ci"] = graded_metrics.bootstrap_ci(docs.truth, sets, codes,
+                                                       book.intensities, n_boot=n_boot,
+                                                       seed=seed)
+        else:
+            result = metrics.evaluate(docs.truth, sets, codes)
+            result["ci"] = metrics.bootstrap_ci(docs.truth, sets, codes, n_boot=n_boot,
+                                                seed=seed)
     except ValueError as exc:
         raise ReplicoderError(f"model {pred.model!r} on the {docs.part} documents: {exc}"
                               ) from exc
@@ -266,8 +310,12 @@ def evaluate_models(
     train_rows: bool = True,
     seed: int | None = None,
     common_subset: bool = False,
+    external: dict[str, Path] | None = None,
+    external_spec: ExternalSpec | None = None,
 ) -> dict[str, Any]:
     """Evaluate every model on the same documents and write runs/<run_id>/.
+
+    ``external``: name -> predictions file of another system, read with ``external_spec``.
 
     Annotators (and the crowd) are scored on the documents they answered; with
     ``common_subset`` every model is scored only on the documents every annotator answered.
@@ -278,8 +326,9 @@ def evaluate_models(
     """
     if len(set(models)) != len(models):
         raise ReplicoderError(f"a model is named twice in {models}")
-    if not models and not annotators and not baseline:
-        raise ReplicoderError("nothing to evaluate: name a model, --annotators or --baseline")
+    if not models and not annotators and not baseline and not external:
+        raise ReplicoderError("nothing to evaluate: name a model, --annotators, --baseline "
+                              "or --predictions")
     if baseline and baseline not in BASELINES:
         raise ReplicoderError(f"unknown baseline {baseline!r}; use one of: "
                               f"{', '.join(BASELINES)}")
@@ -297,6 +346,9 @@ def evaluate_models(
     for name in models:
         sources.append((name, *model_source(study, name)))
     sources += crowd
+    for name, path in (external or {}).items():
+        sources.append((name, *external_source(study, name, path,
+                                                 external_spec or ExternalSpec())))
     if baseline:
         assert train_docs is not None
         sources.append((baseline, *baseline_source(study, baseline, train_docs, seed)))
@@ -309,7 +361,8 @@ def evaluate_models(
         "run_id": run.run_id, "split": split,
         "common_subset": {"annotators": crowd_names} if common_subset else None,
         "parts": parts, "codes": study.codebook.codes,
-        "multi_label": study.codebook.multi_label, "n_boot": n_boot, "seed": seed,
+        "multi_label": study.codebook.multi_label,
+        "intensities": list(study.codebook.intensities), "n_boot": n_boot, "seed": seed,
         "documents": {p: {"n": len(d.doc_ids), "sha256": d.sha256()} for p, d in docs.items()},
         "models": {},
     }

@@ -75,7 +75,8 @@ def tfidf_trainer(study: Study, name: str, train_ids: list[str], seed: int
         truth = labelled(store)
         docs = store.documents(train_ids)
     model = TfidfSvm(seed=seed).fit([d.text for d in docs], [truth[d.doc_id] for d in docs],
-                                    study.codebook.codes, multi_label=study.codebook.multi_label)
+                                    study.codebook.codes, multi_label=study.codebook.multi_label,
+                                    intensities=study.codebook.intensities)
 
     def predict(part: EvalDocs) -> Predictions:
         sets, scores = model.predict(part.texts)

@@ -21,7 +21,9 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["HEADLINE", "bootstrap_ci", "evaluate", "headline", "indicator", "per_label"]
+__all__ = ["HEADLINE", "bootstrap_ci", "check_sizes", "evaluate", "headline", "indicator",
+           "per_label",
+           "resample_counts"]
 
 HEADLINE = ("subset_accuracy", "hamming_loss", "label_accuracy", "jaccard", "f1_micro",
             "f1_macro")
@@ -47,12 +49,17 @@ def indicator(
     return out
 
 
-def _check(y_true: Sequence[Collection[str]], y_pred: Sequence[Collection[str]],
-           labels: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+def check_sizes(y_true: Sequence[Collection[str]], y_pred: Sequence[Collection[str]]) -> None:
+    """ValueError unless there are documents and as many predictions as truths."""
     if len(y_true) != len(y_pred):
         raise ValueError(f"y_true has {len(y_true)} documents but y_pred has {len(y_pred)}")
     if not y_true:
         raise ValueError("no documents to evaluate: y_true and y_pred are empty")
+
+
+def _check(y_true: Sequence[Collection[str]], y_pred: Sequence[Collection[str]],
+           labels: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    check_sizes(y_true, y_pred)
     if not labels:
         raise ValueError("labels is empty: give the codebook's codes")
     if len(set(labels)) != len(labels):
@@ -136,7 +143,7 @@ def evaluate(
     return result
 
 
-def _resample_counts(rng: np.random.Generator, n: int, n_boot: int) -> np.ndarray:
+def resample_counts(rng: np.random.Generator, n: int, n_boot: int) -> np.ndarray:
     """How often each document is drawn in each resample: int matrix (n_boot, n)."""
     draws = rng.integers(0, n, size=(n_boot, n))
     flat = (np.arange(n_boot)[:, None] * n + draws).ravel()
@@ -176,7 +183,7 @@ def bootstrap_ci(
     values: dict[str, list[np.ndarray]] = {k: [] for k in HEADLINE}
     step = max(1, 4_000_000 // n)  # bounded memory: resamples drawn in chunks
     for start in range(0, n_boot, step):
-        w = _resample_counts(rng, n, min(step, n_boot - start)).astype(float)
+        w = resample_counts(rng, n, min(step, n_boot - start)).astype(float)
         for key, col in per_doc.items():
             values[key].append(w @ col / n)
         values["label_accuracy"].append(1.0 - values["hamming_loss"][-1])

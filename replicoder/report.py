@@ -29,15 +29,25 @@ PER_LABEL = ("balanced_accuracy", "f1", "sensitivity", "specificity")
 TITLES = {"subset_accuracy": "Accuracy (exact match)", "label_accuracy": "Label accuracy",
           "hamming_loss": "Hamming loss", "jaccard": "Jaccard index", "f1_micro": "Micro F1",
           "f1_macro": "Macro F1", "balanced_accuracy": "Balanced accuracy", "f1": "F1",
-          "sensitivity": "Sensitivity (recall)", "specificity": "Specificity"}
+          "sensitivity": "Sensitivity (recall)", "specificity": "Specificity",
+          "intensity_accuracy": "Intensity accuracy (accI)",
+          "fn_rate": "False-negative cells (FN)", "fp_rate": "False-positive cells (FP)",
+          "jaccard_graded": "Jaccard with intensity",
+          "exact_match_graded": "Exact match with intensity"}
+GRADED_KEYS = ["jaccard", "intensity_accuracy", "label_accuracy", "fn_rate", "fp_rate",
+               "jaccard_graded", "subset_accuracy", "f1_macro"]
 
 
-def headline_keys(multi_label: bool) -> list[str]:
+def headline_keys(multi_label: bool, graded: bool = False) -> list[str]:
     """The metrics tables lead with, in order: exact-match accuracy and Jaccard, as the paper.
 
     Label accuracy (1 - Hamming loss) rewards predicting nothing when labels are rare, so
-    it comes last and only for multi-label codebooks.
+    it comes last and only for multi-label codebooks. A graded study leads with Jaccard,
+    intensity accuracy and label presence accuracy (the paper's jac, accI, accD), then FN
+    and FP.
     """
+    if graded:
+        return list(GRADED_KEYS)
     return ["subset_accuracy", "jaccard", "hamming_loss", "f1_macro",
             *(["label_accuracy"] if multi_label else [])]
 
@@ -72,7 +82,7 @@ def _save(fig: Any, path: Path) -> None:
 
 def headline_figure(result: dict[str, Any], path: Path) -> None:
     """Accuracy, Jaccard and Hamming loss: one bar per model and part, CI as error bars."""
-    keys = headline_keys(result["multi_label"])[:3]
+    keys = headline_keys(result["multi_label"], bool(result.get("intensities")))[:3]
     names = list(result["models"])
     parts = result["parts"]
     width = 0.8 / len(parts)
@@ -195,7 +205,8 @@ repeats {{ r.repeats }}.</p>{% endif %}
 {% for name, m in r.models.items() %}{% for part, v in m.parts.items() %}
 <tr><td class="l">{{ name }}</td><td class="l">{{ m.kind }}</td><td class="l">{{ part }}</td>
 <td>{{ v.n_documents }}</td><td>{{ m.answers[part].unparsed if m.answers is defined
-and part in m.answers else "–" }}</td>{% for k in headline %}<td>{{ fmt(v[k]) }}
+and part in m.answers else "–" }}{% if m.missing is defined and part in m.missing %}
+({{ m.missing[part] }} not in file){% endif %}</td>{% for k in headline %}<td>{{ fmt(v[k]) }}
 <span class="ci">[{{ fmt(v.ci[k][0]) }}, {{ fmt(v.ci[k][1]) }}]</span></td>{% endfor %}</tr>
 {% endfor %}{% endfor %}</table>
 {% for f in figures %}<img src="{{ f.name }}" alt="{{ f.alt }}">
@@ -203,12 +214,23 @@ and part in m.answers else "–" }}</td>{% for k in headline %}<td>{{ fmt(v[k]) 
 <h2>Per label ({{ r.split }} documents)</h2>
 {% for name, m in r.models.items() if r.split in m.parts %}<details><summary>{{ name }}</summary>
 <table><tr><th class="l">label</th><th>support</th><th>predicted</th>
-{% for k in per_label %}<th>{{ titles[k] }}</th>{% endfor %}<th>precision</th></tr>
+{% for k in per_label %}<th>{{ titles[k] }}</th>{% endfor %}<th>precision</th>
+{% if r.get("intensities") %}<th>same intensity</th>{% endif %}</tr>
 {% for code, v in m.parts[r.split].per_label.items() %}<tr><td class="l">{{ code }}
 {{ names.get(code, "") }}</td><td>{{ v.support }}</td><td>{{ v.predicted }}</td>
 {% for k in per_label %}<td>{{ fmt(v[k]) }}</td>{% endfor %}<td>{{ fmt(v.precision) }}</td>
-</tr>{% endfor %}</table></details>
+{% if r.get("intensities") %}<td>{{ fmt(v.intensity_agreement) }}</td>{% endif %}</tr>
+{% endfor %}</table></details>
 {% endfor %}
+{% if r.get("intensities") %}<p>Graded codebook ({{ r.intensities|join(" < ") }}): label accuracy
+(accD) = 1 − Hamming loss over presence; intensity accuracy (accI) = share of document ×
+label cells where both are absent or both present at the same intensity; FN / FP = share of
+all cells that are false negatives / false positives (accD + FN + FP = 1); Jaccard over
+presence, a document with no true and no predicted label counting 1; "same intensity": among
+documents where truth and prediction both carry the label, the share at the same
+intensity.{% for name, m in r.models.items() if m.kind == "external" %} {{ name }}: {{ m.file }}
+({{ m.documents }} documents{% if m.dropped %}, dropped {{ m.dropped }}{% endif %}).{% endfor %}
+</p>{% endif %}
 <p>Undefined ratios (a label no document carries, or never predicted) show as "–".
 Files: metrics.json, predictions.parquet, manifest.json.</p>
 </body></html>
@@ -232,11 +254,11 @@ def write_report(run_dir: Path, result: dict[str, Any], book: Codebook, kind: st
             name = f"per_label_{part}.png"
             per_label_figure(result, part, book, run_dir / name)
             figures.append({"name": name, "alt": f"per-label metrics, {part}"})
-    keys = headline_keys(result["multi_label"])
+    keys = headline_keys(result["multi_label"], bool(result.get("intensities")))
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     html = env.from_string(TEMPLATE).render(
         r=result, kind=kind, book=book, figures=figures, fmt=_fmt, titles=TITLES,
-        headline=[*keys[:3], "f1_micro", *keys[3:]],
+        headline=keys if result.get("intensities") else [*keys[:3], "f1_micro", *keys[3:]],
         note=scored_note(result),
         per_label=PER_LABEL, names={lab.code: lab.name for lab in book.labels},
         created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

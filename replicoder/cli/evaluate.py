@@ -13,7 +13,27 @@ from replicoder.cli.progress import Bars
 from replicoder.report import headline_keys, scored_note
 
 HEADERS = {"subset_accuracy": "accuracy (exact)", "label_accuracy": "label acc.",
-           "hamming_loss": "Hamming", "jaccard": "Jaccard", "f1_macro": "macro F1"}
+           "hamming_loss": "Hamming", "jaccard": "Jaccard", "f1_macro": "macro F1",
+           "intensity_accuracy": "intensity acc.", "fn_rate": "FN", "fp_rate": "FP",
+           "jaccard_graded": "Jaccard (graded)"}
+
+
+THREE_DIGITS = ("hamming_loss", "fn_rate", "fp_rate", "label_accuracy", "intensity_accuracy")
+
+
+def _named_files(items: list[str]) -> dict[str, Path]:
+    from replicoder.errors import ReplicoderError
+
+    out: dict[str, Path] = {}
+    for item in items:
+        name, sep, file = item.partition("=")
+        if not sep or not name.strip() or not file.strip():
+            raise ReplicoderError(f"--predictions {item!r}: give NAME=FILE, e.g. "
+                                  "gpt4=classified-chatgpt4.csv.gz")
+        if name.strip() in out:
+            raise ReplicoderError(f"--predictions: the name {name.strip()!r} is given twice")
+        out[name.strip()] = Path(file.strip())
+    return out
 
 
 def register(app: typer.Typer) -> None:
@@ -33,8 +53,12 @@ def _fmt(v: float | None, ci: tuple[float | None, float | None] | list[Any], d: 
 
 def results_table(result: dict[str, Any]) -> Table:
     """Exact-match accuracy and Jaccard first (as the paper); n: documents scored."""
-    keys = headline_keys(result["multi_label"])
-    table = Table(title="95% bootstrap intervals in brackets", caption=scored_note(result))
+    keys = headline_keys(result["multi_label"], bool(result.get("intensities")))
+    caption = scored_note(result) + "".join(
+        f" {name}: {entry['missing'][part]} of the {part} documents not in its file (scored "
+        "as no label)." for name, entry in result["models"].items()
+        for part in entry.get("missing", {}) if entry["missing"][part])
+    table = Table(title="95% bootstrap intervals in brackets", caption=caption)
     crowd = any("answers" in entry for entry in result["models"].values())
     for col in ("model", "part", "n", *(["unparsed"] if crowd else []),
                 *(HEADERS[k] for k in keys)):
@@ -44,7 +68,7 @@ def results_table(result: dict[str, Any]) -> Table:
             unparsed = entry.get("answers", {}).get(part, {}).get("unparsed")
             table.add_row(name, part, str(m["n_documents"]),
                           *([] if not crowd else ["–" if unparsed is None else str(unparsed)]),
-                          *[_fmt(m[k], m["ci"][k], 3 if k == "hamming_loss" else 2)
+                          *[_fmt(m[k], m["ci"][k], 3 if k in THREE_DIGITS else 2)
                             for k in keys])
     return table
 
@@ -71,6 +95,23 @@ def evaluate(
         "--common-subset", help="Score every model only on the documents every evaluated "
                                 "annotator answered, so that all rows are comparable.")
     ] = False,
+    predictions: Annotated[list[str] | None, typer.Option(
+        "--predictions", help="Also score another system's predictions, NAME=FILE (CSV, TSV, "
+                              "JSONL or Parquet; repeatable). Rows: document id, label "
+                              "(several joined by ';', or a list), optional intensity.",
+        show_default=False)] = None,
+    pred_id_column: Annotated[str, typer.Option(
+        help="Document id column of the --predictions files.")] = "id",
+    pred_label_column: Annotated[str, typer.Option(
+        help="Label column of the --predictions files: codes or names (any case).")
+    ] = "labels",
+    pred_intensity_column: Annotated[str | None, typer.Option(
+        help="Intensity column of the --predictions files (graded codebooks; else write "
+             "labels as label:intensity).", show_default=False)] = None,
+    drop_unknown: Annotated[bool, typer.Option(
+        "--drop-unknown", help="Drop labels or intensities of --predictions files that the "
+                               "codebook lacks (counted in the report) instead of stopping.")
+    ] = False,
     study: StudyOption = Path("."),
 ) -> None:
     """Compare models on the same documents with the paper's metrics.
@@ -86,15 +127,28 @@ def evaluate(
     unparsed answer counts as no label), not on documents it never saw; with
     --common-subset every model is scored on the documents all annotators answered.
 
+    Graded codebooks (with intensities) add the paper's intensity accuracy
+    (accI), false-negative and false-positive cell rates (FN, FP) and graded
+    Jaccard; label accuracy (accD) and the rest are over label presence.
+
+    --predictions scores any other system on the same documents: a document
+    its file lacks counts as predicting no label (counted in the table).
+
     Example: replicoder evaluate my-model zero-shot --annotators --baseline tfidf
+
+    Example: replicoder evaluate --predictions gpt4=gpt4.csv --pred-label-column
+    dimension --pred-intensity-column value --drop-unknown
     """
-    from replicoder.evaluate import evaluate_models
+    from replicoder.evaluate import ExternalSpec, evaluate_models
 
     chosen: bool | list[str] = True if annotators else list(annotator or [])
     result = evaluate_models(
         study_at(study), list(names or []), annotators=chosen,
         baseline=None if baseline == "none" else baseline, split=split, n_boot=n_boot,
         train_rows=train_rows, common_subset=common_subset,
+        external=_named_files(list(predictions or [])),
+        external_spec=ExternalSpec(pred_id_column, pred_label_column, pred_intensity_column,
+                                   drop_unknown),
     )
     console.print(results_table(result))
     console.print(f"Report: [bold]{Path(result['run_dir']) / 'report.html'}[/]", soft_wrap=True)

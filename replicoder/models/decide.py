@@ -9,7 +9,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["decide", "label_matrix", "tune_thresholds"]
+from replicoder.graded import join
+
+__all__ = ["decide", "decide_graded", "decode", "label_matrix", "outputs", "tune_thresholds"]
 
 GRID = np.round(np.arange(0.05, 0.96, 0.05), 2)
 
@@ -21,6 +23,37 @@ def decide(scores: np.ndarray, codes: Sequence[str], multi_label: bool,
         return [frozenset([codes[int(i)]]) for i in scores.argmax(axis=1)]
     limits = np.full(len(codes), 0.5) if thresholds is None else thresholds
     return [frozenset(codes[int(j)] for j in np.flatnonzero(row >= limits)) for row in scores]
+
+
+def decide_graded(scores: np.ndarray, codes: Sequence[str], intensities: Sequence[str],
+                  multi_label: bool, thresholds: np.ndarray | None = None
+                  ) -> list[frozenset[str]]:
+    """Scores over a graded codebook's values (label-major, scale order) to value sets.
+
+    Each label's score is its best intensity's score; the labels are then decided as
+    :func:`decide` does (``thresholds``: one per label), and each chosen label takes its
+    best-scoring intensity. So a document holds at most one intensity per label.
+    """
+    k = len(intensities)
+    by_label = scores.reshape(scores.shape[0], len(codes), k)
+    chosen = decide(by_label.max(axis=2), codes, multi_label, thresholds)
+    best = by_label.argmax(axis=2)
+    index = {c: j for j, c in enumerate(codes)}
+    return [frozenset(join(c, intensities[int(best[i, index[c]])]) for c in row)
+            for i, row in enumerate(chosen)]
+
+
+def outputs(codes: Sequence[str], intensities: Sequence[str]) -> list[str]:
+    """The head's outputs: the codes, or each code:intensity of a graded codebook."""
+    return [join(c, lv) for c in codes for lv in intensities] if intensities else list(codes)
+
+
+def decode(scores: np.ndarray, codes: Sequence[str], intensities: Sequence[str],
+           multi_label: bool, thresholds: np.ndarray | None = None) -> list[frozenset[str]]:
+    """Label (or value) sets from the head's scores."""
+    if intensities:
+        return decide_graded(scores, codes, intensities, multi_label, thresholds)
+    return decide(scores, codes, multi_label, thresholds)
 
 
 def tune_thresholds(scores: np.ndarray, truth: np.ndarray) -> np.ndarray:

@@ -1,7 +1,9 @@
 """Generative scorer: a causal LM that writes the label codes, read back into label sets.
 
 The answer format is the codes in codebook order joined by "; " ("none" for an empty
-set), followed by the end-of-sequence token.
+set), followed by the end-of-sequence token. For a graded codebook each code is followed by
+its intensity: "joy: high; hope: low", read back into values ``joy:high``, ``hope:low``
+(an item with an unknown code or intensity makes the answer unparsed).
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from replicoder import graded
 from replicoder.codebook import Codebook
+from replicoder.errors import ReplicoderError
 from replicoder.models.decide import label_matrix
 from replicoder.models.generation import generate
 from replicoder.parse import parse_answer
@@ -25,6 +29,8 @@ NONE = "none"
 
 def instruction(book: Codebook) -> str:
     what = "codes, separated by ';'" if book.multi_label else "code"
+    if book.graded:
+        what += f", each followed by ': ' and its intensity ({', '.join(book.intensities)})"
     return f"Code this text with the {book.name} codebook. Answer with the {what} only."
 
 
@@ -34,26 +40,55 @@ def zero_shot_instruction(book: Codebook) -> str:
     return f"{instruction(book)}\nCodes:\n{lines}"
 
 
-def answer(labels: frozenset[str], codes: Sequence[str]) -> str:
-    return "; ".join(c for c in codes if c in labels) or NONE
+def answer(labels: frozenset[str], book: Codebook) -> str:
+    """The target text: codes (graded: "code: intensity") in codebook order, or "none"."""
+    if book.graded:
+        shown = [graded.split(v) for v in book.values if v in labels]
+        return "; ".join(f"{code}: {level}" for code, level in shown) or NONE
+    return "; ".join(c for c in book.codes if c in labels) or NONE
 
 
 def max_answer_tokens(tok: Any, book: Codebook) -> int:
     """Tokens the longest possible answer takes, end-of-sequence included."""
     def size(labels: frozenset[str]) -> int:
-        return len(tok(answer(labels, book.codes), add_special_tokens=False)["input_ids"]) + 1
+        return len(tok(answer(labels, book), add_special_tokens=False)["input_ids"]) + 1
+
+    def one(code: str) -> frozenset[str]:
+        if not book.graded:
+            return frozenset([code])
+        return frozenset([max((graded.join(code, lv) for lv in book.intensities),
+                              key=lambda v: size(frozenset([v])))])
 
     if book.multi_label:
-        return size(frozenset(book.codes))
-    return max(size(frozenset([c])) for c in book.codes)
+        return size(frozenset().union(*(one(c) for c in book.codes)))
+    return max(size(one(c)) for c in book.codes)
 
 
 def read_answer(text: str, book: Codebook) -> tuple[frozenset[str], bool]:
     """(labels, ok) from a generated answer."""
     if text.strip().lower() == NONE and book.multi_label:
         return frozenset(), True
+    if book.graded:
+        return _read_graded(text, book)
     parsed = parse_answer(text, book)
     return parsed.labels, parsed.ok
+
+
+def _read_graded(text: str, book: Codebook) -> tuple[frozenset[str], bool]:
+    """"joy: high; hope: low" -> values; (empty, False) when any item does not parse."""
+    values: list[str] = []
+    for item in (x.strip() for x in text.split(";")):
+        code, sep, level = item.partition(":")
+        if not item or not sep or code.strip() not in book:
+            return frozenset(), False
+        try:
+            values.append(graded.resolve(book, code.strip(), level.strip(), "answer"))
+        except ReplicoderError:
+            return frozenset(), False
+    try:
+        return graded.check(book, values, "answer"), True
+    except ReplicoderError:
+        return frozenset(), False
 
 
 @dataclass
@@ -84,7 +119,7 @@ class GenerativeScorer:
         return list(tok(rendered, add_special_tokens=False)["input_ids"])
 
     def answer_ids(self, labels: frozenset[str]) -> list[int]:
-        ids = self.tokenizer(answer(labels, self.book.codes), add_special_tokens=False)
+        ids = self.tokenizer(answer(labels, self.book), add_special_tokens=False)
         return [*ids["input_ids"], self.tokenizer.eos_token_id]
 
     def generate(self, texts: Sequence[str], batch_size: int = 32) -> list[str]:
@@ -96,7 +131,7 @@ class GenerativeScorer:
 
     def predict(self, texts: Sequence[str], batch_size: int = 32
                 ) -> tuple[list[frozenset[str]], np.ndarray, list[str]]:
-        """(label sets, 0/1 scores (n, n_labels), raw answers)."""
+        """(label sets, 0/1 scores (n, n_values): columns ``book.values``, raw answers)."""
         raw = self.generate(texts, batch_size)
         sets = [read_answer(r, self.book)[0] for r in raw]
-        return sets, label_matrix(sets, self.book.codes), raw
+        return sets, label_matrix(sets, self.book.values), raw

@@ -11,7 +11,7 @@ import numpy as np
 from replicoder.errors import ReplicoderError
 from replicoder.models.base import load_causal_lm, load_sequence_classifier, load_tokenizer, resolve
 from replicoder.models.classifier import ClassifierScorer
-from replicoder.models.decide import decide
+from replicoder.models.decide import decode, outputs
 from replicoder.models.folder import ModelFolder
 from replicoder.models.generative import (
     GenerativeScorer,
@@ -37,6 +37,7 @@ class TrainedModel:
     manifest: dict[str, Any]
     codes: list[str]
     multi_label: bool
+    intensities: list[str]
     thresholds: np.ndarray | None
     scorer: ClassifierScorer | GenerativeScorer
     adapter_sha256: str
@@ -75,12 +76,17 @@ class TrainedModel:
         if isinstance(self.scorer, ClassifierScorer):
             scores = self.scorer.scores_of(
                 encoded if encoded is not None else self.scorer.encode(texts), batch_size)
-            labels = decide(scores, self.codes, self.multi_label, self.thresholds)
+            labels = decode(scores, self.codes, self.intensities, self.multi_label,
+                            self.thresholds)
         else:
             labels, scores, raw = self.scorer.predict(texts, batch_size)
             provenance["raw_answers"] = raw
-        return Predictions(self.name, list(doc_ids), labels, list(self.codes), scores,
-                           provenance)
+        return Predictions(self.name, list(doc_ids), labels, self.outputs, scores, provenance)
+
+    @property
+    def outputs(self) -> list[str]:
+        """What the score columns are: the codes, or each code:intensity when graded."""
+        return outputs(self.codes, self.intensities)
 
 
 def load_trained(study: Study, name: str, *, device: str | None = None) -> TrainedModel:
@@ -93,6 +99,7 @@ def load_trained(study: Study, name: str, *, device: str | None = None) -> Train
     label_map = folder.label_map()
     codes = [str(c) for c in label_map["codes"]]
     multi = bool(label_map["multi_label"])
+    intensities = [str(x) for x in label_map.get("intensities", [])]
     quiet()
     base = resolve(settings["base"])
     trained_on = manifest["base"]["sha256"]
@@ -107,7 +114,8 @@ def load_trained(study: Study, name: str, *, device: str | None = None) -> Train
     scorer: ClassifierScorer | GenerativeScorer
     if settings["mode"] == "classifier":
         tok.padding_side = "right"
-        body = load_sequence_classifier(base, len(codes), multi_label=multi, device=dev)
+        body = load_sequence_classifier(base, len(outputs(codes, intensities)),
+                                        multi_label=multi, device=dev)
         model = PeftModel.from_pretrained(body, str(folder.adapter)).to(dev).eval()
         scorer = ClassifierScorer(model, tok, multi, max_length, dev, bf16)
     else:
@@ -117,7 +125,7 @@ def load_trained(study: Study, name: str, *, device: str | None = None) -> Train
                                           str(folder.adapter)).to(dev).eval()
         scorer = GenerativeScorer(model, tok, study.codebook, label_map["instruction"],
                                   max_length, int(label_map["max_new_tokens"]), dev, bf16)
-    return TrainedModel(name, folder.path, settings, manifest, codes, multi,
+    return TrainedModel(name, folder.path, settings, manifest, codes, multi, intensities,
                         folder.thresholds(codes), scorer, folder.adapter_sha256())
 
 

@@ -80,7 +80,8 @@ def train(study: Study, name: str, config: TrainConfig, *,
     max_new = 0
     if config.mode == "classifier":
         out = classifier.fit(base, book.codes, book.multi_label, config, train_set, validation,
-                             work, device, bf16, progress=progress, stop_after=stop_after)
+                             work, device, bf16, progress=progress, stop_after=stop_after,
+                             intensities=book.intensities)
         model, metrics, result = out.scorer.model, out.validation, out.result
         if out.thresholds is not None:
             thresholds = dict(zip(book.codes, out.thresholds.tolist(), strict=True))
@@ -96,6 +97,7 @@ def train(study: Study, name: str, config: TrainConfig, *,
         metrics={"split": "validation", **metrics, "history": result.history},
         label_map={"mode": config.mode, "codes": book.codes, "multi_label": book.multi_label,
                    "names": {lab.code: lab.name for lab in book.labels},
+                   "intensities": list(book.intensities),
                    "instruction": instruction, "max_new_tokens": max_new})
     with study.store() as store:
         split_seed = store.split_seed()

@@ -2,20 +2,29 @@
 
 Single-label codebooks: softmax and cross-entropy. Multi-label: sigmoid and binary
 cross-entropy, with per-label thresholds tuned on validation afterwards.
+
+Graded codebooks: the head has one output per value (label × intensity, the codebook's
+``values`` order), trained like the plain case over values; decoding
+(:func:`replicoder.models.decide.decide_graded`) takes each label's best intensity score
+as the label's score, decides presence against the label's threshold, and gives a present
+label its best-scoring intensity, so a document holds at most one intensity per label.
+Thresholds are tuned per label on presence; training selects on micro F1 over values.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from replicoder.graded_metrics import presence_sets
 from replicoder.metrics import headline
 from replicoder.models.base import BaseModel, load_sequence_classifier, load_tokenizer
 from replicoder.models.classifier import ClassifierScorer
-from replicoder.models.decide import decide, label_matrix, tune_thresholds
+from replicoder.models.decide import decode, label_matrix, outputs, tune_thresholds
 from replicoder.models.runtime import train_dtype
 from replicoder.progress import Progress
 from replicoder.train import loop
@@ -45,16 +54,18 @@ class Outcome:
 
 def fit(base: BaseModel, codes: list[str], multi_label: bool, config: TrainConfig,
         train: list[Example], validation: list[Example], workdir: Path, device: str,
-        bf16: bool, *, progress: Progress | None, stop_after: int | None) -> Outcome:
+        bf16: bool, *, progress: Progress | None, stop_after: int | None,
+        intensities: Sequence[str] = ()) -> Outcome:
     """Train on ``train``, early-stop on ``validation``; checkpoints go to ``workdir``."""
     import torch
 
     tok = load_tokenizer(base)
     tok.padding_side = "right"
-    model = new_model(base, len(codes), multi_label, config, device, bf16)
+    values = outputs(codes, intensities)
+    model = new_model(base, len(values), multi_label, config, device, bf16)
     scorer = ClassifierScorer(model, tok, multi_label, config.max_length, device, bf16)
     ids = scorer.encode([e.text for e in train])
-    y = torch.from_numpy(label_matrix([e.labels for e in train], codes)).to(device)
+    y = torch.from_numpy(label_matrix([e.labels for e in train], values)).to(device)
     val_texts = [e.text for e in validation]
     val_truth = [e.labels for e in validation]
 
@@ -66,8 +77,8 @@ def fit(base: BaseModel, codes: list[str], multi_label: bool, config: TrainConfi
         return torch.nn.functional.cross_entropy(logits, target.argmax(-1))
 
     def evaluate() -> tuple[float, dict[str, float]]:
-        pred = decide(scorer.scores(val_texts), codes, multi_label)
-        m = headline(val_truth, pred, codes)
+        pred = decode(scorer.scores(val_texts), codes, intensities, multi_label)
+        m = headline(val_truth, pred, values)
         key = "f1_micro" if multi_label else "subset_accuracy"
         # shown: the figures the training summary reports (`replicoder train`)
         shown = {"val_accuracy": float(m["subset_accuracy"] or 0.0),
@@ -81,6 +92,7 @@ def fit(base: BaseModel, codes: list[str], multi_label: bool, config: TrainConfi
     val_scores = scorer.scores(val_texts)
     thresholds = None
     if multi_label:
-        thresholds = tune_thresholds(val_scores, label_matrix(val_truth, codes))
-    pred = decide(val_scores, codes, multi_label, thresholds)
-    return Outcome(scorer, thresholds, headline(val_truth, pred, codes), result)
+        by_label = val_scores.reshape(len(val_texts), len(codes), -1).max(axis=2)
+        thresholds = tune_thresholds(by_label, label_matrix(presence_sets(val_truth), codes))
+    pred = decode(val_scores, codes, intensities, multi_label, thresholds)
+    return Outcome(scorer, thresholds, headline(val_truth, pred, values), result)

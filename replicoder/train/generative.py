@@ -61,7 +61,7 @@ def fit(base: BaseModel, book: Codebook, config: TrainConfig, train: list[Exampl
     result = loop.run(model, [len(s[0]) for s in seqs], step_loss, evaluate, config, workdir,
                       progress=progress, stop_after=stop_after)
     pred, _, _ = scorer.predict([e.text for e in validation], config.batch_size)
-    metrics = headline([e.labels for e in validation], pred, book.codes)
+    metrics = headline([e.labels for e in validation], pred, book.values)
     metrics["validation_loss"] = -result.best_score
     return Outcome(scorer, metrics, result)
 

@@ -39,6 +39,7 @@ from replicoder.external import read_external
 from replicoder.hashing import file_sha256
 from replicoder.models.folder import ModelFolder
 from replicoder.predictions import Predictions
+from replicoder.review.acceptance import acceptance_data
 from replicoder.run import MANIFEST, Run, write_json
 from replicoder.splits import PARTS, ensure_split, labelled
 from replicoder.store import Proposal
@@ -366,6 +367,10 @@ def evaluate_models(
         "documents": {p: {"n": len(d.doc_ids), "sha256": d.sha256()} for p, d in docs.items()},
         "models": {},
     }
+    with study.store() as store:
+        accepted = acceptance_data(store, seed)
+    if accepted["acceptance"]:
+        result["review"] = accepted
     rows: list[tuple[str, EvalDocs, Predictions]] = []
     for name, predict, info in sources:
         entry: dict[str, Any] = {**info, "parts": {}}

@@ -87,7 +87,7 @@ class _Matcher:
             code_part, found = graded.split(item)
             if found is not None:
                 name, level = code_part, found
-        code = self.by_code.get(name.strip()) or self.by_key.get(label_key(name))
+        code = self.book.lookup(name.strip()) or self.by_key.get(label_key(name))
         if code is None:
             self.skip("unknown_label", name, f"{where}: label {name!r} is not in codebook "
                       f"{self.book.name!r} (matched by code or by name, ignoring case, spaces "

@@ -231,6 +231,16 @@ documents where truth and prediction both carry the label, the share at the same
 intensity.{% for name, m in r.models.items() if m.kind == "external" %} {{ name }}: {{ m.file }}
 ({{ m.documents }} documents{% if m.dropped %}, dropped {{ m.dropped }}{% endif %}).{% endfor %}
 </p>{% endif %}
+{% if r.review is defined %}<h2>Review: how often coders accepted each annotator's proposals</h2>
+<table><tr><th>annotator</th><th>accepted</th><th>of proposals</th><th>rate (95% Wilson)</th></tr>
+{% for a in r.review.acceptance %}<tr><td>{{ a.annotator }}</td><td>{{ a.accepted }}</td>
+<td>{{ a.n }}</td><td>{{ "%.1f%%"|format(100 * a.rate) }} ({{ "%.1f"|format(100 * a.ci95[0]) }}–{{
+"%.1f"|format(100 * a.ci95[1]) }})</td></tr>{% endfor %}</table>
+{% set g = r.review.accept_agreement %}<p>Coder agreement on accept/reject: {{ g.documents }}
+documents decided by two or more coders, {{ g.units }} (document, label)
+pairs{% if g.alpha is not none %}; Krippendorff's alpha {{ fmt(g.alpha) }}, all coders
+agree on {{ "%.1f%%"|format(100 * g.all_agree) }}{% endif %}.</p>
+{% endif %}
 <p>Undefined ratios (a label no document carries, or never predicted) show as "–".
 Files: metrics.json, predictions.parquet, manifest.json.</p>
 </body></html>

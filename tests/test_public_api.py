@@ -34,7 +34,8 @@ PACKAGES = {
 }
 MODULES = ["classify", "evaluate", "learning_curve", "metrics", "importer", "study",
            "codebook", "agreement", "aggregate", "baseline", "run", "sample", "hashing",
-           "progress", "predictions", "splits", "parse", "freeze", "reproduce"]
+           "progress", "predictions", "splits", "parse", "freeze", "reproduce", "graded",
+           "flourishing", "external", "graded_metrics", "parse_graded"]
 
 
 @pytest.mark.parametrize("name", sorted(PACKAGES))

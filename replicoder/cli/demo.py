@@ -92,3 +92,35 @@ def _classify(study: study_mod.Study, console: Console) -> None:
     with Bars() as progress:
         result = classify(study, MODEL, out, progress=progress)
     console.print(f"  {result.documents} documents at {result.docs_per_s:.1f} docs/s -> {out}")
+
+
+def run_flourishing(data: Path, directory: Path | None = None,
+                    console: Console | None = None, *, epochs: int = 3,
+                    base: str = "embedded") -> None:
+    """Replay the paper's human-flourishing study (replicoder.flourishing) and print it."""
+    import tempfile
+
+    from replicoder.flourishing import MODEL as FLOURISHING
+    from replicoder.flourishing import replay
+    from replicoder.train import TrainConfig
+
+    console = console or Console()
+    root = directory or Path(tempfile.mkdtemp(prefix="replicoder-flourishing-")) / "study"
+    console.print(f"[bold]Replaying the human-flourishing study[/] from {data} into {root}: "
+                  "import the tweets, the LLM proposals and the coders' decisions, fine-tune "
+                  f"the {base} model on the verified labels ({epochs} epochs), evaluate it "
+                  "next to the paper's own models.")
+    config = TrainConfig(base=base, source="verified", epochs=epochs, max_length=96, lr=1e-3)
+    with Bars("steps") as progress:
+        result = replay(data, root, config, progress=progress)
+    dup = f" ({len(result.duplicate_ids)} repeated id kept once)" if result.duplicate_ids else ""
+    console.print(f"  {result.documents:,} tweets{dup}, {result.proposals:,} proposals, "
+                  f"{result.decisions:,} coder decisions, {result.verified:,} verified tweets")
+    for a in result.review["acceptance"]:
+        console.print(f"  {a['annotator']}: {a['rate']:.1%} of {a['n']:,} proposals accepted "
+                      f"(95% {a['ci95'][0]:.1%}–{a['ci95'][1]:.1%})")
+    t = result.training
+    console.print(f"  models/{FLOURISHING}: {t['n_train']} training tweets, "
+                  f"{t['train_seconds'] / 60:.1f} min")
+    console.print(results_table(result.evaluation))
+    console.print(f"  report: {Path(result.evaluation['run_dir']) / 'report.html'}")

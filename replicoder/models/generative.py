@@ -16,7 +16,6 @@ import numpy as np
 
 from replicoder import graded
 from replicoder.codebook import Codebook
-from replicoder.errors import ReplicoderError
 from replicoder.models.decide import label_matrix
 from replicoder.models.generation import generate
 from replicoder.parse import parse_answer
@@ -68,27 +67,9 @@ def read_answer(text: str, book: Codebook) -> tuple[frozenset[str], bool]:
     """(labels, ok) from a generated answer."""
     if text.strip().lower() == NONE and book.multi_label:
         return frozenset(), True
-    if book.graded:
-        return _read_graded(text, book)
-    parsed = parse_answer(text, book)
+    # The model writes "joy: high; hope: low"; the graded parser reads one item a line.
+    parsed = parse_answer(text.replace(";", "\n") if book.graded else text, book)
     return parsed.labels, parsed.ok
-
-
-def _read_graded(text: str, book: Codebook) -> tuple[frozenset[str], bool]:
-    """"joy: high; hope: low" -> values; (empty, False) when any item does not parse."""
-    values: list[str] = []
-    for item in (x.strip() for x in text.split(";")):
-        code, sep, level = item.partition(":")
-        if not item or not sep or code.strip() not in book:
-            return frozenset(), False
-        try:
-            values.append(graded.resolve(book, code.strip(), level.strip(), "answer"))
-        except ReplicoderError:
-            return frozenset(), False
-    try:
-        return graded.check(book, values, "answer"), True
-    except ReplicoderError:
-        return frozenset(), False
 
 
 @dataclass

@@ -41,6 +41,7 @@ class Outcome:
     thresholds: np.ndarray | None
     validation: dict[str, float]
     result: loop.LoopResult
+    val_scores: np.ndarray
 
 
 def fit(base: BaseModel, codes: list[str], multi_label: bool, config: TrainConfig,
@@ -83,4 +84,4 @@ def fit(base: BaseModel, codes: list[str], multi_label: bool, config: TrainConfi
     if multi_label:
         thresholds = tune_thresholds(val_scores, label_matrix(val_truth, codes))
     pred = decide(val_scores, codes, multi_label, thresholds)
-    return Outcome(scorer, thresholds, headline(val_truth, pred, codes), result)
+    return Outcome(scorer, thresholds, headline(val_truth, pred, codes), result, val_scores)

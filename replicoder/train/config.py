@@ -39,6 +39,8 @@ class TrainConfig:
     ``checkpoint_every`` is above 0, every that many steps.
     ``compile``: torch.compile each transformer layer (pays off on a GPU for long runs).
     ``quantize``: "4bit" loads the base in 4-bit NF4 (QLoRA, bitsandbytes, cuda only).
+    ``with_tfidf``: also fit TF-IDF + SVM on the training documents and add its margins,
+    weighted as validation says (0: off), to the classifier's log-probabilities.
     """
 
     base: str = "embedded"
@@ -65,6 +67,7 @@ class TrainConfig:
     device: str | None = None
     compile: bool = False
     quantize: str | None = None
+    with_tfidf: bool = False
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -93,6 +96,9 @@ class TrainConfig:
             raise ReplicoderError(
                 f"quantize {self.quantize!r}: use {' or '.join(q for q in QUANTIZE if q)}"
             )
+        if self.with_tfidf and self.mode != "classifier":
+            raise ReplicoderError("with_tfidf combines a TF-IDF model with the classifier "
+                                  "head's probabilities; train with mode 'classifier'")
         if self.train_size is not None and self.train_size < 2:
             raise ReplicoderError(f"train_size must be at least 2, not {self.train_size}")
 

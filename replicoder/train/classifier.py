@@ -30,7 +30,7 @@ def new_model(base: BaseModel, n_labels: int, multi_label: bool, config: TrainCo
 
     torch.manual_seed(config.seed)
     model = load_sequence_classifier(base, n_labels, multi_label=multi_label, device=device,
-                                     dtype=train_dtype(device, bf16),
+                                     dtype=train_dtype(device, bf16, config.base_dtype),
                                      quantize=config.quantize)
     return config.with_lora(model, "SEQ_CLS")
 
@@ -64,7 +64,8 @@ def fit(base: BaseModel, codes: list[str], multi_label: bool, config: TrainConfi
         target = y[batch]
         if multi_label:
             return torch.nn.functional.binary_cross_entropy_with_logits(logits, target)
-        return torch.nn.functional.cross_entropy(logits, target.argmax(-1))
+        return torch.nn.functional.cross_entropy(logits, target.argmax(-1),
+                                                 label_smoothing=config.label_smoothing)
 
     def evaluate() -> tuple[float, dict[str, float]]:
         pred = decide(scorer.scores(val_texts), codes, multi_label)

@@ -207,7 +207,8 @@ def main() -> None:
     truth = [frozenset([str(t)]) for t in test.major_topic]
     out: dict[str, Any] = {"data": str(bills_path().name), "n_test": len(test_ids),
                            "args": {k: str(v) for k, v in vars(args).items()},
-                           "cpu_count": os.cpu_count(), "load_before": os.getloadavg()}
+                           "cpu_count": os.cpu_count(), "load_before": os.getloadavg(),
+                           "created_at": time.strftime("%Y-%m-%d")}
     t = time.perf_counter()
     out["tfidf_svm"] = {**tfidf(df, parts, codes), "seconds": time.perf_counter() - t}
     print("tfidf", out["tfidf_svm"], flush=True)

@@ -53,7 +53,7 @@ def _baseline(d: dict[str, Any]) -> Row:
 TRAIN_DEFAULTS = {"modes": "classifier,generative", "epochs": "3", "train_limit": "None",
                   "validation": "300", "zero_shot": "0", "lr": "None", "batch_size": "16",
                   "test_limit": "None", "run": "[]", "ensemble": "False",
-                  "step_speed": "0"}
+                  "step_speed": "0", "threads": "None"}
 
 
 def _train_runs(d: dict[str, Any]) -> Row:
@@ -72,9 +72,11 @@ def _train_runs(d: dict[str, Any]) -> Row:
     tfidf = first.get("tfidf_same_train", d["tfidf_svm"])
     best = max(runs, key=lambda k: runs[k]["subset_accuracy"])
     epochs = first["config"]["epochs"]
+    loads = [r[k][0] for r in runs.values() for k in ("load_before", "load_after")]
     return (f"paired classifier runs, accuracy / macro-F1 ({first['n_train']:,} train, "
-            f"{d['n_test']:,} test, {epochs} epoch{'s' if epochs != 1 else ''}, load "
-            f"{d['load_before'][0]:.1f} before)", "; ".join(parts),
+            f"{d['n_test']:,} test, {epochs} epoch{'s' if epochs != 1 else ''}, lr "
+            f"{first['config']['lr']:g}, load average {min(loads):.1f}-{max(loads):.1f})",
+            "; ".join(parts),
             f"best ({best}) {runs[best]['subset_accuracy'] / tfidf['subset_accuracy']:.2f} × "
             f"TF-IDF on the same documents ({tfidf['subset_accuracy']:.3f})")
 
@@ -83,7 +85,8 @@ def _train_speed(d: dict[str, Any]) -> Row:
     """--step-speed: training docs/s of each --run, measured in turns."""
     speed = d["step_speed"]
     first = next(iter(speed))
-    return ("classifier training speed of paired settings, taking turns (load "
+    return (f"classifier training speed of paired settings, taking turns "
+            f"({d['args'].get('threads', 'all')} threads, load average "
             f"{d['load_before'][0]:.1f} before)",
             "; ".join(f"{k} {v['docs_per_s']:.1f} docs/s" for k, v in speed.items()),
             "; ".join(f"{k} {v['ratio_vs_' + first]:.2f} × {first}" for k, v in speed.items()

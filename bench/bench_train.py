@@ -9,12 +9,22 @@ TF-IDF + linear SVM trained on the whole 80% (measured in the same run) and, wit
 Writes bench/results/train.json. Usage:
   .venv/bin/python bench/bench_train.py [--modes classifier,generative] [--epochs 3]
       [--train-limit N] [--zero-shot 200]
+
+Paired recipe experiments: each --run LABEL[:KEY=VALUE;...] trains one classifier with
+those TrainConfig changes (values read as JSON where they parse, else as text), all on the
+same split and test documents, in turn, in this process. With --ensemble each run is also
+scored combined with TF-IDF + SVM fit on the same training documents (weight chosen on
+validation), and "tfidf_same_train" is that TF-IDF model alone. The JSON records the load
+average before and after each run (the machine is shared). Example, Gemma against SmolLM2:
+  .venv/bin/python bench/bench_train.py --epochs 1 --train-limit 800 --test-limit 400 \
+      --run smollm2 --run gemma:base=gemma-270m --ensemble --out bench/results/train_gemma.json
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -29,8 +39,10 @@ from sklearn.svm import LinearSVC
 
 from replicoder import importer
 from replicoder import study as study_mod
+from replicoder.baseline import TfidfSvm
 from replicoder.metrics import headline
 from replicoder.models import load_trained, zero_shot
+from replicoder.models.ensemble import choose_weight, combine
 from replicoder.train import TrainConfig, train
 
 RESULTS = Path(__file__).parent / "results"
@@ -58,6 +70,101 @@ def tfidf(df: pd.DataFrame, parts: dict[str, str], codes: list[str]) -> dict[str
     return headline(truth, pred, codes)
 
 
+def parse_run(spec: str) -> tuple[str, dict[str, Any]]:
+    """'label:key=value;key=value' -> (label, TrainConfig changes)."""
+    label, _, rest = spec.partition(":")
+    changes: dict[str, Any] = {}
+    for item in filter(None, rest.split(";")):
+        key, _, raw = item.partition("=")
+        try:
+            changes[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            changes[key.strip()] = raw.strip()
+    return label, changes
+
+
+def paired_run(st: study_mod.Study, label: str, config: TrainConfig, train_ids: list[str],
+               df: pd.DataFrame, parts: dict[str, str], test: pd.DataFrame,
+               ensemble: bool) -> dict[str, Any]:
+    """Train one classifier and score it on the test documents (and with TF-IDF)."""
+    codes = st.codebook.codes
+    truth = [frozenset([str(t)]) for t in test.major_topic]
+    load_before = os.getloadavg()
+    name = f"bench-{label}-{int(time.time())}"
+    t = time.perf_counter()
+    result = train(st, name, config, train_ids=train_ids)
+    train_s = time.perf_counter() - t
+    model = load_trained(st, name)
+    texts = test.text.tolist()
+    t = time.perf_counter()
+    pred = model.predict(texts, test.id.astype(str).tolist())
+    out: dict[str, Any] = {
+        **headline(truth, pred.labels, codes), "train_minutes": train_s / 60,
+        "test_predict_seconds": time.perf_counter() - t, "n_train": len(train_ids),
+        "validation": result.metrics, "bf16": result.manifest["precision"] == "bf16",
+        "config": config.to_dict(), "device": result.manifest["device"]}
+    if ensemble and pred.scores is not None:
+        index = {c: i for i, c in enumerate(codes)}
+        by_id = df.set_index(df.id.astype(str))
+        fit = by_id.loc[train_ids]
+        tfidf = TfidfSvm().fit(fit.text.tolist(), [{str(t)} for t in fit.major_topic], codes,
+                               multi_label=False)
+        val = df[df.id.astype(str).map(parts) == "validation"]
+        val_probs = model.predict(val.text.tolist(), val.id.astype(str).tolist()).scores
+        assert val_probs is not None
+        weight, rows = choose_weight(val_probs, tfidf.decision_function(val.text.tolist()),
+                                     np.array([index[str(t)] for t in val.major_topic]))
+        mixed = combine(pred.scores, tfidf.decision_function(texts), weight).argmax(1)
+        out["ensemble"] = {**headline(truth, [frozenset([codes[j]]) for j in mixed], codes),
+                           "weight": weight, "validation": rows}
+        out["tfidf_same_train"] = headline(truth, tfidf.predict(texts)[0], codes)
+    out["load_before"], out["load_after"] = load_before, os.getloadavg()
+    return out
+
+
+def step_speed(runs: list[tuple[str, TrainConfig]], texts: list[str], codes: list[str],
+               steps: int, rounds: int = 3) -> dict[str, Any]:
+    """Training docs/s of each config: ``steps`` optimizer steps per round, the configs
+    taking turns each round (a shared machine's load falls on all of them alike)."""
+    import torch
+
+    from replicoder.models.base import load_tokenizer, resolve
+    from replicoder.models.classifier import ClassifierScorer
+    from replicoder.models.runtime import choose
+    from replicoder.train.classifier import new_model
+    from replicoder.train.loop import _optimizer
+
+    ready = []
+    for label, config in runs:
+        device, bf16 = choose(config.device, config.precision)
+        base = resolve(config.base)
+        tok = load_tokenizer(base)
+        tok.padding_side = "right"
+        model = new_model(base, len(codes), False, config, device, bf16)
+        scorer = ClassifierScorer(model, tok, False, config.max_length, device, bf16)
+        ids = scorer.encode(texts[:steps * config.batch_size])
+        ready.append((label, config, scorer, _optimizer(model, config), ids))
+    times: dict[str, list[float]] = {label: [] for label, *_ in runs}
+    for _ in range(rounds):
+        for label, config, scorer, optimizer, ids in ready:
+            scorer.model.train()
+            t = time.perf_counter()
+            for i in range(steps):
+                batch = ids[i * config.batch_size:(i + 1) * config.batch_size]
+                target = torch.zeros(len(batch), dtype=torch.long)
+                loss = torch.nn.functional.cross_entropy(scorer.logits(batch), target)
+                loss.backward()
+                optimizer.step()
+                optimizer.zero_grad(set_to_none=True)
+            times[label].append(time.perf_counter() - t)
+    first = runs[0][0]
+    out = {label: {"docs_per_s": steps * config.batch_size / float(np.median(times[label])),
+                   "seconds": times[label]} for label, config in runs}
+    for label in out:
+        out[label]["ratio_vs_" + first] = out[label]["docs_per_s"] / out[first]["docs_per_s"]
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--modes", default="classifier,generative")
@@ -70,7 +177,18 @@ def main() -> None:
     ap.add_argument("--test-limit", type=int, default=None)
     ap.add_argument("--study", type=Path, default=None)
     ap.add_argument("--out", type=Path, default=RESULTS / "train.json")
+    ap.add_argument("--run", action="append", default=[], metavar="LABEL[:KEY=VALUE;...]",
+                    help="a paired classifier run with these TrainConfig changes")
+    ap.add_argument("--ensemble", action="store_true",
+                    help="also score each --run combined with TF-IDF (weight on validation)")
+    ap.add_argument("--step-speed", type=int, default=0, metavar="STEPS",
+                    help="only time STEPS training steps of each --run, in turns")
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: all)")
     args = ap.parse_args()
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     root = args.study or Path(tempfile.mkdtemp(prefix="bench-train-"))
     df, parts = reference_split(args.validation)
     if (root / "replicoder.toml").exists():
@@ -88,15 +206,40 @@ def main() -> None:
     test_ids, test_texts = test.id.astype(str).tolist(), test.text.tolist()
     truth = [frozenset([str(t)]) for t in test.major_topic]
     out: dict[str, Any] = {"data": str(bills_path().name), "n_test": len(test_ids),
-                           "args": {k: str(v) for k, v in vars(args).items()}}
+                           "args": {k: str(v) for k, v in vars(args).items()},
+                           "cpu_count": os.cpu_count(), "load_before": os.getloadavg(),
+                           "created_at": time.strftime("%Y-%m-%d")}
     t = time.perf_counter()
     out["tfidf_svm"] = {**tfidf(df, parts, codes), "seconds": time.perf_counter() - t}
     print("tfidf", out["tfidf_svm"], flush=True)
+    train_ids = [d for d, p in parts.items() if p == "train"]
+    if args.train_limit:
+        rng = np.random.default_rng(0)
+        train_ids = sorted(rng.choice(train_ids, args.train_limit, replace=False).tolist())
+    if args.step_speed:
+        configs = []
+        for spec in args.run:
+            label, changes = parse_run(spec)
+            configs.append((label, TrainConfig(**{"mode": "classifier", "lr": args.lr,
+                                                  "batch_size": args.batch_size, **changes})))
+        by_id = df.set_index(df.id.astype(str))
+        out["step_speed"] = step_speed(configs, by_id.loc[train_ids].text.tolist(), codes,
+                                       args.step_speed)
+        print(out["step_speed"], flush=True)
+        args.run, args.modes = [], ""
+    if args.run:
+        out["runs"] = {}
+        for spec in args.run:
+            label, changes = parse_run(spec)
+            config = TrainConfig(**{"mode": "classifier", "epochs": args.epochs,
+                                    "lr": args.lr, "batch_size": args.batch_size, **changes})
+            out["runs"][label] = {"changes": changes, **paired_run(
+                st, label, config, train_ids, df, parts, test, args.ensemble)}
+            print(label, {k: v for k, v in out["runs"][label].items()
+                          if k not in ("config", "validation")}, flush=True)
+            write(args.out, out)
+        args.modes = ""
     for mode in [m for m in args.modes.split(",") if m]:
-        train_ids = [d for d, p in parts.items() if p == "train"]
-        if args.train_limit:
-            rng = np.random.default_rng(0)
-            train_ids = sorted(rng.choice(train_ids, args.train_limit, replace=False).tolist())
         config = TrainConfig(mode=mode, epochs=args.epochs, lr=args.lr,
                              batch_size=args.batch_size)
         name = f"bench-{mode}-{int(time.time())}"
@@ -111,7 +254,7 @@ def main() -> None:
                      "train_minutes": train_s / 60, "n_train": len(train_ids),
                      "validation": result.metrics, "test_predict_seconds": predict_s,
                      "config": config.to_dict(), "device": result.manifest["device"],
-                     "bf16": result.manifest["bf16"]}
+                     "bf16": result.manifest["precision"] == "bf16"}
         print(mode, {k: v for k, v in out[mode].items() if k != "config"}, flush=True)
     if args.zero_shot:
         scorer = zero_shot(st)
@@ -121,8 +264,13 @@ def main() -> None:
         out["zero_shot"] = {**headline(truth[:n], sets, codes), "seconds":
                             time.perf_counter() - t, "examples": raw[:5]}
         print("zero-shot", out["zero_shot"], flush=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(out, indent=2, default=str) + "\n")
+    out["load_after"] = os.getloadavg()
+    write(args.out, out)
+
+
+def write(path: Path, out: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(out, indent=2, default=str) + "\n")
 
 
 if __name__ == "__main__":

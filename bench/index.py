@@ -12,6 +12,7 @@ README's table matches the files.
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import sys
 from collections.abc import Callable
@@ -51,10 +52,52 @@ def _baseline(d: dict[str, Any]) -> Row:
 
 TRAIN_DEFAULTS = {"modes": "classifier,generative", "epochs": "3", "train_limit": "None",
                   "validation": "300", "zero_shot": "0", "lr": "None", "batch_size": "16",
-                  "test_limit": "None"}
+                  "test_limit": "None", "run": "[]", "ensemble": "False",
+                  "step_speed": "0", "threads": "None"}
+
+
+def _train_runs(d: dict[str, Any]) -> Row:
+    """Paired recipe runs (--run): each run's test figures, and the ensemble's."""
+    runs = d["runs"]
+    first = next(iter(runs.values()))
+    parts = []
+    for label, r in runs.items():
+        text = (f"{label} {r['subset_accuracy']:.3f} / {r['f1_macro']:.3f} in "
+                f"{r['train_minutes']:.1f} min")
+        if "ensemble" in r:
+            e = r["ensemble"]
+            text += (f" (+TF-IDF w={e['weight']:g}: {e['subset_accuracy']:.3f} / "
+                     f"{e['f1_macro']:.3f})")
+        parts.append(text)
+    tfidf = first.get("tfidf_same_train", d["tfidf_svm"])
+    best = max(runs, key=lambda k: runs[k]["subset_accuracy"])
+    epochs = first["config"]["epochs"]
+    loads = [r[k][0] for r in runs.values() for k in ("load_before", "load_after")]
+    return (f"paired classifier runs, accuracy / macro-F1 ({first['n_train']:,} train, "
+            f"{d['n_test']:,} test, {epochs} epoch{'s' if epochs != 1 else ''}, lr "
+            f"{first['config']['lr']:g}, load average {min(loads):.1f}-{max(loads):.1f})",
+            "; ".join(parts),
+            f"best ({best}) {runs[best]['subset_accuracy'] / tfidf['subset_accuracy']:.2f} × "
+            f"TF-IDF on the same documents ({tfidf['subset_accuracy']:.3f})")
+
+
+def _train_speed(d: dict[str, Any]) -> Row:
+    """--step-speed: training docs/s of each --run, measured in turns."""
+    speed = d["step_speed"]
+    first = next(iter(speed))
+    return (f"classifier training speed of paired settings, taking turns "
+            f"({d['args'].get('threads', 'all')} threads, load average "
+            f"{d['load_before'][0]:.1f} before)",
+            "; ".join(f"{k} {v['docs_per_s']:.1f} docs/s" for k, v in speed.items()),
+            "; ".join(f"{k} {v['ratio_vs_' + first]:.2f} × {first}" for k, v in speed.items()
+                      if k != first))
 
 
 def _train(d: dict[str, Any]) -> Row:
+    if "step_speed" in d:
+        return _train_speed(d)
+    if "runs" in d:
+        return _train_runs(d)
     mode = "generative" if "generative" in d else "classifier"
     m, tfidf = d[mode], d["tfidf_svm"]
     config = m["config"]
@@ -221,10 +264,18 @@ def bench_of(stem: str) -> str:
                 stem.split("_")[0])
 
 
+def _flag(key: str, value: str) -> str:
+    if key == "run":  # stored as the text of a list: one --run per item
+        return "".join(f" --run {item}" for item in ast.literal_eval(value))
+    if value == "True":
+        return f" --{key}"
+    return f" --{key.replace('_', '-')} {value}"
+
+
 def _script(stem: str, d: dict[str, Any]) -> str:
     bench = bench_of(stem)
     args = d.get("args", {})
-    flags = "".join(f" --{k.replace('_', '-')} {v}" for k, v in args.items()
+    flags = "".join(_flag(k, v) for k, v in args.items()
                     if k in TRAIN_DEFAULTS and v != TRAIN_DEFAULTS[k])
     return f"`bench_{bench}.py{flags}`"
 

@@ -2,11 +2,15 @@
 
 Single-label codebooks: one multi-class LinearSVC, the top-scoring code wins.
 Multi-label codebooks: one LinearSVC per code (one vs rest), every code with score > 0.
+A fitted single-label baseline saves to and loads from a plain .npz (arrays only, never a
+pickle: a model folder may come from someone else).
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Collection, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -14,6 +18,7 @@ import sklearn
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.svm import LinearSVC
 
+from replicoder import atomic
 from replicoder.errors import ReplicoderError
 from replicoder.metrics import indicator
 from replicoder.models.decide import decide_graded, outputs
@@ -130,3 +135,44 @@ class TfidfSvm:
         else:
             sets = [frozenset([self.codes[int(j)]]) for j in scores.argmax(1)]
         return sets, scores
+
+    def save(self, path: Path) -> None:
+        """Write the fitted single-label baseline as arrays (vocabulary, idf, SVM weights)."""
+        if self._vectorizer is None or self._svm is None:
+            raise RuntimeError("only a fitted single-label baseline can be saved")
+        vocab = self._vectorizer.vocabulary_
+        terms = np.empty(len(vocab), dtype=object)
+        for term, j in vocab.items():
+            terms[j] = term
+        buf = io.BytesIO()
+        np.savez_compressed(
+            buf, terms=terms.astype(str), idf=self._vectorizer.idf_,
+            coef=self._svm.coef_, intercept=self._svm.intercept_,
+            classes=self._svm.classes_, codes=np.array(self.codes, dtype=str),
+            c=np.array(self.c), ngram_range=np.array(self.ngram_range),
+            sublinear_tf=np.array(self.sublinear_tf), seed=np.array(self.seed))
+        atomic.write_bytes(path, buf.getvalue())
+
+    @classmethod
+    def load(cls, path: Path) -> TfidfSvm:
+        """A baseline written by ``save``; a clear error for anything else."""
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                a = {k: z[k] for k in z.files}
+            model = cls(float(a["c"]), (int(a["ngram_range"][0]), int(a["ngram_range"][1])),
+                        bool(a["sublinear_tf"]), int(a["seed"]))
+            model.codes = [str(c) for c in a["codes"]]
+            vec = TfidfVectorizer(ngram_range=model.ngram_range,
+                                  sublinear_tf=model.sublinear_tf,
+                                  vocabulary={str(t): j for j, t in enumerate(a["terms"])})
+            vec.idf_ = a["idf"]
+            svm = model._svc()
+            svm.coef_, svm.intercept_, svm.classes_ = a["coef"], a["intercept"], a["classes"]
+            svm.n_features_in_ = len(a["terms"])
+        except (OSError, KeyError, ValueError, IndexError) as exc:
+            raise ReplicoderError(
+                f"{path}: not a TF-IDF baseline saved by replicoder ({exc}); train the "
+                "model again"
+            ) from exc
+        model._vectorizer, model._svm = vec, svm
+        return model

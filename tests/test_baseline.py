@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -106,3 +108,24 @@ def test_bad_input() -> None:
         TfidfSvm().fit(["a", "b"], [{"1"}, {"2"}], CODES)
     with pytest.raises(RuntimeError, match="fit"):
         TfidfSvm().predict(["a"])
+
+
+def test_saved_baseline_scores_as_the_fitted_one(table: pd.DataFrame, tmp_path: Path) -> None:
+    texts, codes = list(table.text[:600]), [{c} for c in table.code[:600]]
+    model = TfidfSvm().fit(texts, codes, CODES)
+    path = tmp_path / "tfidf.npz"
+    model.save(path)
+    back = TfidfSvm.load(path)
+    assert back.codes == CODES and back.params() == model.params()
+    new = list(table.text[600:700])
+    np.testing.assert_array_equal(back.decision_function(new), model.decision_function(new))
+
+
+def test_load_refuses_a_file_that_is_not_a_saved_baseline(tmp_path: Path) -> None:
+    path = tmp_path / "tfidf.npz"
+    np.savez(path, terms=np.array([{"pickled": 1}], dtype=object))  # needs a pickle to load
+    with pytest.raises(ReplicoderError, match="not a TF-IDF baseline saved by replicoder"):
+        TfidfSvm.load(path)
+    path.write_text("not a zip")
+    with pytest.raises(ReplicoderError, match="not a TF-IDF baseline"):
+        TfidfSvm.load(path)

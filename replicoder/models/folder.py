@@ -5,6 +5,8 @@ models/NAME/
   adapter/          peft LoRA adapter (and the classification head)
   label_map.json    mode, codes, names, multi_label, instruction, max_new_tokens
   thresholds.json   per-label thresholds (multi-label classifier)
+  tfidf.npz         TF-IDF + SVM arrays (train --with-tfidf; never a pickle)
+  ensemble.json     its weight and the sha256 of tfidf.npz
   metrics.json      validation metrics and history
   config.json       the training settings
   manifest.json     how it was made (written last: a folder without it is unfinished)
@@ -19,13 +21,16 @@ import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from replicoder.errors import ReplicoderError
-from replicoder.hashing import weights_sha256
+from replicoder.hashing import file_sha256, weights_sha256
 from replicoder.run import write_json
+
+if TYPE_CHECKING:
+    from replicoder.models.ensemble import Ensemble
 
 __all__ = ["ModelFolder", "find_adapter", "trained_names"]
 
@@ -36,6 +41,8 @@ METRICS = "metrics.json"
 CONFIG = "config.json"
 MANIFEST = "manifest.json"
 CHECKPOINT = "checkpoint"
+TFIDF = "tfidf.npz"
+ENSEMBLE = "ensemble.json"
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
 
@@ -132,6 +139,29 @@ class ModelFolder:
         write_json(self.path / METRICS, metrics)
         write_json(self.path / CONFIG, settings)
         return self.adapter_sha256()
+
+    def save_ensemble(self, ensemble: Ensemble) -> str:
+        """Write the TF-IDF part and its weight; returns the sha256 of tfidf.npz."""
+        ensemble.tfidf.save(self.path / TFIDF)
+        sha = file_sha256(self.path / TFIDF)
+        write_json(self.path / ENSEMBLE, {"weight": ensemble.weight, "tfidf_sha256": sha,
+                                          "tfidf": ensemble.tfidf.params()})
+        return sha
+
+    def ensemble(self) -> Ensemble | None:
+        """The TF-IDF part saved with the model (None if trained without --with-tfidf);
+        an error if tfidf.npz is not the file training wrote."""
+        if not (self.path / ENSEMBLE).is_file():
+            return None
+        from replicoder.baseline import TfidfSvm
+        from replicoder.models.ensemble import Ensemble
+
+        meta = read_json(self.path / ENSEMBLE)
+        path = self.path / TFIDF
+        if not path.is_file() or file_sha256(path) != meta.get("tfidf_sha256"):
+            raise ReplicoderError(f"{path}: missing or not the file training wrote (sha256 "
+                                  f"differs from {ENSEMBLE}); train the model again")
+        return Ensemble(TfidfSvm.load(path), float(meta["weight"]))
 
     def finish(self, manifest: dict[str, Any]) -> None:
         """Write the manifest (the folder is then a finished model) and drop the checkpoint."""

@@ -16,7 +16,7 @@ from replicoder.errors import ReplicoderError
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
 
-__all__ = ["PRECISIONS", "autocast", "choose", "cpu_has_bf16", "guard_attention",
+__all__ = ["BASE_DTYPES", "PRECISIONS", "autocast", "choose", "cpu_has_bf16", "guard_attention",
            "length_batches", "to_device", "train_dtype", "pick_device", "quiet", "use_bf16"]
 
 PRECISIONS = ("auto", "bf16", "fp32")
@@ -74,13 +74,19 @@ def choose(device: str | None, precision: str) -> tuple[str, bool]:
     return dev, use_bf16(dev, precision)
 
 
-def train_dtype(device: str, bf16: bool) -> Any:
-    """dtype of the frozen base weights in training: bf16 on cuda when bf16 is chosen
-    (no autocast re-cast of fp32 weights at every step); None (fp32) elsewhere. The
-    trainable adapters and head stay fp32 (TrainConfig.with_lora)."""
+BASE_DTYPES = ("auto", "bf16", "fp32")
+
+
+def train_dtype(device: str, bf16: bool, base_dtype: str = "auto") -> Any:
+    """dtype of the frozen base weights in training: with bf16 chosen, bf16 on cuda ("auto")
+    or everywhere ("bf16": no autocast re-cast of fp32 weights at every step); None (fp32)
+    otherwise. The trainable adapters and head stay fp32 (TrainConfig.with_lora)."""
     import torch
 
-    return torch.bfloat16 if bf16 and device.startswith("cuda") else None
+    if base_dtype not in BASE_DTYPES:
+        raise ReplicoderError(f"base dtype {base_dtype!r}: use {', '.join(BASE_DTYPES)}")
+    wanted = base_dtype == "bf16" or (base_dtype == "auto" and device.startswith("cuda"))
+    return torch.bfloat16 if bf16 and wanted else None
 
 
 def autocast(device: str, bf16: bool) -> AbstractContextManager[object]:

@@ -12,6 +12,7 @@ from replicoder.errors import ReplicoderError
 from replicoder.models.base import load_causal_lm, load_sequence_classifier, load_tokenizer, resolve
 from replicoder.models.classifier import ClassifierScorer
 from replicoder.models.decide import decode, outputs
+from replicoder.models.ensemble import Ensemble
 from replicoder.models.folder import ModelFolder
 from replicoder.models.generative import (
     GenerativeScorer,
@@ -41,6 +42,7 @@ class TrainedModel:
     thresholds: np.ndarray | None
     scorer: ClassifierScorer | GenerativeScorer
     adapter_sha256: str
+    ensemble: Ensemble | None = None  # trained with --with-tfidf
 
     @property
     def mode(self) -> str:
@@ -76,6 +78,9 @@ class TrainedModel:
         if isinstance(self.scorer, ClassifierScorer):
             scores = self.scorer.scores_of(
                 encoded if encoded is not None else self.scorer.encode(texts), batch_size)
+            if self.ensemble is not None:
+                scores = self.ensemble.scores(texts, scores)
+                provenance["tfidf_weight"] = self.ensemble.weight
             labels = decode(scores, self.codes, self.intensities, self.multi_label,
                             self.thresholds)
         else:
@@ -126,7 +131,8 @@ def load_trained(study: Study, name: str, *, device: str | None = None) -> Train
         scorer = GenerativeScorer(model, tok, study.codebook, label_map["instruction"],
                                   max_length, int(label_map["max_new_tokens"]), dev, bf16)
     return TrainedModel(name, folder.path, settings, manifest, codes, multi, intensities,
-                        folder.thresholds(codes), scorer, folder.adapter_sha256())
+                        folder.thresholds(codes), scorer, folder.adapter_sha256(),
+                        folder.ensemble())
 
 
 def zero_shot(study: Study, base_name: str = "embedded", *, device: str | None = None,

@@ -21,7 +21,7 @@ from replicoder.models.runtime import choose, quiet
 from replicoder.progress import Progress
 from replicoder.run import Run, write_json
 from replicoder.study import Study
-from replicoder.train import classifier, generative
+from replicoder.train import classifier, generative, tfidf
 from replicoder.train.config import TrainConfig
 from replicoder.train.data import data_sha256, gather
 from replicoder.train.loop import TrainingStopped
@@ -53,6 +53,8 @@ def train(study: Study, name: str, config: TrainConfig, *,
         raise ReplicoderError(
             f"model {name!r} already exists in {folder.path}; choose another name or delete it"
         )
+    if config.with_tfidf:
+        tfidf.check(study.codebook.multi_label)
     quiet()
     device, bf16 = choose(config.device, config.precision)
     check_quantize(config.quantize, device)
@@ -78,6 +80,7 @@ def train(study: Study, name: str, config: TrainConfig, *,
     thresholds = None
     instruction = ""
     max_new = 0
+    ensemble = None
     if config.mode == "classifier":
         out = classifier.fit(base, book.codes, book.multi_label, config, train_set, validation,
                              work, device, bf16, progress=progress, stop_after=stop_after,
@@ -85,6 +88,10 @@ def train(study: Study, name: str, config: TrainConfig, *,
         model, metrics, result = out.scorer.model, out.validation, out.result
         if out.thresholds is not None:
             thresholds = dict(zip(book.codes, out.thresholds.tolist(), strict=True))
+        if config.with_tfidf:
+            ensemble, figures = tfidf.fit_ensemble(book.codes, config.seed, train_set,
+                                                   validation, out.val_scores)
+            metrics = {**metrics, **figures}
     else:
         gen = generative.fit(base, book, config, train_set, validation, work, device, bf16,
                              progress=progress, stop_after=stop_after)
@@ -99,12 +106,13 @@ def train(study: Study, name: str, config: TrainConfig, *,
                    "names": {lab.code: lab.name for lab in book.labels},
                    "intensities": list(book.intensities),
                    "instruction": instruction, "max_new_tokens": max_new})
+    tfidf_sha256 = folder.save_ensemble(ensemble) if ensemble is not None else None
     with study.store() as store:
         split_seed = store.split_seed()
     manifest = run.write({
         "name": name, "config": config.to_dict(),
         "base": {"name": base.name, "sha256": base.sha256},
-        "adapter_sha256": adapter_sha256,
+        "adapter_sha256": adapter_sha256, "tfidf_sha256": tfidf_sha256,
         "data": {"source": config.source, "n_train": len(train_set),
                  "n_validation": len(validation), **{k: v for k, v in run_key.items()
                                                      if k.endswith("sha256")}},

@@ -39,7 +39,7 @@ def new_model(base: BaseModel, n_labels: int, multi_label: bool, config: TrainCo
 
     torch.manual_seed(config.seed)
     model = load_sequence_classifier(base, n_labels, multi_label=multi_label, device=device,
-                                     dtype=train_dtype(device, bf16),
+                                     dtype=train_dtype(device, bf16, config.base_dtype),
                                      quantize=config.quantize)
     return config.with_lora(model, "SEQ_CLS")
 
@@ -50,6 +50,7 @@ class Outcome:
     thresholds: np.ndarray | None
     validation: dict[str, float]
     result: loop.LoopResult
+    val_scores: np.ndarray
 
 
 def fit(base: BaseModel, codes: list[str], multi_label: bool, config: TrainConfig,
@@ -74,7 +75,8 @@ def fit(base: BaseModel, codes: list[str], multi_label: bool, config: TrainConfi
         target = y[batch]
         if multi_label:
             return torch.nn.functional.binary_cross_entropy_with_logits(logits, target)
-        return torch.nn.functional.cross_entropy(logits, target.argmax(-1))
+        return torch.nn.functional.cross_entropy(logits, target.argmax(-1),
+                                                 label_smoothing=config.label_smoothing)
 
     def evaluate() -> tuple[float, dict[str, float]]:
         pred = decode(scorer.scores(val_texts), codes, intensities, multi_label)
@@ -95,4 +97,4 @@ def fit(base: BaseModel, codes: list[str], multi_label: bool, config: TrainConfi
         by_label = val_scores.reshape(len(val_texts), len(codes), -1).max(axis=2)
         thresholds = tune_thresholds(by_label, label_matrix(presence_sets(val_truth), codes))
     pred = decode(val_scores, codes, intensities, multi_label, thresholds)
-    return Outcome(scorer, thresholds, headline(val_truth, pred, values), result)
+    return Outcome(scorer, thresholds, headline(val_truth, pred, values), result, val_scores)

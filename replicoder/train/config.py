@@ -10,7 +10,7 @@ from typing import Any, Literal, get_args
 
 from replicoder import atomic
 from replicoder.errors import ReplicoderError
-from replicoder.models.runtime import PRECISIONS
+from replicoder.models.runtime import BASE_DTYPES, PRECISIONS
 
 Mode = Literal["classifier", "generative"]
 Source = Literal["gold", "verified"]
@@ -39,6 +39,11 @@ class TrainConfig:
     ``checkpoint_every`` is above 0, every that many steps.
     ``compile``: torch.compile each transformer layer (pays off on a GPU for long runs).
     ``quantize``: "4bit" loads the base in 4-bit NF4 (QLoRA, bitsandbytes, cuda only).
+    ``base_dtype``: the frozen base weights under bf16: "auto" (bf16 on cuda, fp32 +
+    autocast on the CPU), "bf16" (everywhere) or "fp32".
+    ``label_smoothing``: cross-entropy label smoothing (single-label classifier).
+    ``with_tfidf``: also fit TF-IDF + SVM on the training documents and add its margins,
+    weighted as validation says (0: off), to the classifier's log-probabilities.
     """
 
     base: str = "embedded"
@@ -65,6 +70,9 @@ class TrainConfig:
     device: str | None = None
     compile: bool = False
     quantize: str | None = None
+    with_tfidf: bool = False
+    base_dtype: str = "auto"
+    label_smoothing: float = 0.0
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -93,6 +101,15 @@ class TrainConfig:
             raise ReplicoderError(
                 f"quantize {self.quantize!r}: use {' or '.join(q for q in QUANTIZE if q)}"
             )
+        if self.base_dtype not in BASE_DTYPES:
+            raise ReplicoderError(f"base_dtype {self.base_dtype!r}: use "
+                                  f"{', '.join(BASE_DTYPES)}")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ReplicoderError(f"label_smoothing must be in [0, 1), not "
+                                  f"{self.label_smoothing}")
+        if self.with_tfidf and self.mode != "classifier":
+            raise ReplicoderError("with_tfidf combines a TF-IDF model with the classifier "
+                                  "head's probabilities; train with mode 'classifier'")
         if self.train_size is not None and self.train_size < 2:
             raise ReplicoderError(f"train_size must be at least 2, not {self.train_size}")
 

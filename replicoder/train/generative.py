@@ -35,7 +35,7 @@ def fit(base: BaseModel, book: Codebook, config: TrainConfig, train: list[Exampl
 
     tok = load_tokenizer(base)
     torch.manual_seed(config.seed)
-    causal = load_causal_lm(base, device=device, dtype=train_dtype(device, bf16),
+    causal = load_causal_lm(base, device=device, dtype=train_dtype(device, bf16, config.base_dtype),
                             quantize=config.quantize)
     model = config.with_lora(causal, "CAUSAL_LM")
     scorer = GenerativeScorer(model, tok, book, instruction(book), config.max_length,

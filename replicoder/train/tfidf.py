@@ -1,0 +1,37 @@
+"""``train --with-tfidf``: a TF-IDF + SVM model on the same training documents, its weight
+against the fine-tuned classifier chosen on the validation documents."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from replicoder.baseline import TfidfSvm
+from replicoder.errors import ReplicoderError
+from replicoder.models.ensemble import Ensemble, choose_weight, combine
+from replicoder.train.data import Example
+
+
+def check(multi_label: bool) -> None:
+    """A clear error, before training, where the ensemble cannot be made."""
+    if multi_label:
+        raise ReplicoderError("--with-tfidf works with single-label codebooks only; train "
+                              "this multi-label codebook without it")
+
+
+def fit_ensemble(codes: Sequence[str], seed: int, train: list[Example],
+                 validation: list[Example], val_probs: np.ndarray
+                 ) -> tuple[Ensemble, dict[str, Any]]:
+    """The ensemble and what validation said of each weight (for metrics.json)."""
+    tfidf = TfidfSvm(seed=seed).fit([e.text for e in train], [e.labels for e in train],
+                                    codes, multi_label=False)
+    index = {c: i for i, c in enumerate(codes)}
+    truth = np.array([index[next(iter(e.labels))] for e in validation])
+    margins = tfidf.decision_function([e.text for e in validation])
+    weight, rows = choose_weight(val_probs, margins, truth)
+    chosen = combine(val_probs, margins, weight).argmax(1)
+    return Ensemble(tfidf, weight), {"tfidf_weight": weight,
+                                     "ensemble_accuracy": float((chosen == truth).mean()),
+                                     "tfidf_weights": rows}

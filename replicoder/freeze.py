@@ -242,8 +242,17 @@ def _models(study: Study) -> dict[str, Any]:
 def base_reference(name: str, sha256: str) -> dict[str, Any]:
     """How another person gets the same base weights: package + version + file hash for the
     embedded model, hub id + revision for a hub model, else the weights' name and hash."""
-    from replicoder.models.base import EMBEDDED, EMBEDDED_FILE
+    from replicoder.models.base import EMBEDDED, EMBEDDED_FILE, GEMMA, GEMMA_DISTS, GEMMA_INSTALL
 
+    if name == GEMMA:
+        versions: dict[str, str | None] = {}
+        for dist in GEMMA_DISTS:
+            try:
+                versions[dist] = metadata.version(dist)
+            except metadata.PackageNotFoundError:
+                versions[dist] = None
+        return {"kind": "named", "name": GEMMA, "packages": versions, "sha256": sha256,
+                "install": GEMMA_INSTALL}
     if name == EMBEDDED:
         try:
             version: str | None = metadata.version(EMBEDDED_DIST)
@@ -270,12 +279,12 @@ def _hub_revision(repo_id: str) -> str | None:
 
 
 def _base_weights(study: Study, models: dict[str, Any]) -> list[tuple[str, Path]]:
-    from replicoder.models.base import EMBEDDED, embedded_gguf
+    from replicoder.models.base import EMBEDDED, named_gguf
 
     files: list[tuple[str, Path]] = []
     for name in models:
         base = str(ModelFolder.of(study.models_dir, name).settings().get("base", EMBEDDED))
-        path = embedded_gguf() if base == EMBEDDED else Path(base).expanduser()
+        path = named_gguf(base) or Path(base).expanduser()
         if path.is_file():
             files.append((f"base/{name}/{path.name}", path))
         elif path.is_dir():

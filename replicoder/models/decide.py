@@ -14,6 +14,7 @@ from replicoder.graded import join
 __all__ = ["decide", "decide_graded", "decode", "label_matrix", "outputs", "tune_thresholds"]
 
 GRID = np.round(np.arange(0.05, 0.96, 0.05), 2)
+MIN_POSITIVES = 5  # validation positives a label needs for a threshold of its own
 
 
 def decide(scores: np.ndarray, codes: Sequence[str], multi_label: bool,
@@ -56,20 +57,35 @@ def decode(scores: np.ndarray, codes: Sequence[str], intensities: Sequence[str],
     return decide(scores, codes, multi_label, thresholds)
 
 
-def tune_thresholds(scores: np.ndarray, truth: np.ndarray) -> np.ndarray:
-    """Per-label threshold maximising that label's F1 on validation (0.5 without positives)."""
-    out = np.full(scores.shape[1], 0.5)
-    for j in range(scores.shape[1]):
-        positives = truth[:, j] > 0
-        if not positives.any():
-            continue
-        best = -1.0
-        for t in GRID:
-            pred = scores[:, j] >= t
-            tp = float(np.sum(pred & positives))
-            f1 = 2 * tp / (pred.sum() + positives.sum())
-            if f1 > best:
-                best, out[j] = f1, t
+def _best(scores: np.ndarray, positives: np.ndarray) -> float:
+    """The threshold with the best F1 over all cells given; ties go to the higher one
+    (fewer false positives)."""
+    best, out = -1.0, 0.5
+    for t in GRID:
+        pred = scores >= t
+        f1 = 2 * float(np.sum(pred & positives)) / max(int(pred.sum() + positives.sum()), 1)
+        if f1 >= best:
+            best, out = f1, float(t)
+    return out
+
+
+def tune_thresholds(scores: np.ndarray, truth: np.ndarray,
+                    min_positives: int = MIN_POSITIVES) -> np.ndarray:
+    """Per-label thresholds maximising F1 on validation.
+
+    A label with fewer than ``min_positives`` validation positives gets one threshold shared
+    by all such labels (pooled F1): tuned on one or two examples, a label's own threshold
+    overfits and floods the test set with false positives.
+    """
+    positives = truth > 0
+    counts = positives.sum(axis=0)
+    shared = _best(scores, positives)
+    rare = counts < min_positives
+    if rare.any() and positives[:, rare].any():
+        shared = _best(scores[:, rare], positives[:, rare])
+    out = np.full(scores.shape[1], shared)
+    for j in np.flatnonzero(~rare):
+        out[j] = _best(scores[:, j], positives[:, j])
     return out
 
 

@@ -8,86 +8,19 @@ the caller stores it with its raw text as "unparsed", never drops it.
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from collections.abc import Iterable
+from typing import Any
 
+from replicoder.answer_text import KEYS, Index, Parsed, json_values, last_items
 from replicoder.codebook import Codebook, name_key
+from replicoder.parse_graded import parse_graded
 
 __all__ = ["KEYS", "Parsed", "parse_answer"]
 
-T = TypeVar("T")
-KEYS = ("labels", "label", "codes", "code", "topics", "topic", "categories", "category")
 _BARE = re.compile(r"^[\s\"'`\[(]*([\w-]+(?:\s*[,;]\s*[\w-]+)*)[\s\"'`\]).]*$")
 _CUE = re.compile(r"\b(?:code|label|topic|category)s?\s*(?:is|:|#|=|-)?\s*[\"'`]?([\w-]+)",
                   re.IGNORECASE)
-_LEADING_CODE = re.compile(r"^\s*([\w-]+)\s*[:.)\-]\s")
-
-
-@dataclass(frozen=True)
-class Parsed:
-    """Labels read from one answer; ``ok`` False means unreadable, ``reason`` says why."""
-
-    labels: frozenset[str]
-    ok: bool
-    reason: str
-
-
-class _Index:
-    def __init__(self, codebook: Codebook) -> None:
-        self.codes = set(codebook.codes)
-        self.names = codebook.names
-
-    def code(self, item: Any) -> str | None:
-        if isinstance(item, dict):
-            for key in ("code", "label", "name", "id"):
-                if key in item:
-                    return self.code(item[key])
-            return None
-        if isinstance(item, bool) or item is None:
-            return None
-        if isinstance(item, float) and item.is_integer():
-            item = int(item)
-        value = str(item).strip().strip("\"'`").strip()
-        if value in self.codes:
-            return value
-        if name_key(value) in self.names:
-            return self.names[name_key(value)]
-        lead = _LEADING_CODE.match(value + " ")
-        if lead and lead.group(1) in self.codes:
-            return lead.group(1)
-        return None
-
-
-def _json_values(text: str) -> list[Any]:
-    """Every JSON object or array in ``text``, outermost only, in order."""
-    decoder = json.JSONDecoder()
-    found: list[Any] = []
-    i = 0
-    while i < len(text):
-        if text[i] in "{[":
-            try:
-                value, end = decoder.raw_decode(text, i)
-            except json.JSONDecodeError:
-                i += 1
-                continue
-            found.append(value)
-            i = end
-        else:
-            i += 1
-    return found
-
-
-def last_items(values: list[Any], extract: Callable[[Any], list[T] | None]) -> list[T] | None:
-    """The items of the last value that ``extract`` reads (None: none of them)."""
-    for value in reversed(values):
-        items = extract(value)
-        if items is not None:
-            return items
-    return None
-
 
 def _from_json(value: Any) -> list[Any] | None:
     """The label items of a JSON answer, or None when it has no label field."""
@@ -103,7 +36,7 @@ def _from_json(value: Any) -> list[Any] | None:
     return None
 
 
-def _prose(text: str, index: _Index) -> list[str]:
+def _prose(text: str, index: Index) -> list[str]:
     hits: list[tuple[int, str]] = []
     for match in _CUE.finditer(text):
         if match.group(1) in index.codes:
@@ -115,7 +48,7 @@ def _prose(text: str, index: _Index) -> list[str]:
     return [code for _, code in sorted(hits)]
 
 
-def _result(items: Iterable[Any], index: _Index, codebook: Codebook, how: str) -> Parsed:
+def _result(items: Iterable[Any], index: Index, codebook: Codebook, how: str) -> Parsed:
     items = list(items)
     known: list[str] = []
     unknown: list[str] = []
@@ -141,14 +74,12 @@ def parse_answer(text: str, codebook: Codebook) -> Parsed:
     """Read the labels in an answer; see the module docstring for the order of trust.
     A graded codebook's answers are read by ``replicoder.parse_graded``."""
     if codebook.graded:
-        from replicoder.parse_graded import parse_graded
-
         return parse_graded(text, codebook)
     stripped = text.strip()
     if not stripped:
         return Parsed(frozenset(), False, "empty answer")
-    index = _Index(codebook)
-    found = last_items(_json_values(stripped), _from_json)
+    index = Index(codebook)
+    found = last_items(json_values(stripped), _from_json)
     if found is not None:
         return _result(found, index, codebook, "JSON")
     bare = _BARE.match(stripped)

@@ -14,9 +14,9 @@ import re
 from typing import Any
 
 from replicoder import graded
+from replicoder.answer_text import KEYS, Index, Parsed, json_values, last_items
 from replicoder.codebook import Codebook
 from replicoder.errors import ReplicoderError
-from replicoder.parse import KEYS, Parsed, _Index, _json_values, last_items
 
 __all__ = ["parse_graded"]
 
@@ -60,7 +60,7 @@ def _items(value: Any) -> list[Item] | None:
 
 def _literals(text: str) -> list[Any]:
     """JSON values, or else Python-dict literals ({'happiness': 'high'}), in order."""
-    found = _json_values(text)
+    found = json_values(text)
     if found:
         return found
     out: list[Any] = []
@@ -72,7 +72,7 @@ def _literals(text: str) -> list[Any]:
     return out
 
 
-def _lines(text: str, index: _Index) -> list[Item]:
+def _lines(text: str, index: Index) -> list[Item]:
     out: list[Item] = []
     for line in text.splitlines():
         match = _LINE.match(line)
@@ -81,7 +81,7 @@ def _lines(text: str, index: _Index) -> list[Item]:
     return out
 
 
-def _result(items: list[Item], index: _Index, book: Codebook, how: str) -> Parsed:
+def _result(items: list[Item], index: Index, book: Codebook, how: str) -> Parsed:
     values: dict[str, str] = {}
     unknown: list[str] = []
     for name, level in items:
@@ -113,7 +113,7 @@ def parse_graded(text: str, book: Codebook) -> Parsed:
     stripped = text.strip()
     if not stripped:
         return Parsed(frozenset(), False, "empty answer")
-    index = _Index(book)
+    index = Index(book)
     found = last_items(_literals(stripped), _items)
     if found is not None:
         return _result(found, index, book, "JSON")

@@ -1,0 +1,84 @@
+"""What answer parsers share: the result type, the codebook index and JSON scanning.
+
+Pure logic, no I/O; used by ``replicoder.parse`` (plain codebooks) and
+``replicoder.parse_graded`` (graded ones).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from replicoder.codebook import Codebook, name_key
+
+__all__ = ["KEYS", "Index", "Parsed", "json_values", "last_items"]
+
+T = TypeVar("T")
+KEYS = ("labels", "label", "codes", "code", "topics", "topic", "categories", "category")
+_LEADING_CODE = re.compile(r"^\s*([\w-]+)\s*[:.)\-]\s")
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """Labels read from one answer; ``ok`` False means unreadable, ``reason`` says why."""
+
+    labels: frozenset[str]
+    ok: bool
+    reason: str
+
+
+class Index:
+    def __init__(self, codebook: Codebook) -> None:
+        self.codes = set(codebook.codes)
+        self.names = codebook.names
+
+    def code(self, item: Any) -> str | None:
+        if isinstance(item, dict):
+            for key in ("code", "label", "name", "id"):
+                if key in item:
+                    return self.code(item[key])
+            return None
+        if isinstance(item, bool) or item is None:
+            return None
+        if isinstance(item, float) and item.is_integer():
+            item = int(item)
+        value = str(item).strip().strip("\"'`").strip()
+        if value in self.codes:
+            return value
+        if name_key(value) in self.names:
+            return self.names[name_key(value)]
+        lead = _LEADING_CODE.match(value + " ")
+        if lead and lead.group(1) in self.codes:
+            return lead.group(1)
+        return None
+
+
+def json_values(text: str) -> list[Any]:
+    """Every JSON object or array in ``text``, outermost only, in order."""
+    decoder = json.JSONDecoder()
+    found: list[Any] = []
+    i = 0
+    while i < len(text):
+        if text[i] in "{[":
+            try:
+                value, end = decoder.raw_decode(text, i)
+            except json.JSONDecodeError:
+                i += 1
+                continue
+            found.append(value)
+            i = end
+        else:
+            i += 1
+    return found
+
+
+def last_items(values: list[Any], extract: Callable[[Any], list[T] | None]) -> list[T] | None:
+    """The items of the last value that ``extract`` reads (None: none of them)."""
+    for value in reversed(values):
+        items = extract(value)
+        if items is not None:
+            return items
+    return None

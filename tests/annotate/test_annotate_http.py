@@ -4,11 +4,8 @@ real 429/500/401/404 responses, and the whole run against `replicoder serve`."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -18,6 +15,7 @@ import pytest
 from serve_process import ServeProcess
 from test_annotate_support import (
     Scripted,
+    annotate_until,
     bills_study,
     completion,
     error,
@@ -186,17 +184,8 @@ def test_killed_run_resumes_without_repeating_or_losing_answers(
     script = Scripted([(200, completion('{"labels": ["7"]}'), {"x-sleep": "0.2"})] * 100)
     with scripted_server(script) as url:
         st = http(st, url, max_concurrency=2)
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "replicoder.cli", "annotate", "--study", str(st.root)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ.copy(),
-        )
+        proc = annotate_until(st, 3)
         db = st.root / "study.db"
-        deadline = time.monotonic() + 60
-        done = 0
-        while done < 3 and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.02)
-            with sqlite3.connect(db) as conn:
-                done = conn.execute("SELECT COUNT(*) FROM proposals").fetchone()[0]
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         with sqlite3.connect(db) as conn:

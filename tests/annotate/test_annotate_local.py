@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-from test_annotate_support import Scripted, bills_study, completion, scripted_server
+from test_annotate_support import (
+    Scripted,
+    annotate_until,
+    bills_study,
+    completion,
+    scripted_server,
+)
 from typer.testing import CliRunner
 
 from replicoder import study as study_mod
@@ -79,18 +82,7 @@ def test_ctrl_c_keeps_finished_answers_and_the_rerun_continues(
     with scripted_server(script) as url:
         add_annotator(st, AnnotatorConfig(name="api", backend="openai", model="m",
                                           base_url=url, max_concurrency=2))
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "replicoder.cli", "annotate", "--study", str(st.root)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-            env=os.environ.copy(),
-        )
-        db = st.root / "study.db"
-        deadline = time.monotonic() + 60
-        done = 0
-        while done < 2 and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.02)
-            with sqlite3.connect(db) as conn:
-                done = conn.execute("SELECT COUNT(*) FROM proposals").fetchone()[0]
+        proc = annotate_until(st, 2, stderr=subprocess.PIPE)
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=60)
         assert proc.returncode == 130, err

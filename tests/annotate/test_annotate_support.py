@@ -6,6 +6,10 @@ from __future__ import annotations
 import csv
 import gzip
 import json
+import os
+import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -106,3 +110,20 @@ def error(status: int, message: str, headers: dict[str, str] | None = None
           ) -> tuple[int, dict[str, Any], dict[str, str]]:
     return status, {"error": {"message": message, "type": "error", "code": None}}, \
         headers or {}
+
+
+def annotate_until(study: study_mod.Study, proposals: int,
+                   stderr: int = subprocess.DEVNULL) -> subprocess.Popen[str]:
+    """Start `replicoder annotate` on ``study`` in a subprocess and return it once the study
+    holds ``proposals`` proposals (or 60 s passed, or the process ended)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "replicoder.cli", "annotate", "--study", str(study.root)],
+        stdout=subprocess.DEVNULL, stderr=stderr, text=True, env=os.environ.copy(),
+    )
+    deadline = time.monotonic() + 60
+    done = 0
+    while done < proposals and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+        with sqlite3.connect(study.root / "study.db") as conn:
+            done = conn.execute("SELECT COUNT(*) FROM proposals").fetchone()[0]
+    return proc

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from replicoder.codebook import Codebook, name_key
 
-__all__ = ["KEYS", "Index", "Parsed", "json_values", "last_items"]
+__all__ = ["KEYS", "Index", "Parsed", "json_values", "label_field", "last_items"]
 
 T = TypeVar("T")
 KEYS = ("labels", "label", "codes", "code", "topics", "topic", "categories", "category")
@@ -81,4 +81,15 @@ def last_items(values: list[Any], extract: Callable[[Any], list[T] | None]) -> l
         items = extract(value)
         if items is not None:
             return items
+    return None
+
+
+def label_field(value: dict[Any, Any]) -> list[Any] | None:
+    """The items under the first label key (``KEYS``, any case) of a JSON object, as a list;
+    None when it has none."""
+    lowered = {str(k).casefold(): v for k, v in value.items()}
+    for key in KEYS:
+        if key in lowered:
+            items = lowered[key]
+            return list(items) if isinstance(items, list) else [items]
     return None

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from replicoder.answer_text import KEYS, Index, Parsed, json_values, last_items
+from replicoder.answer_text import KEYS, Index, Parsed, json_values, label_field, last_items
 from replicoder.codebook import Codebook, name_key
 from replicoder.parse_graded import parse_graded
 
@@ -22,15 +22,11 @@ _BARE = re.compile(r"^[\s\"'`\[(]*([\w-]+(?:\s*[,;]\s*[\w-]+)*)[\s\"'`\]).]*$")
 _CUE = re.compile(r"\b(?:code|label|topic|category)s?\s*(?:is|:|#|=|-)?\s*[\"'`]?([\w-]+)",
                   re.IGNORECASE)
 
+
 def _from_json(value: Any) -> list[Any] | None:
     """The label items of a JSON answer, or None when it has no label field."""
     if isinstance(value, dict):
-        lowered = {str(k).casefold(): v for k, v in value.items()}
-        for key in KEYS:
-            if key in lowered:
-                items = lowered[key]
-                return list(items) if isinstance(items, list) else [items]
-        return None
+        return label_field(value)
     if isinstance(value, list) and all(isinstance(v, str | int | float | dict) for v in value):
         return list(value)
     return None

@@ -14,7 +14,7 @@ import re
 from typing import Any
 
 from replicoder import graded
-from replicoder.answer_text import KEYS, Index, Parsed, json_values, last_items
+from replicoder.answer_text import Index, Parsed, json_values, label_field, last_items
 from replicoder.codebook import Codebook
 from replicoder.errors import ReplicoderError
 
@@ -45,11 +45,9 @@ def _item(value: Any) -> Item:
 
 def _items(value: Any) -> list[Item] | None:
     if isinstance(value, dict):
-        lowered = {str(k).casefold(): v for k, v in value.items()}
-        for key in KEYS:
-            if key in lowered:
-                found = lowered[key]
-                return [_item(v) for v in (found if isinstance(found, list) else [found])]
+        found = label_field(value)
+        if found is not None:
+            return [_item(v) for v in found]
         if value and all(isinstance(v, str) for v in value.values()):
             return [(k, v) for k, v in value.items()]
         return [] if not value else None

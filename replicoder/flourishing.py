@@ -13,7 +13,6 @@ model's predictions on the same held-out verified tweets, in one report.html.
 from __future__ import annotations
 
 import csv
-import gzip
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from replicoder import importer
 from replicoder import study as study_mod
 from replicoder.errors import ReplicoderError
 from replicoder.progress import Progress
+from replicoder.readers import open_table
 from replicoder.train.config import TrainConfig
 
 __all__ = ["MODEL", "Replay", "paper_figures", "predictions_files", "replay", "source"]
@@ -68,12 +68,6 @@ def predictions_files(data: Path) -> dict[str, Path]:
     return found
 
 
-def _open(path: Path) -> Any:
-    if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8", newline="")
-    return path.open(encoding="utf-8", newline="")
-
-
 def paper_figures(data: Path) -> dict[str, dict[str, float]]:
     """The authors' figures per predictions name from summaryOld.csv, in replicoder's metric
     names (accD -> label_accuracy ...); empty when the file is absent."""
@@ -81,8 +75,7 @@ def paper_figures(data: Path) -> dict[str, dict[str, float]]:
         path = source(data, SUMMARY)
     except ReplicoderError:
         return {}
-    with _open(path) as fh:
-        rows = list(csv.DictReader(fh))
+    rows = [record for _, record in open_table(path).rows]
     return {r["fname"].removeprefix("classified-"):
             {ours: float(r[theirs]) for theirs, ours in PAPER_KEYS.items()} | {"n": float(r["n"])}
             for r in rows}
@@ -93,11 +86,11 @@ def _tweets(data: Path, out: Path) -> list[str]:
     with two texts, which import would refuse); returns the ids dropped."""
     seen: set[str] = set()
     dropped: list[str] = []
-    with _open(source(data, TWEETS)) as fh, out.open("w", encoding="utf-8", newline="") as dst:
-        reader = csv.DictReader(fh)
-        writer = csv.DictWriter(dst, fieldnames=list(reader.fieldnames or []))
+    table = open_table(source(data, TWEETS))
+    with out.open("w", encoding="utf-8", newline="") as dst:
+        writer = csv.DictWriter(dst, fieldnames=table.columns)
         writer.writeheader()
-        for row in reader:
+        for _, row in table.rows:
             if row["message_id"] in seen:
                 dropped.append(row["message_id"])
                 continue

@@ -5,15 +5,14 @@ acceptance rates and coder agreement, against the paper's 76% (GPT-4) and 32% (L
 Baseline, in the same run: the same rates computed straight from the CSV with pandas.
 Data: ../shared/data/flourishing/ beside the repository (or REPLICODER_FLOURISHING), from
 github.com/siacus/rethinking-scale, folder flourishing/ (CC BY 4.0, Carammia, Iacus, Porro).
-The sample holds one id twice with two texts (1631456172346679302, a trailing link); the
-first is kept. Writes bench/results/flourishing_import.json.
+The sample repeats 5 ids with different texts (e.g. 1631456172346679302, a trailing link);
+the first of each is kept. Writes bench/results/flourishing_import.json.
 Usage: .venv/bin/python bench/bench_flourishing_import.py
 """
 
 from __future__ import annotations
 
 import json
-import os
 import sys
 import tempfile
 import time
@@ -21,29 +20,17 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from data import flourishing_dir
 
 from replicoder import importer
 from replicoder import study as study_mod
+from replicoder.flourishing import source
 from replicoder.review.acceptance import acceptance_data
 from replicoder.review.replay import import_proposals
 from replicoder.run import now
 
 RESULTS = Path(__file__).parent / "results" / "flourishing_import.json"
-ENV = "REPLICODER_FLOURISHING"
-BESIDE = Path(__file__).resolve().parents[2] / "shared" / "data" / "flourishing"
 PAPER = {"GPT4": 0.76, "LLAMA2": 0.32}
-FILES = ("sample.csv.gz", "all-llms-codings.csv.gz")
-
-
-def data_dir() -> Path:
-    named = os.environ.get(ENV)
-    path = Path(named).expanduser() if named else BESIDE
-    if not all((path / f).is_file() for f in FILES):
-        raise SystemExit(
-            f"benchmark data not found: {path} needs {', '.join(FILES)}\n\nGet the folder "
-            "flourishing/ of github.com/siacus/rethinking-scale (CC BY 4.0), gzip its CSV "
-            f"files, and put it at {BESIDE} or set {ENV} to it.")
-    return path
 
 
 def baseline(codings: Path) -> tuple[dict[str, Any], float]:
@@ -55,11 +42,11 @@ def baseline(codings: Path) -> tuple[dict[str, Any], float]:
 
 
 def main() -> None:
-    src = data_dir()
-    codings = src / "all-llms-codings.csv.gz"
+    src = flourishing_dir("sample", "all-llms-codings")
+    codings = source(src, "all-llms-codings")
     with tempfile.TemporaryDirectory() as tmp:
         tweets = Path(tmp) / "tweets.csv"
-        pd.read_csv(src / "sample.csv.gz", dtype=str, keep_default_na=False).drop_duplicates(
+        pd.read_csv(source(src, "sample"), dtype=str, keep_default_na=False).drop_duplicates(
             "message_id").to_csv(tweets, index=False)
         st = study_mod.init(Path(tmp) / "study", "flourishing")
         start = time.perf_counter()

@@ -19,27 +19,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+from data import flourishing_dir
+
 from replicoder.flourishing import MODEL, replay
 from replicoder.run import now
 from replicoder.train import TrainConfig
 
 RESULTS = Path(__file__).parent / "results" / "flourishing_replay.json"
-ENV = "REPLICODER_FLOURISHING"
-BESIDE = Path(__file__).resolve().parents[2] / "shared" / "data" / "flourishing"
 KEYS = ("label_accuracy", "intensity_accuracy", "fn_rate", "fp_rate", "jaccard",
         "jaccard_graded", "hamming_loss", "n_documents")
-
-
-def data_dir() -> Path:
-    named = os.environ.get(ENV)
-    path = Path(named).expanduser() if named else BESIDE
-    if not (path / "all-llms-codings.csv.gz").is_file() and \
-            not (path / "all-llms-codings.csv").is_file():
-        raise SystemExit(
-            f"benchmark data not found in {path}. Get the folder flourishing/ of "
-            "github.com/siacus/rethinking-scale (CC BY 4.0) and put it at "
-            f"{BESIDE} or set {ENV} to it.")
-    return path
 
 
 def main() -> None:
@@ -52,10 +40,11 @@ def main() -> None:
     args = ap.parse_args()
     config = TrainConfig(base=args.base, source="verified", epochs=args.epochs,
                          max_length=args.max_length, lr=args.lr)
+    data = flourishing_dir("sample", "all-llms-codings")
     load_before = os.getloadavg()
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        result = replay(data_dir(), Path(tmp) / "study", config, n_boot=1000)
+        result = replay(data, Path(tmp) / "study", config, n_boot=1000)
     seconds = time.perf_counter() - start
     ev = result.evaluation
     models: dict[str, Any] = {}
@@ -67,7 +56,7 @@ def main() -> None:
             "paper": result.paper.get(name)}
     ours, tfidf = models[MODEL], models["tfidf"]
     out = {
-        "created_at": now(), "data": str(data_dir()), "config": vars(args) | {
+        "created_at": now(), "data": str(data), "config": vars(args) | {
             "out": str(args.out)},
         "documents": result.documents, "duplicate_ids": result.duplicate_ids,
         "proposals": result.proposals, "decisions": result.decisions,

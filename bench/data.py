@@ -35,3 +35,22 @@ def bills_path() -> Path:
         raise SystemExit(f"benchmark data not found: {where}\n\n"
                          + HOW.format(beside=BESIDE, env=ENV))
     return path
+
+
+FLOURISHING_ENV = "REPLICODER_FLOURISHING"
+FLOURISHING = Path(__file__).resolve().parents[2] / "shared" / "data" / "flourishing"
+
+
+def flourishing_dir(*stems: str) -> Path:
+    """The paper's flourishing folder holding STEM.csv(.gz) for each stem, or exit saying
+    where to get it."""
+    named = os.environ.get(FLOURISHING_ENV)
+    path = Path(named).expanduser() if named else FLOURISHING
+    missing = [s for s in stems
+               if not any((path / f"{s}{ext}").is_file() for ext in (".csv.gz", ".csv"))]
+    if missing:
+        raise SystemExit(
+            f"benchmark data not found: {path} needs {', '.join(missing)} (.csv or .csv.gz)"
+            "\n\nGet the folder flourishing/ of github.com/siacus/rethinking-scale (CC BY 4.0) "
+            f"and put it at {FLOURISHING} or set {FLOURISHING_ENV} to it.")
+    return path

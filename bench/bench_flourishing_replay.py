@@ -7,11 +7,14 @@ Data: ../shared/data/flourishing/ beside the repository (or REPLICODER_FLOURISHI
 folder flourishing/ of github.com/siacus/rethinking-scale (CC BY 4.0). Writes
 bench/results/flourishing_replay.json. Usage:
   .venv/bin/python bench/bench_flourishing_replay.py [--epochs 3] [--base embedded]
+      [--study DIR]   (keep the replay's study there, e.g. to look at the model later)
+Recipe experiments: --set KEY=VALUE changes a TrainConfig setting of the replay's recipe.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import tempfile
@@ -21,9 +24,8 @@ from typing import Any
 
 from data import flourishing_dir
 
-from replicoder.flourishing import MODEL, replay
+from replicoder.flourishing import MODEL, recipe, replay
 from replicoder.run import now
-from replicoder.train import TrainConfig
 
 RESULTS = Path(__file__).parent / "results" / "flourishing_replay.json"
 KEYS = ("label_accuracy", "intensity_accuracy", "fn_rate", "fp_rate", "jaccard",
@@ -34,17 +36,18 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--base", default="embedded")
-    ap.add_argument("--max-length", type=int, default=96)
-    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="change one TrainConfig setting of the recipe (value read as JSON)")
+    ap.add_argument("--study", type=Path, default=None, help="keep the study here")
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args()
-    config = TrainConfig(base=args.base, source="verified", epochs=args.epochs,
-                         max_length=args.max_length, lr=args.lr)
+    changes = {k: json.loads(v) for k, _, v in (item.partition("=") for item in args.set)}
+    config = dataclasses.replace(recipe(args.base, args.epochs), **changes)
     data = flourishing_dir("sample", "all-llms-codings")
     load_before = os.getloadavg()
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        result = replay(data, Path(tmp) / "study", config, n_boot=1000)
+        result = replay(data, args.study or Path(tmp) / "study", config, n_boot=1000)
     seconds = time.perf_counter() - start
     ev = result.evaluation
     models: dict[str, Any] = {}
@@ -56,8 +59,7 @@ def main() -> None:
             "paper": result.paper.get(name)}
     ours, tfidf = models[MODEL], models["tfidf"]
     out = {
-        "created_at": now(), "data": str(data), "config": vars(args) | {
-            "out": str(args.out)},
+        "created_at": now(), "data": str(data), "config": config.to_dict(),
         "documents": result.documents, "duplicate_ids": result.duplicate_ids,
         "proposals": result.proposals, "decisions": result.decisions,
         "acceptance": result.review["acceptance"],

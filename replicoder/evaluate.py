@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from replicoder import aggregate, atomic, graded_metrics, metrics
+from replicoder import aggregate, atomic, graded_metrics, metrics, paired
 from replicoder.baseline import NAME as TFIDF
 from replicoder.baseline import TfidfSvm
 from replicoder.errors import ReplicoderError
@@ -384,8 +384,32 @@ def evaluate_models(
             rows.append((name, scored, pred))
             entry["parts"][part] = score(study, pred, scored, n_boot, seed)
         result["models"][name] = entry
+    if baseline:
+        _versus(result, rows, baseline, n_boot, seed)
     write_run(run, result, rows)
     return result
+
+
+def _versus(result: dict[str, Any], rows: list[tuple[str, EvalDocs, Predictions]],
+            baseline: str, n_boot: int, seed: int) -> None:
+    """Each model's paired difference from the baseline on the same documents
+    (:mod:`replicoder.paired`), as ``parts[part]["vs_baseline"]``."""
+    multi = bool(result["multi_label"] or result["intensities"])
+    metric = "jaccard" if multi else "subset_accuracy"
+    scores: dict[tuple[str, str], dict[str, float]] = {}
+    for name, docs, pred in rows:
+        got = pred.by_id()
+        values = paired.per_document(docs.truth, [got[d] for d in docs.doc_ids], multi)
+        scores[name, docs.part] = dict(zip(docs.doc_ids, values.tolist(), strict=True))
+    for (name, part), by_doc in scores.items():
+        base = scores.get((baseline, part))
+        if name == baseline or base is None or set(by_doc) - set(base):
+            continue
+        ids = sorted(by_doc)
+        result["models"][name]["parts"][part]["vs_baseline"] = {
+            "baseline": baseline, **paired.difference(
+                np.array([by_doc[d] for d in ids]), np.array([base[d] for d in ids]),
+                metric=metric, n_boot=n_boot, seed=seed)}
 
 
 def _common(study: Study, names: list[str], docs: dict[str, EvalDocs]

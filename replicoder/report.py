@@ -209,6 +209,18 @@ and part in m.answers else "–" }}{% if m.missing is defined and part in m.miss
 ({{ m.missing[part] }} not in file){% endif %}</td>{% for k in headline %}<td>{{ fmt(v[k]) }}
 <span class="ci">[{{ fmt(v.ci[k][0]) }}, {{ fmt(v.ci[k][1]) }}]</span></td>{% endfor %}</tr>
 {% endfor %}{% endfor %}</table>
+{% set pairs = [] %}{% for name, m in r.models.items() %}{% for part, v in m.parts.items()
+if v.vs_baseline is defined %}{% set _ = pairs.append((name, part, v.vs_baseline)) %}{% endfor
+%}{% endfor %}{% if pairs %}<h2>Paired with the baseline ({{ pairs[0][2].baseline }})</h2>
+<p>Difference in {{ titles[pairs[0][2].metric] }} on the same documents, with a 95% paired
+bootstrap interval (both scored on each resample): it can exclude 0 while the intervals
+above overlap.</p>
+<table><tr><th class="l">model</th><th class="l">documents</th><th>n</th><th>difference</th>
+<th>95% interval</th><th>resamples ≤ 0</th></tr>
+{% for name, part, d in pairs %}<tr><td class="l">{{ name }}</td><td class="l">{{ part }}</td>
+<td>{{ d.n_documents }}</td><td>{{ "%+.3f"|format(d.difference) }}</td>
+<td>[{{ "%+.3f"|format(d.ci[0]) }}, {{ "%+.3f"|format(d.ci[1]) }}]</td>
+<td>{{ "%.1f%%"|format(100 * d.p_below_0) }}</td></tr>{% endfor %}</table>{% endif %}
 {% for f in figures %}<img src="{{ f.name }}" alt="{{ f.alt }}">
 {% endfor %}
 <h2>Per label ({{ r.split }} documents)</h2>

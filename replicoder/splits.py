@@ -12,13 +12,11 @@ from collections import Counter
 
 from replicoder.errors import ReplicoderError
 from replicoder.store import Store
-from replicoder.study import Study
+from replicoder.study import TEST_FRACTION, VALIDATION_FRACTION, Study
 
 __all__ = ["PARTS", "TEST_FRACTION", "VALIDATION_FRACTION", "ensure_split", "labelled",
            "split_ids"]
 
-TEST_FRACTION = 0.2
-VALIDATION_FRACTION = 0.1
 PARTS = ("train", "validation", "test")
 
 
@@ -60,29 +58,34 @@ def _cut(ids: list[str], label_sets: list[frozenset[str]], fraction: float, seed
     return rest, part
 
 
-def _fresh_split(ids: list[str], label_sets: list[frozenset[str]], seed: int) -> dict[str, str]:
-    rest, test = _cut(ids, label_sets, TEST_FRACTION, seed)
+def _fresh_split(ids: list[str], label_sets: list[frozenset[str]], seed: int,
+                 fractions: tuple[float, float]) -> dict[str, str]:
+    test_share, val_share = fractions
+    rest, test = _cut(ids, label_sets, test_share, seed)
     index = {d: i for i, d in enumerate(ids)}
     rest_sets = [label_sets[index[d]] for d in rest]
-    train, val = _cut(rest, rest_sets, VALIDATION_FRACTION / (1 - TEST_FRACTION), seed)
+    train, val = _cut(rest, rest_sets, val_share / (1 - test_share), seed)
     parts = {d: "train" for d in train}
     parts.update({d: "validation" for d in val})
     parts.update({d: "test" for d in test})
     return parts
 
 
-def _hashed_part(doc_id: str, seed: int) -> str:
+def _hashed_part(doc_id: str, seed: int, fractions: tuple[float, float]) -> str:
+    test_share, val_share = fractions
     u = int(hashlib.sha256(f"{seed}:{doc_id}".encode()).hexdigest()[:12], 16) / 16**12
-    if u < TEST_FRACTION:
+    if u < test_share:
         return "test"
-    return "validation" if u < TEST_FRACTION + VALIDATION_FRACTION else "train"
+    return "validation" if u < test_share + val_share else "train"
 
 
 def ensure_split(study: Study, seed: int | None = None) -> dict[str, str]:
     """doc_id -> "train" | "validation" | "test" for every labelled document.
 
-    The first call makes the split (70/10/20, stratified by label set, ``seed`` or the
-    study's seed) and stores it; later calls return it, adding newly labelled documents.
+    The first call makes the split (stratified by label set, ``seed`` or the study's seed,
+    the study's ``split_fractions``: 70/10/20 unless set at ``init``) and stores it with
+    its fractions; later calls return it, adding newly labelled documents by a seeded hash
+    of their id at the stored fractions.
     """
     with study.store() as store:
         sets = labelled(store)
@@ -102,16 +105,17 @@ def ensure_split(study: Study, seed: int | None = None) -> dict[str, str]:
             study.seed if seed is None else seed)
         new = [d for d in sets if d not in existing]
         if new:
+            fractions = store.split_fractions() or study.split_fractions
             if existing:
-                parts = {d: _hashed_part(d, use_seed) for d in new}
+                parts = {d: _hashed_part(d, use_seed, fractions) for d in new}
             elif len(new) < 5:
                 raise ReplicoderError(
                     f"{study.root}: only {len(new)} labelled documents; a train/validation/"
                     "test split needs at least 5 (more for useful training)"
                 )
             else:
-                parts = _fresh_split(new, [sets[d] for d in new], use_seed)
-            store.add_split(parts, use_seed)
+                parts = _fresh_split(new, [sets[d] for d in new], use_seed, fractions)
+            store.add_split(parts, use_seed, fractions)
             existing = store.split_assignments()
     return existing
 

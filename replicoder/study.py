@@ -15,11 +15,14 @@ from replicoder import codebook as cb
 from replicoder.errors import ReplicoderError
 from replicoder.store import Store
 
-__all__ = ["CODEBOOK", "CONFIG", "DATABASE", "Study", "init", "open_study"]
+__all__ = ["CODEBOOK", "CONFIG", "DATABASE", "TEST_FRACTION", "VALIDATION_FRACTION", "Study",
+           "check_fractions", "init", "open_study"]
 
 CONFIG = "replicoder.toml"
 CODEBOOK = "codebook.yaml"
 DATABASE = "study.db"
+TEST_FRACTION = 0.2
+VALIDATION_FRACTION = 0.1
 
 
 @dataclass
@@ -53,12 +56,35 @@ class Study:
     def seed(self) -> int:
         return int(self.config.get("study", {}).get("seed", 0))
 
+    @property
+    def split_fractions(self) -> tuple[float, float]:
+        """(test, validation) shares of the labelled documents for a new split."""
+        split = self.config.get("split", {})
+        return check_fractions(float(split.get("test", TEST_FRACTION)),
+                               float(split.get("validation", VALIDATION_FRACTION)))
+
+
+def check_fractions(test: float, validation: float) -> tuple[float, float]:
+    """(test, validation) when both are above 0 and leave at least half for training."""
+    if not (0 < test < 1 and 0 < validation < 1 and test + validation <= 0.5):
+        raise ReplicoderError(
+            f"split fractions test={test}, validation={validation}: each must be above 0 and "
+            "together at most 0.5, so that at least half of the labelled documents train"
+        )
+    return test, validation
+
 
 def init(
-    root: Path, codebook: str | Path = "cap", *, multi_label: bool | None = None, seed: int = 0
+    root: Path, codebook: str | Path = "cap", *, multi_label: bool | None = None, seed: int = 0,
+    test_fraction: float = TEST_FRACTION, validation_fraction: float = VALIDATION_FRACTION,
 ) -> Study:
-    """Create a study folder with replicoder.toml, codebook.yaml and an empty study.db."""
+    """Create a study folder with replicoder.toml, codebook.yaml and an empty study.db.
+
+    ``test_fraction`` and ``validation_fraction``: the shares of the labelled documents
+    the study's split (made once, at the first training or evaluation) keeps for them.
+    """
     root = Path(root)
+    check_fractions(test_fraction, validation_fraction)
     if (root / CONFIG).exists():
         raise ReplicoderError(f"{root} is already a study ({CONFIG} exists); use it with --study")
     book = cb.load(codebook)
@@ -74,6 +100,7 @@ def init(
             "seed": seed,
         },
         "model": {"base": "embedded"},
+        "split": {"test": test_fraction, "validation": validation_fraction},
     }
     with Store(root / DATABASE):
         pass

@@ -93,6 +93,13 @@ def test_models_side_by_side_on_the_same_documents(study: study_mod.Study) -> No
     assert got["subset_accuracy"] == pytest.approx(expected["subset_accuracy"])
     assert 0.4 < got["subset_accuracy"] < 0.95
     assert got["ci"]["f1_macro"][0] <= got["f1_macro"] <= got["ci"]["f1_macro"][1]
+    # each model paired with the baseline on the documents it was scored on
+    vs = perfect["test"]["vs_baseline"]
+    assert vs["baseline"] == "tfidf" and vs["metric"] == "subset_accuracy"
+    assert vs["difference"] == pytest.approx(1 - got["subset_accuracy"])
+    assert 0 < vs["ci"][0] < vs["difference"] < vs["ci"][1] and vs["p_below_0"] == 0
+    assert r["models"]["noisy"]["parts"]["test"]["vs_baseline"]["n_documents"] == n - 5
+    assert "vs_baseline" not in got
 
     run = Path(r["run_dir"])
     assert json.loads((run / "metrics.json").read_text())["models"].keys() == r["models"].keys()
@@ -123,6 +130,8 @@ def test_models_side_by_side_on_the_same_documents(study: study_mod.Study) -> No
         assert r["run_id"] in [x["run_id"] for x in store.list_runs("evaluate")]
     html = (run / "report.html").read_text()
     assert "crowd-majority" in html and '<img src="headline.png"' in html
+    assert "Paired with the baseline (tfidf)" in html
+    assert f"{vs['difference']:+.3f}" in html
     for png in ("headline.png", "per_label_test.png"):
         assert (run / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

@@ -192,3 +192,9 @@ def test_cli_errors_are_messages_not_tracebacks(tmp_path: Path, bills: Path) -> 
               "major_topic", "--unknown-labels", "drop", "--study", "s", cwd=tmp_path)
     assert ok.returncode == 0, ok.stderr
     assert "added 1,470 documents (1,470 labelled)" in ok.stdout
+    bad = _cli("init", "t", "--test-fraction", "0.4", "--validation-fraction", "0.2",
+               cwd=tmp_path)
+    assert bad.returncode == 2 and "at least half" in bad.stderr
+    assert "Traceback" not in bad.stderr
+    assert _cli("init", "t", "--test-fraction", "0.1", cwd=tmp_path).returncode == 0
+    assert study_mod.open_study(tmp_path / "t").split_fractions == (0.1, 0.1)

@@ -35,7 +35,7 @@ PACKAGES = {
 MODULES = ["classify", "evaluate", "learning_curve", "metrics", "importer", "study",
            "codebook", "agreement", "aggregate", "baseline", "run", "sample", "hashing",
            "progress", "predictions", "splits", "parse", "freeze", "reproduce", "graded",
-           "flourishing", "external", "graded_metrics", "parse_graded", "answer_text"]
+           "flourishing", "external", "graded_metrics", "parse_graded", "answer_text", "paired"]
 
 
 @pytest.mark.parametrize("name", sorted(PACKAGES))

@@ -81,3 +81,32 @@ def test_split_errors(tmp_path: Path, bill_rows: pd.DataFrame) -> None:
     empty = study_mod.init(tmp_path / "c")
     with pytest.raises(ReplicoderError, match="no labelled documents"):
         ensure_split(empty)
+
+
+def test_fractions_set_at_init_size_the_split_and_later_documents(
+        tmp_path: Path, bill_rows: pd.DataFrame) -> None:
+    root = tmp_path / "a"
+    st = study_mod.init(root, test_fraction=0.1, validation_fraction=0.05)
+    csv = tmp_path / "docs.csv"
+    bill_rows.iloc[:100].to_csv(csv, index=False)
+    importer.import_file(st, csv, text="text", id="id", labels="major_topic")
+    sizes = Counter(ensure_split(study_mod.open_study(root)).values())
+    assert sizes == {"train": 85, "validation": 5, "test": 10}
+    # later documents take the stored fractions, even if the toml is edited afterwards
+    st = study_mod.open_study(root)
+    st.config["split"] = {"test": 0.4, "validation": 0.1}
+    st.save_config()
+    bill_rows.iloc[100:].to_csv(csv, index=False)
+    importer.import_file(st, csv, text="text", id="id", labels="major_topic")
+    new_ids = set(bill_rows.id.iloc[100:].astype(str))
+    later = [p for d, p in ensure_split(st).items() if d in new_ids]
+    assert len(later) == 100
+    assert Counter(later)["test"] < 20  # ~10 of 100 at 0.1; 0.4 would give ~40
+
+
+@pytest.mark.parametrize("test, validation", [(0.0, 0.1), (0.3, 0.3), (0.2, -0.1), (1.2, 0.1)])
+def test_bad_fractions_are_refused_with_a_clear_error(tmp_path: Path, test: float,
+                                                      validation: float) -> None:
+    with pytest.raises(ReplicoderError, match="at least half"):
+        study_mod.init(tmp_path / "a", test_fraction=test, validation_fraction=validation)
+    assert not (tmp_path / "a" / study_mod.CONFIG).exists()

@@ -60,16 +60,24 @@ def results_table(result: dict[str, Any]) -> Table:
         for part in entry.get("missing", {}) if entry["missing"][part])
     table = Table(title="95% bootstrap intervals in brackets", caption=caption)
     crowd = any("answers" in entry for entry in result["models"].values())
+    versus = next((m["vs_baseline"] for e in result["models"].values()
+                   for m in e["parts"].values() if "vs_baseline" in m), None)
     for col in ("model", "part", "n", *(["unparsed"] if crowd else []),
-                *(HEADERS[k] for k in keys)):
+                *(HEADERS[k] for k in keys),
+                *([f"{HEADERS[versus['metric']]} − {versus['baseline']} (paired)"]
+                  if versus else [])):
         table.add_column(col, justify="left" if col in ("model", "part") else "right")
     for name, entry in result["models"].items():
         for part, m in entry["parts"].items():
             unparsed = entry.get("answers", {}).get(part, {}).get("unparsed")
+            diff = m.get("vs_baseline")
             table.add_row(name, part, str(m["n_documents"]),
                           *([] if not crowd else ["–" if unparsed is None else str(unparsed)]),
                           *[_fmt(m[k], m["ci"][k], 3 if k in THREE_DIGITS else 2)
-                            for k in keys])
+                            for k in keys],
+                          *([] if not versus else [
+                              "" if diff is None else f"{diff['difference']:+.3f} "
+                              f"[{diff['ci'][0]:+.3f}, {diff['ci'][1]:+.3f}]"]))
     return table
 
 

@@ -207,9 +207,11 @@ def check_quantize(quantize: str | None, device: str) -> None:
         )
 
 
-def _load_kwargs(dtype: torch.dtype | None, quantize: str | None, device: str
-                 ) -> dict[str, Any]:
+def _load_kwargs(dtype: torch.dtype | None, quantize: str | None, device: str,
+                 attention: str | None = None) -> dict[str, Any]:
     kwargs: dict[str, Any] = {"dtype": dtype} if dtype is not None else {}
+    if attention is not None:
+        kwargs["attn_implementation"] = attention
     if quantize == "4bit":
         import torch
         from transformers import BitsAndBytesConfig
@@ -245,12 +247,14 @@ def load_causal_lm(base: BaseModel, dtype: torch.dtype | None = None,
 def load_sequence_classifier(
     base: BaseModel, num_labels: int, *, multi_label: bool,
     dtype: torch.dtype | None = None, device: str | None = None, quantize: str | None = None,
+    attention: str | None = None,
 ) -> PreTrainedModel:
+    """``attention``: transformers' attn_implementation (None: its default, sdpa)."""
     from transformers import AutoModelForSequenceClassification
 
     quiet()
     dev = pick_device(device)
-    kwargs = _load_kwargs(dtype, quantize, dev)
+    kwargs = _load_kwargs(dtype, quantize, dev, attention)
     problem = "multi_label_classification" if multi_label else "single_label_classification"
     try:
         model = AutoModelForSequenceClassification.from_pretrained(

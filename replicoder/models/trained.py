@@ -11,7 +11,7 @@ import numpy as np
 from replicoder.errors import ReplicoderError
 from replicoder.models.base import load_causal_lm, load_sequence_classifier, load_tokenizer, resolve
 from replicoder.models.classifier import ClassifierScorer
-from replicoder.models.decide import decode, outputs
+from replicoder.models.decide import PRESENCE, decode, outputs
 from replicoder.models.ensemble import Ensemble
 from replicoder.models.folder import ModelFolder
 from replicoder.models.generative import (
@@ -43,6 +43,7 @@ class TrainedModel:
     scorer: ClassifierScorer | GenerativeScorer
     adapter_sha256: str
     ensemble: Ensemble | None = None  # trained with --with-tfidf
+    presence: str = "max"  # how a graded head gives label presence (decide.PRESENCE)
 
     @property
     def mode(self) -> str:
@@ -82,7 +83,7 @@ class TrainedModel:
                 scores = self.ensemble.scores(texts, scores)
                 provenance["tfidf_weight"] = self.ensemble.weight
             labels = decode(scores, self.codes, self.intensities, self.multi_label,
-                            self.thresholds)
+                            self.thresholds, self.presence)
         else:
             labels, scores, raw = self.scorer.predict(texts, batch_size)
             provenance["raw_answers"] = raw
@@ -132,7 +133,15 @@ def load_trained(study: Study, name: str, *, device: str | None = None) -> Train
                                   max_length, int(label_map["max_new_tokens"]), dev, bf16)
     return TrainedModel(name, folder.path, settings, manifest, codes, multi, intensities,
                         folder.thresholds(codes), scorer, folder.adapter_sha256(),
-                        folder.ensemble())
+                        folder.ensemble(), _presence(name, label_map))
+
+
+def _presence(name: str, label_map: dict[str, Any]) -> str:
+    presence = str(label_map.get("presence", "max"))
+    if presence not in PRESENCE:
+        raise ReplicoderError(f"model {name!r}: label_map.json gives presence {presence!r}; "
+                              f"use one of {', '.join(PRESENCE)}, or retrain the model")
+    return presence
 
 
 def zero_shot(study: Study, base_name: str = "embedded", *, device: str | None = None,

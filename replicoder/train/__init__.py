@@ -81,11 +81,13 @@ def train(study: Study, name: str, config: TrainConfig, *,
     instruction = ""
     max_new = 0
     ensemble = None
+    presence = "max"
     if config.mode == "classifier":
         out = classifier.fit(base, book.codes, book.multi_label, config, train_set, validation,
                              work, device, bf16, progress=progress, stop_after=stop_after,
                              intensities=book.intensities)
         model, metrics, result = out.scorer.model, out.validation, out.result
+        presence = out.presence
         if out.thresholds is not None:
             thresholds = dict(zip(book.codes, out.thresholds.tolist(), strict=True))
         if config.with_tfidf:
@@ -104,7 +106,7 @@ def train(study: Study, name: str, config: TrainConfig, *,
         metrics={"split": "validation", **metrics, "history": result.history},
         label_map={"mode": config.mode, "codes": book.codes, "multi_label": book.multi_label,
                    "names": {lab.code: lab.name for lab in book.labels},
-                   "intensities": list(book.intensities),
+                   "intensities": list(book.intensities), "presence": presence,
                    "instruction": instruction, "max_new_tokens": max_new})
     tfidf_sha256 = folder.save_ensemble(ensemble) if ensemble is not None else None
     with study.store() as store:

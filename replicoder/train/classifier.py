@@ -4,11 +4,13 @@ Single-label codebooks: softmax and cross-entropy. Multi-label: sigmoid and bina
 cross-entropy, with per-label thresholds tuned on validation afterwards.
 
 Graded codebooks: the head has one output per value (label × intensity, the codebook's
-``values`` order), trained like the plain case over values; decoding
-(:func:`replicoder.models.decide.decide_graded`) takes each label's best intensity score
-as the label's score, decides presence against the label's threshold, and gives a present
-label its best-scoring intensity, so a document holds at most one intensity per label.
-Thresholds are tuned per label on presence; training selects on micro F1 over values.
+``values`` order), trained like the plain case over values; the loss adds (weighted by
+``presence_weight``) a presence term per label, binary cross-entropy on the log-sum-exp of
+its value logits, so that "some intensity" is learnt from every positive of the label.
+Decoding (:func:`replicoder.models.decide.decide_graded`) scores a label by that presence
+probability, decides it against the label's threshold, and gives a present label its
+best-scoring intensity, so a document holds at most one intensity per label. Thresholds are
+tuned per label on presence; training selects on micro F1 over values.
 """
 
 from __future__ import annotations
@@ -24,8 +26,14 @@ from replicoder.graded_metrics import presence_sets
 from replicoder.metrics import headline
 from replicoder.models.base import BaseModel, load_sequence_classifier, load_tokenizer
 from replicoder.models.classifier import ClassifierScorer
-from replicoder.models.decide import decode, label_matrix, outputs, tune_thresholds
-from replicoder.models.runtime import train_dtype
+from replicoder.models.decide import (
+    decode,
+    label_matrix,
+    label_scores,
+    outputs,
+    tune_thresholds,
+)
+from replicoder.models.runtime import train_attention, train_dtype
 from replicoder.progress import Progress
 from replicoder.train import loop
 from replicoder.train.config import TrainConfig
@@ -40,7 +48,8 @@ def new_model(base: BaseModel, n_labels: int, multi_label: bool, config: TrainCo
     torch.manual_seed(config.seed)
     model = load_sequence_classifier(base, n_labels, multi_label=multi_label, device=device,
                                      dtype=train_dtype(device, bf16, config.base_dtype),
-                                     quantize=config.quantize)
+                                     quantize=config.quantize,
+                                     attention=train_attention(device))
     return config.with_lora(model, "SEQ_CLS")
 
 
@@ -48,6 +57,7 @@ def new_model(base: BaseModel, n_labels: int, multi_label: bool, config: TrainCo
 class Outcome:
     scorer: ClassifierScorer
     thresholds: np.ndarray | None
+    presence: str  # how label presence is read from a graded head (decide.PRESENCE)
     validation: dict[str, float]
     result: loop.LoopResult
     val_scores: np.ndarray
@@ -69,17 +79,26 @@ def fit(base: BaseModel, codes: list[str], multi_label: bool, config: TrainConfi
     y = torch.from_numpy(label_matrix([e.labels for e in train], values)).to(device)
     val_texts = [e.text for e in validation]
     val_truth = [e.labels for e in validation]
+    graded_presence = bool(intensities) and multi_label and config.presence_weight > 0
+    presence = "any" if graded_presence else "max"
+    bce = torch.nn.functional.binary_cross_entropy_with_logits
 
     def step_loss(batch: list[int]) -> Any:
         logits = scorer.logits([ids[i] for i in batch])
         target = y[batch]
+        if graded_presence:
+            shape = (len(batch), len(codes), len(intensities))
+            present = target.view(shape).amax(-1)
+            return bce(logits, target) + config.presence_weight * bce(
+                logits.view(shape).logsumexp(-1), present)
         if multi_label:
-            return torch.nn.functional.binary_cross_entropy_with_logits(logits, target)
+            return bce(logits, target)
         return torch.nn.functional.cross_entropy(logits, target.argmax(-1),
                                                  label_smoothing=config.label_smoothing)
 
     def evaluate() -> tuple[float, dict[str, float]]:
-        pred = decode(scorer.scores(val_texts), codes, intensities, multi_label)
+        pred = decode(scorer.scores(val_texts), codes, intensities, multi_label,
+                      presence=presence)
         m = headline(val_truth, pred, values)
         key = "f1_micro" if multi_label else "subset_accuracy"
         # shown: the figures the training summary reports (`replicoder train`)
@@ -94,7 +113,8 @@ def fit(base: BaseModel, codes: list[str], multi_label: bool, config: TrainConfi
     val_scores = scorer.scores(val_texts)
     thresholds = None
     if multi_label:
-        by_label = val_scores.reshape(len(val_texts), len(codes), -1).max(axis=2)
-        thresholds = tune_thresholds(by_label, label_matrix(presence_sets(val_truth), codes))
-    pred = decode(val_scores, codes, intensities, multi_label, thresholds)
-    return Outcome(scorer, thresholds, headline(val_truth, pred, values), result, val_scores)
+        thresholds = tune_thresholds(label_scores(val_scores, len(codes), presence),
+                                     label_matrix(presence_sets(val_truth), codes))
+    pred = decode(val_scores, codes, intensities, multi_label, thresholds, presence)
+    return Outcome(scorer, thresholds, presence, headline(val_truth, pred, values), result,
+                   val_scores)

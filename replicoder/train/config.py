@@ -42,6 +42,9 @@ class TrainConfig:
     ``base_dtype``: the frozen base weights under bf16: "auto" (bf16 on cuda, fp32 +
     autocast on the CPU), "bf16" (everywhere) or "fp32".
     ``label_smoothing``: cross-entropy label smoothing (single-label classifier).
+    ``presence_weight``: graded multi-label classifier: weight of the loss term that fits
+    each label's presence (any intensity) besides its values (0: values only, and presence
+    read as the best value's score, as before this setting existed).
     ``with_tfidf``: also fit TF-IDF + SVM on the training documents and add its margins,
     weighted as validation says (0: off), to the classifier's log-probabilities.
     """
@@ -60,7 +63,7 @@ class TrainConfig:
     max_length: int = 64
     lora_r: int = 16
     lora_alpha: int | None = None
-    lora_dropout: float = 0.05
+    lora_dropout: float = 0.0  # 0.05 made a CPU step 1.6x slower (drawing dropout masks)
     target_modules: list[str] = field(default_factory=lambda: list(ALL_LINEAR))
     eval_every: int = 0
     patience: int = 2
@@ -73,6 +76,7 @@ class TrainConfig:
     with_tfidf: bool = False
     base_dtype: str = "auto"
     label_smoothing: float = 0.0
+    presence_weight: float = 1.0
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -107,6 +111,9 @@ class TrainConfig:
         if not 0.0 <= self.label_smoothing < 1.0:
             raise ReplicoderError(f"label_smoothing must be in [0, 1), not "
                                   f"{self.label_smoothing}")
+        if self.presence_weight < 0:
+            raise ReplicoderError(f"presence_weight must be 0 or more, not "
+                                  f"{self.presence_weight}")
         if self.with_tfidf and self.mode != "classifier":
             raise ReplicoderError("with_tfidf combines a TF-IDF model with the classifier "
                                   "head's probabilities; train with mode 'classifier'")

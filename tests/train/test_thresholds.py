@@ -29,3 +29,18 @@ def test_ties_prefer_the_higher_threshold() -> None:
     scores = np.array([[0.9], [0.1], [0.1]])
     truth = np.array([[1.0], [0.0], [0.0]])
     assert tune_thresholds(scores, truth, min_positives=1)[0] == 0.9
+
+
+def test_a_label_needs_twenty_validation_positives_for_its_own_threshold() -> None:
+    # label 0: 19 positives, label 1: 20; both separate cleanly at 0.8, label 2 is
+    # rare and scored low, so the pooled F1 over labels 0 and 2 prefers a lower threshold
+    n = 100
+    truth = np.zeros((n, 3))
+    truth[:19, 0] = truth[:20, 1] = 1
+    truth[50:52, 2] = 1
+    scores = np.full((n, 3), 0.1)
+    scores[:19, 0] = scores[:20, 1] = 0.85
+    scores[50:52, 2] = 0.35
+    out = tune_thresholds(scores, truth)
+    assert out[1] == 0.85  # its own: the highest threshold with the best F1
+    assert out[0] == out[2] == 0.35  # pooled with the rare label

@@ -141,7 +141,9 @@ def test_fine_tuning_path_with_a_tiny_llama(study: study_mod.Study, tmp_path: Pa
     assert list(e["models"]) == [names[-1], zero, "tfidf"]
     assert e["models"][zero]["kind"] == "zero-shot"
     assert study.codebook.labels[0].name in e["models"][zero]["prompt"]  # in the manifest
-    assert e["models"][names[-1]]["parts"]["test"] == r["models"][names[-1]]["parts"]["test"]
+    scored = dict(e["models"][names[-1]]["parts"]["test"])
+    assert scored.pop("vs_baseline")["baseline"] == "tfidf"  # evaluate pairs it with tfidf
+    assert scored == r["models"][names[-1]]["parts"]["test"]
     assert e["documents"]["test"] == r["documents"]["test"]
 
 

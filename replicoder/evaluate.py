@@ -399,7 +399,8 @@ def _versus(result: dict[str, Any], rows: list[tuple[str, EvalDocs, Predictions]
     scores: dict[tuple[str, str], dict[str, float]] = {}
     for name, docs, pred in rows:
         got = pred.by_id()
-        values = paired.per_document(docs.truth, [got[d] for d in docs.doc_ids], multi)
+        values = paired.per_document(docs.truth, [got[d] for d in docs.doc_ids],
+                                     result["codes"], multi)
         scores[name, docs.part] = dict(zip(docs.doc_ids, values.tolist(), strict=True))
     for (name, part), by_doc in scores.items():
         base = scores.get((baseline, part))

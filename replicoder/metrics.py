@@ -22,8 +22,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["HEADLINE", "bootstrap_ci", "check_sizes", "evaluate", "headline", "indicator",
-           "per_label",
-           "resample_counts"]
+           "per_document", "per_label", "resample_counts"]
 
 HEADLINE = ("subset_accuracy", "hamming_loss", "label_accuracy", "jaccard", "f1_micro",
             "f1_macro")
@@ -143,6 +142,24 @@ def evaluate(
     return result
 
 
+def per_document(y_true: Sequence[Collection[str]], y_pred: Sequence[Collection[str]],
+                 labels: Sequence[str]) -> dict[str, np.ndarray]:
+    """Each document's exact match, Hamming loss and Jaccard (1 when both sets are empty):
+    arrays (n,), whose means are the headline figures."""
+    return _per_document(*_check(y_true, y_pred, labels))
+
+
+def _per_document(t: np.ndarray, p: np.ndarray) -> dict[str, np.ndarray]:
+    wrong = (t != p).sum(axis=1)
+    inter = (t & p).sum(axis=1)
+    union = (t | p).sum(axis=1)
+    return {
+        "subset_accuracy": (wrong == 0).astype(float),
+        "hamming_loss": wrong / t.shape[1],
+        "jaccard": np.where(union > 0, inter / np.maximum(union, 1), 1.0),
+    }
+
+
 def resample_counts(rng: np.random.Generator, n: int, n_boot: int) -> np.ndarray:
     """How often each document is drawn in each resample: int matrix (n_boot, n)."""
     draws = rng.integers(0, n, size=(n_boot, n))
@@ -168,15 +185,8 @@ def bootstrap_ci(
     if not 0 < level < 1:
         raise ValueError(f"level must be between 0 and 1, not {level}")
     t, p = _check(y_true, y_pred, labels)
-    n, n_labels = t.shape
-    wrong = (t != p).sum(axis=1)
-    inter = (t & p).sum(axis=1)
-    union = (t | p).sum(axis=1)
-    per_doc = {
-        "subset_accuracy": (wrong == 0).astype(float),
-        "hamming_loss": wrong / n_labels,
-        "jaccard": np.where(union > 0, inter / np.maximum(union, 1), 1.0),
-    }
+    n = t.shape[0]
+    per_doc = _per_document(t, p)
     tp_doc = (t & p).astype(float)
     err_doc = (t != p).astype(float)  # fp + fn per document and label
     rng = np.random.default_rng(seed)

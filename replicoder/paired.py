@@ -14,27 +14,19 @@ from collections.abc import Collection, Sequence
 
 import numpy as np
 
-from replicoder.graded import presence
-from replicoder.metrics import resample_counts
+from replicoder import metrics
+from replicoder.graded_metrics import presence_sets
 
 __all__ = ["difference", "per_document"]
 
 
 def per_document(truth: Sequence[Collection[str]], pred: Sequence[Collection[str]],
-                 multi_label: bool) -> np.ndarray:
-    """(n,) score of each document: exact match, or Jaccard over label presence (1 when
-    both sets are empty)."""
-    if len(truth) != len(pred):
-        raise ValueError(f"{len(truth)} true label sets but {len(pred)} predicted")
-    out = np.zeros(len(truth))
-    for i, (t, p) in enumerate(zip(truth, pred, strict=True)):
-        ts, ps = presence(t), presence(p)
-        if not multi_label:
-            out[i] = float(ts == ps)
-        else:
-            union = ts | ps
-            out[i] = len(ts & ps) / len(union) if union else 1.0
-    return out
+                 labels: Sequence[str], multi_label: bool) -> np.ndarray:
+    """(n,) score of each document over label presence (``labels``: the codes): exact
+    match, or Jaccard (1 when both sets are empty), as :func:`metrics.per_document`."""
+    scores = metrics.per_document(presence_sets(truth), presence_sets(pred), labels)
+    result: np.ndarray = scores["jaccard" if multi_label else "subset_accuracy"]
+    return result
 
 
 def difference(a: np.ndarray, b: np.ndarray, *, metric: str, n_boot: int = 1000,
@@ -48,7 +40,7 @@ def difference(a: np.ndarray, b: np.ndarray, *, metric: str, n_boot: int = 1000,
         raise ValueError(f"n_boot must be 1 or more and level in (0, 1): {n_boot}, {level}")
     diff = a - b
     rng = np.random.default_rng(seed)
-    boots = resample_counts(rng, len(diff), n_boot) @ diff / len(diff)
+    boots = metrics.resample_counts(rng, len(diff), n_boot) @ diff / len(diff)
     tail = (1 - level) / 2
     low, high = np.quantile(boots, [tail, 1 - tail])
     return {"metric": metric, "difference": float(diff.mean()), "ci": [float(low), float(high)],

@@ -11,13 +11,14 @@ from replicoder.paired import difference, per_document
 
 def test_per_document_scores_by_hand() -> None:
     truth = [{"1"}, {"2"}, {"3"}]
-    assert per_document(truth, [{"1"}, {"3"}, {"3"}], False).tolist() == [1.0, 0.0, 1.0]
+    codes = ["1", "2", "3"]
+    assert per_document(truth, [{"1"}, {"3"}, {"3"}], codes, False).tolist() == [1.0, 0.0, 1.0]
     # multi-label: Jaccard over presence, intensities ignored, empty vs empty is 1
     truth_m = [{"a:high", "b:low"}, set(), {"c:low"}]
     pred_m = [{"a:low"}, set(), {"d:low"}]
-    assert per_document(truth_m, pred_m, True).tolist() == [0.5, 1.0, 0.0]
-    with pytest.raises(ValueError, match="2 true label sets but 1"):
-        per_document(truth[:2], [{"1"}], False)
+    assert per_document(truth_m, pred_m, ["a", "b", "c", "d"], True).tolist() == [0.5, 1.0, 0.0]
+    with pytest.raises(ValueError, match="y_true has 2 documents but y_pred has 1"):
+        per_document(truth[:2], [{"1"}], codes, False)
 
 
 def test_paired_interval_excludes_zero_where_separate_intervals_overlap() -> None:
@@ -28,16 +29,18 @@ def test_paired_interval_excludes_zero_where_separate_intervals_overlap() -> Non
     ci_a = bootstrap_ci(truth, a, ["1", "2"], n_boot=500)["subset_accuracy"]
     ci_b = bootstrap_ci(truth, b, ["1", "2"], n_boot=500)["subset_accuracy"]
     assert ci_a[0] is not None and ci_b[1] is not None and ci_a[0] < ci_b[1]  # overlap
-    d = difference(per_document(truth, a, False), per_document(truth, b, False),
+    score_a = per_document(truth, a, ["1", "2"], False)
+    score_b = per_document(truth, b, ["1", "2"], False)
+    d = difference(score_a, score_b,
                    metric="subset_accuracy", n_boot=500)
     assert d["difference"] == pytest.approx(0.06)
     low, high = d["ci"]
     assert 0 < low < 0.06 < high and d["p_below_0"] == 0.0
     # same seed, same interval; swapping the models flips the sign
-    again = difference(per_document(truth, a, False), per_document(truth, b, False),
+    again = difference(score_a, score_b,
                        metric="subset_accuracy", n_boot=500)
     assert again == d
-    flipped = difference(per_document(truth, b, False), per_document(truth, a, False),
+    flipped = difference(score_b, score_a,
                          metric="subset_accuracy", n_boot=500)
     assert flipped["ci"] == pytest.approx([-high, -low])
 

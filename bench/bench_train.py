@@ -12,10 +12,15 @@ Writes bench/results/train.json. Usage:
 
 Paired recipe experiments: each --run LABEL[:KEY=VALUE;...] trains one classifier with
 those TrainConfig changes (values read as JSON where they parse, else as text), all on the
-same split and test documents, in turn, in this process. With --ensemble each run is also
-scored combined with TF-IDF + SVM fit on the same training documents (weight chosen on
-validation), and "tfidf_same_train" is that TF-IDF model alone. The JSON records the load
-average before and after each run (the machine is shared). Example, Gemma against SmolLM2:
+same split and test documents, in turn, in this process; each run after the first gets a
+paired bootstrap interval of its test accuracy minus the first run's. With refit=true
+(TrainConfig.refit) the run trains on training + validation documents, and so does the
+--ensemble TF-IDF model; ensemble_weight=W, a setting of this benchmark, fixes that model's
+weight (a refit run's validation scores are not honest).
+With --ensemble each run is also scored combined with TF-IDF + SVM fit on the same training
+documents (weight chosen on validation), and "tfidf_same_train" is that TF-IDF model alone.
+The JSON records the load average before and after each run (the machine is shared).
+Example, Gemma against SmolLM2:
   .venv/bin/python bench/bench_train.py --epochs 1 --train-limit 800 --test-limit 400 \
       --run smollm2 --run gemma:base=gemma-270m --ensemble --out bench/results/train_gemma.json
 """
@@ -43,9 +48,11 @@ from replicoder.baseline import TfidfSvm
 from replicoder.metrics import headline
 from replicoder.models import load_trained, zero_shot
 from replicoder.models.ensemble import choose_weight, combine
+from replicoder.paired import difference
 from replicoder.train import TrainConfig, train
 
 RESULTS = Path(__file__).parent / "results"
+WEIGHT = "ensemble_weight"  # --run setting of this benchmark: a fixed TF-IDF weight
 
 
 def reference_split(validation: int) -> tuple[pd.DataFrame, dict[str, str]]:
@@ -83,30 +90,40 @@ def parse_run(spec: str) -> tuple[str, dict[str, Any]]:
     return label, changes
 
 
-def paired_run(st: study_mod.Study, label: str, config: TrainConfig, train_ids: list[str],
-               df: pd.DataFrame, parts: dict[str, str], test: pd.DataFrame,
-               ensemble: bool) -> dict[str, Any]:
-    """Train one classifier and score it on the test documents (and with TF-IDF)."""
+def paired_run(st: study_mod.Study, label: str, config: TrainConfig | None,
+               train_ids: list[str], df: pd.DataFrame, parts: dict[str, str],
+               test: pd.DataFrame, ensemble: bool, fixed_weight: float | None = None
+               ) -> dict[str, Any]:
+    """Train one classifier (``config`` None: score the study's existing model ``label``,
+    trained on ``train_ids``) and score it on the test documents (and with TF-IDF; with
+    ``fixed_weight`` that TF-IDF weight instead of one chosen on validation). The test
+    predictions are kept (``test_pred``) for paired comparisons between runs."""
     codes = st.codebook.codes
     truth = [frozenset([str(t)]) for t in test.major_topic]
     load_before = os.getloadavg()
-    name = f"bench-{label}-{int(time.time())}"
-    t = time.perf_counter()
-    result = train(st, name, config, train_ids=train_ids)
-    train_s = time.perf_counter() - t
+    name, train_s = label, float("nan")
+    if config is not None:
+        name = f"bench-{label}-{int(time.time())}"
+        t = time.perf_counter()
+        train(st, name, config, train_ids=train_ids)
+        train_s = time.perf_counter() - t
     model = load_trained(st, name)
     texts = test.text.tolist()
     t = time.perf_counter()
     pred = model.predict(texts, test.id.astype(str).tolist())
     out: dict[str, Any] = {
         **headline(truth, pred.labels, codes), "train_minutes": train_s / 60,
-        "test_predict_seconds": time.perf_counter() - t, "n_train": len(train_ids),
-        "validation": result.metrics, "bf16": result.manifest["precision"] == "bf16",
-        "config": config.to_dict(), "device": result.manifest["device"]}
+        "test_predict_seconds": time.perf_counter() - t,
+        "n_train": model.manifest["data"]["n_train"],
+        "validation": json.loads((model.folder / "metrics.json").read_text("utf-8")),
+        "bf16": model.manifest["precision"] == "bf16", "config": model.settings,
+        "device": model.manifest["device"], "test_pred": [sorted(p)[0] for p in pred.labels]}
     if ensemble and pred.scores is not None:
         index = {c: i for i, c in enumerate(codes)}
         by_id = df.set_index(df.id.astype(str))
         fit = by_id.loc[train_ids]
+        if model.settings.get("refit"):
+            fit = pd.concat([fit, by_id.loc[[d for d, p in parts.items() if p == "validation"]]])
         tfidf = TfidfSvm().fit(fit.text.tolist(), [{str(t)} for t in fit.major_topic], codes,
                                multi_label=False)
         val = df[df.id.astype(str).map(parts) == "validation"]
@@ -114,11 +131,32 @@ def paired_run(st: study_mod.Study, label: str, config: TrainConfig, train_ids: 
         assert val_probs is not None
         weight, rows = choose_weight(val_probs, tfidf.decision_function(val.text.tolist()),
                                      np.array([index[str(t)] for t in val.major_topic]))
+        if fixed_weight is not None:
+            weight = fixed_weight
         mixed = combine(pred.scores, tfidf.decision_function(texts), weight).argmax(1)
         out["ensemble"] = {**headline(truth, [frozenset([codes[j]]) for j in mixed], codes),
-                           "weight": weight, "validation": rows}
+                           "weight": weight, "weight_fixed": fixed_weight is not None,
+                           "validation": rows, "test_pred": [codes[j] for j in mixed]}
         out["tfidf_same_train"] = headline(truth, tfidf.predict(texts)[0], codes)
     out["load_before"], out["load_after"] = load_before, os.getloadavg()
+    return out
+
+
+def paired_with_first(runs: dict[str, Any], run: dict[str, Any], test: pd.DataFrame
+                      ) -> dict[str, Any]:
+    """This run's test accuracy minus the first run's (its classifier alone and with
+    TF-IDF), with 95% paired bootstrap intervals over the same test documents."""
+    if not runs:
+        return {}
+    first_label, first = next(iter(runs.items()))
+    truth = test.major_topic.astype(str).to_numpy()
+    out: dict[str, Any] = {"vs_first": first_label}
+    for key, a, b in (("paired", run, first),
+                      ("paired_ensemble", run.get("ensemble"), first.get("ensemble"))):
+        if a and b:
+            out[key] = difference((np.asarray(a["test_pred"]) == truth).astype(float),
+                                  (np.asarray(b["test_pred"]) == truth).astype(float),
+                                  metric="subset_accuracy")
     return out
 
 
@@ -179,6 +217,9 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=RESULTS / "train.json")
     ap.add_argument("--run", action="append", default=[], metavar="LABEL[:KEY=VALUE;...]",
                     help="a paired classifier run with these TrainConfig changes")
+    ap.add_argument("--reference", metavar="MODEL",
+                    help="a model of --study trained on this split's training part: the "
+                         "first run, scored again, not retrained")
     ap.add_argument("--ensemble", action="store_true",
                     help="also score each --run combined with TF-IDF (weight on validation)")
     ap.add_argument("--step-speed", type=int, default=0, metavar="STEPS",
@@ -229,14 +270,20 @@ def main() -> None:
         args.run, args.modes = [], ""
     if args.run:
         out["runs"] = {}
+        if args.reference:
+            out["runs"][args.reference] = {"reference": True, **paired_run(
+                st, args.reference, None, train_ids, df, parts, test, args.ensemble)}
         for spec in args.run:
             label, changes = parse_run(spec)
+            weight = changes.pop(WEIGHT, None)
             config = TrainConfig(**{"mode": "classifier", "epochs": args.epochs,
                                     "lr": args.lr, "batch_size": args.batch_size, **changes})
-            out["runs"][label] = {"changes": changes, **paired_run(
-                st, label, config, train_ids, df, parts, test, args.ensemble)}
+            run = paired_run(st, label, config, train_ids, df, parts, test, args.ensemble,
+                             weight)
+            out["runs"][label] = {"changes": changes, **run,
+                                  **paired_with_first(out["runs"], run, test)}
             print(label, {k: v for k, v in out["runs"][label].items()
-                          if k not in ("config", "validation")}, flush=True)
+                          if k not in ("config", "validation", "test_pred")}, flush=True)
             write(args.out, out)
         args.modes = ""
     for mode in [m for m in args.modes.split(",") if m]:

@@ -53,7 +53,7 @@ def _baseline(d: dict[str, Any]) -> Row:
 TRAIN_DEFAULTS = {"modes": "classifier,generative", "epochs": "3", "train_limit": "None",
                   "validation": "300", "zero_shot": "0", "lr": "None", "batch_size": "16",
                   "test_limit": "None", "run": "[]", "ensemble": "False",
-                  "step_speed": "0", "threads": "None"}
+                  "step_speed": "0", "threads": "None", "reference": "None"}
 
 
 def _train_runs(d: dict[str, Any]) -> Row:
@@ -62,12 +62,15 @@ def _train_runs(d: dict[str, Any]) -> Row:
     first = next(iter(runs.values()))
     parts = []
     for label, r in runs.items():
-        text = (f"{label} {r['subset_accuracy']:.3f} / {r['f1_macro']:.3f} in "
-                f"{r['train_minutes']:.1f} min")
+        when = "trained earlier" if r.get("reference") else f"in {r['train_minutes']:.1f} min"
+        text = f"{label} {r['subset_accuracy']:.3f} / {r['f1_macro']:.3f} {when}"
+        if "paired" in r:
+            text += f" ({_paired(r['paired'])} vs {r['vs_first']})"
         if "ensemble" in r:
             e = r["ensemble"]
             text += (f" (+TF-IDF w={e['weight']:g}: {e['subset_accuracy']:.3f} / "
-                     f"{e['f1_macro']:.3f})")
+                     f"{e['f1_macro']:.3f}")
+            text += f", {_paired(r['paired_ensemble'])})" if "paired_ensemble" in r else ")"
         parts.append(text)
     tfidf = first.get("tfidf_same_train", d["tfidf_svm"])
     best = max(runs, key=lambda k: runs[k]["subset_accuracy"])
@@ -79,6 +82,11 @@ def _train_runs(d: dict[str, Any]) -> Row:
             "; ".join(parts),
             f"best ({best}) {runs[best]['subset_accuracy'] / tfidf['subset_accuracy']:.2f} × "
             f"TF-IDF on the same documents ({tfidf['subset_accuracy']:.3f})")
+
+
+def _paired(p: dict[str, Any]) -> str:
+    low, high = p["ci"]
+    return f"{p['difference']:+.3f} [{low:+.3f}, {high:+.3f}]"
 
 
 def _train_speed(d: dict[str, Any]) -> Row:

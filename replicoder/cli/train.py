@@ -67,6 +67,20 @@ def train(
              "the classifier's, weighted as the validation documents say (single-label "
              "classifier only). Off by default: see the README's measurements.")]
     = DEFAULTS.with_tfidf,
+    tfidf_weight: Annotated[float | None, typer.Option(
+        help="With --with-tfidf: this weight for the TF-IDF scores instead of the one the "
+             "validation documents pick (needed with --refit).")] = None,
+    refit: Annotated[bool, typer.Option(
+        "--refit/--no-refit",
+        help="Train on the training and the validation documents for exactly --epochs "
+             "epochs and keep the last weights (no early stopping): more data once an "
+             "earlier run has shown how many epochs pay (its metrics.json history). "
+             "Single-label codebooks only.")] = DEFAULTS.refit,
+    template: Annotated[str, typer.Option(
+        help="How the classifier sees a document: {text} is replaced by its text. A short "
+             "cue after it, e.g. '{text}\\nTopic:' (\\n is read as a new line), gives "
+             "the token the head reads the same role in every document.")]
+    = DEFAULTS.template,
     checkpoint_minutes: Annotated[float, typer.Option(
         help="Save a checkpoint to resume from this often (and at each epoch end).")]
     = DEFAULTS.checkpoint_minutes,
@@ -88,6 +102,8 @@ def train(
                          batch_size=batch_size, max_length=max_length, lora_r=lora_r,
                          precision=precision, device=device, compile=compile,
                          quantize=quantize, with_tfidf=with_tfidf,
+                         template=template.replace("\\n", "\n"), refit=refit,
+                         tfidf_weight=tfidf_weight,
                          checkpoint_minutes=checkpoint_minutes)
     with Bars("steps") as progress:
         result = run_train(study_at(study), name, config, progress=progress)

@@ -11,9 +11,24 @@ from typing import Any
 
 import numpy as np
 
+from replicoder.errors import ReplicoderError
 from replicoder.models.runtime import autocast, length_batches, to_device
 
-__all__ = ["ClassifierScorer"]
+__all__ = ["TEXT", "ClassifierScorer", "check_template"]
+
+TEXT = "{text}"
+
+
+def check_template(template: str) -> tuple[str, str]:
+    """(before, after) the one ``{text}`` of ``template``; plain text replacement, so a
+    template from someone else's study can hold nothing that runs."""
+    if template.count(TEXT) != 1:
+        raise ReplicoderError(
+            f"template {template!r} must contain {TEXT} exactly once (where the document's "
+            "text goes), e.g. '{text}\\nTopic:'"
+        )
+    before, _, after = template.partition(TEXT)
+    return before, after
 
 
 @dataclass
@@ -26,10 +41,18 @@ class ClassifierScorer:
     max_length: int
     device: str
     bf16: bool
+    template: str = TEXT
 
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
-        enc = self.tokenizer(list(texts), truncation=True, max_length=self.max_length)
-        return [list(ids) for ids in enc["input_ids"]]
+        """Token ids of each text shown through ``template``, at most ``max_length``: a
+        long text is cut, never the cue after it (the head reads the last token)."""
+        before, after = check_template(self.template)
+        cue: list[int] = []
+        if after:
+            cue = list(self.tokenizer(after, add_special_tokens=False)["input_ids"])
+        room = max(1, self.max_length - len(cue))
+        enc = self.tokenizer([before + t for t in texts], truncation=True, max_length=room)
+        return [list(ids) + cue for ids in enc["input_ids"]]
 
     def logits(self, ids: Sequence[list[int]]) -> Any:
         """Logits (len(ids), n_labels) of one padded batch, float32."""

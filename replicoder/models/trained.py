@@ -10,7 +10,7 @@ import numpy as np
 
 from replicoder.errors import ReplicoderError
 from replicoder.models.base import load_causal_lm, load_sequence_classifier, load_tokenizer, resolve
-from replicoder.models.classifier import ClassifierScorer
+from replicoder.models.classifier import TEXT, ClassifierScorer
 from replicoder.models.decide import PRESENCE, decode, outputs
 from replicoder.models.ensemble import Ensemble
 from replicoder.models.folder import ModelFolder
@@ -123,7 +123,8 @@ def load_trained(study: Study, name: str, *, device: str | None = None) -> Train
         body = load_sequence_classifier(base, len(outputs(codes, intensities)),
                                         multi_label=multi, device=dev)
         model = PeftModel.from_pretrained(body, str(folder.adapter)).to(dev).eval()
-        scorer = ClassifierScorer(model, tok, multi, max_length, dev, bf16)
+        scorer = ClassifierScorer(model, tok, multi, max_length, dev, bf16,
+                                  str(settings.get("template", TEXT)))
     else:
         if study.codebook.codes != codes:
             raise ReplicoderError(f"model {name!r} was trained with another codebook")

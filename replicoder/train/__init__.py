@@ -16,6 +16,7 @@ from typing import Any
 
 from replicoder.errors import ReplicoderError
 from replicoder.models.base import check_quantize, resolve
+from replicoder.models.classifier import TEXT
 from replicoder.models.folder import ModelFolder
 from replicoder.models.runtime import choose, quiet
 from replicoder.progress import Progress
@@ -40,6 +41,11 @@ class TrainResult:
     notes: list[str] = field(default_factory=list)  # what was adjusted, for the user
 
 
+def _prompt(config: TrainConfig) -> str | None:
+    """The classifier's input template when it is more than the bare text."""
+    return config.template if config.template != TEXT else None
+
+
 def train(study: Study, name: str, config: TrainConfig, *,
           train_ids: Sequence[str] | None = None, progress: Progress | None = None,
           stop_after: int | None = None) -> TrainResult:
@@ -55,11 +61,19 @@ def train(study: Study, name: str, config: TrainConfig, *,
         )
     if config.with_tfidf:
         tfidf.check(study.codebook.multi_label)
+    if config.refit and study.codebook.multi_label:
+        raise ReplicoderError("refit works with single-label codebooks only: a multi-label "
+                              "model's thresholds need validation documents it has not seen")
     quiet()
     device, bf16 = choose(config.device, config.precision)
     check_quantize(config.quantize, device)
     base = resolve(config.base)
     train_set, validation, notes = gather(study, config, train_ids)
+    if config.refit:
+        train_set = train_set + validation
+        notes.append(f"refit: trained on {len(train_set) - len(validation)} training and "
+                     f"{len(validation)} validation documents for {config.epochs} epochs; "
+                     "the validation figures are on documents the model saw")
     device, bf16 = choose(config.device, config.precision)  # before any file is written
     run_key = {"config": config.to_dict(), "train_sha256": data_sha256(train_set),
                "validation_sha256": data_sha256(validation)}
@@ -92,7 +106,8 @@ def train(study: Study, name: str, config: TrainConfig, *,
             thresholds = dict(zip(book.codes, out.thresholds.tolist(), strict=True))
         if config.with_tfidf:
             ensemble, figures = tfidf.fit_ensemble(book.codes, config.seed, train_set,
-                                                   validation, out.val_scores)
+                                                   validation, out.val_scores,
+                                                   config.tfidf_weight)
             metrics = {**metrics, **figures}
     else:
         gen = generative.fit(base, book, config, train_set, validation, work, device, bf16,
@@ -103,7 +118,8 @@ def train(study: Study, name: str, config: TrainConfig, *,
                "stopped_early": result.stopped_early, "train_seconds": result.seconds}
     adapter_sha256 = folder.save(
         model, settings=config.to_dict(), thresholds=thresholds,
-        metrics={"split": "validation", **metrics, "history": result.history},
+        metrics={"split": "validation (trained on)" if config.refit else "validation",
+                 **metrics, "history": result.history},
         label_map={"mode": config.mode, "codes": book.codes, "multi_label": book.multi_label,
                    "names": {lab.code: lab.name for lab in book.labels},
                    "intensities": list(book.intensities), "presence": presence,
@@ -118,7 +134,8 @@ def train(study: Study, name: str, config: TrainConfig, *,
         "data": {"source": config.source, "n_train": len(train_set),
                  "n_validation": len(validation), **{k: v for k, v in run_key.items()
                                                      if k.endswith("sha256")}},
-        "split_seed": split_seed, "train_seed": config.seed, "prompt": instruction or None,
+        "split_seed": split_seed, "train_seed": config.seed,
+        "prompt": instruction or _prompt(config),
         "notes": notes,
         "wall_seconds": time.perf_counter() - started,
     })

@@ -74,7 +74,8 @@ def fit(base: BaseModel, codes: list[str], multi_label: bool, config: TrainConfi
     tok.padding_side = "right"
     values = outputs(codes, intensities)
     model = new_model(base, len(values), multi_label, config, device, bf16)
-    scorer = ClassifierScorer(model, tok, multi_label, config.max_length, device, bf16)
+    scorer = ClassifierScorer(model, tok, multi_label, config.max_length, device, bf16,
+                              config.template)
     ids = scorer.encode([e.text for e in train])
     y = torch.from_numpy(label_matrix([e.labels for e in train], values)).to(device)
     val_texts = [e.text for e in validation]

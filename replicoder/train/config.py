@@ -10,6 +10,7 @@ from typing import Any, Literal, get_args
 
 from replicoder import atomic
 from replicoder.errors import ReplicoderError
+from replicoder.models.classifier import TEXT, check_template
 from replicoder.models.runtime import BASE_DTYPES, PRECISIONS
 
 Mode = Literal["classifier", "generative"]
@@ -47,6 +48,14 @@ class TrainConfig:
     read as the best value's score, as before this setting existed).
     ``with_tfidf``: also fit TF-IDF + SVM on the training documents and add its margins,
     weighted as validation says (0: off), to the classifier's log-probabilities.
+    ``template``: how the classifier is shown a document: ``{text}`` is replaced by its text
+    (plain replacement). A short cue after it, e.g. "{text}\nTopic:", gives the last
+    token, the one the head reads, the same role in every document.
+    ``refit``: train on the training and the validation documents for exactly ``epochs``
+    epochs and keep the last weights (no early stopping): more data, once an earlier run
+    has shown how many epochs pay. Single-label codebooks only (multi-label thresholds need
+    documents the model has not seen); with ``with_tfidf``, give ``tfidf_weight``.
+    ``tfidf_weight``: a fixed weight for ``with_tfidf`` instead of the one validation picks.
     """
 
     base: str = "embedded"
@@ -77,6 +86,9 @@ class TrainConfig:
     base_dtype: str = "auto"
     label_smoothing: float = 0.0
     presence_weight: float = 1.0
+    template: str = "{text}"
+    refit: bool = False
+    tfidf_weight: float | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -117,6 +129,17 @@ class TrainConfig:
         if self.with_tfidf and self.mode != "classifier":
             raise ReplicoderError("with_tfidf combines a TF-IDF model with the classifier "
                                   "head's probabilities; train with mode 'classifier'")
+        if self.tfidf_weight is not None and (not self.with_tfidf or self.tfidf_weight < 0):
+            raise ReplicoderError(f"tfidf_weight {self.tfidf_weight} needs with_tfidf and a "
+                                  "weight of 0 or more")
+        if self.refit and self.with_tfidf and self.tfidf_weight is None:
+            raise ReplicoderError("refit trains on the validation documents, so they cannot "
+                                  "choose the TF-IDF weight: give tfidf_weight (e.g. the "
+                                  "weight an earlier run chose, in its metrics.json)")
+        check_template(self.template)
+        if self.template != TEXT and self.mode != "classifier":
+            raise ReplicoderError("template shapes the classifier's input; generative mode "
+                                  "writes its own instruction: train with mode 'classifier'")
         if self.train_size is not None and self.train_size < 2:
             raise ReplicoderError(f"train_size must be at least 2, not {self.train_size}")
 

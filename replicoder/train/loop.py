@@ -230,7 +230,7 @@ def run(
                 state["history"].append({"step": state["step"], "validation": score,
                                          **figures})
                 task(0, **figures)
-                if score > state["best_score"]:
+                if score > state["best_score"] or config.refit:  # refit keeps the last
                     state.update(best_score=score, best_step=state["step"], bad=0,
                                  best=_trainable(model))
                 else:

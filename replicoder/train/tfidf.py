@@ -22,15 +22,17 @@ def check(multi_label: bool) -> None:
 
 
 def fit_ensemble(codes: Sequence[str], seed: int, train: list[Example],
-                 validation: list[Example], val_probs: np.ndarray
-                 ) -> tuple[Ensemble, dict[str, Any]]:
-    """The ensemble and what validation said of each weight (for metrics.json)."""
+                 validation: list[Example], val_probs: np.ndarray,
+                 weight: float | None = None) -> tuple[Ensemble, dict[str, Any]]:
+    """The ensemble (with ``weight``, or the one validation picks) and what validation said
+    of each weight (for metrics.json)."""
     tfidf = TfidfSvm(seed=seed).fit([e.text for e in train], [e.labels for e in train],
                                     codes, multi_label=False)
     index = {c: i for i, c in enumerate(codes)}
     truth = np.array([index[next(iter(e.labels))] for e in validation])
     margins = tfidf.decision_function([e.text for e in validation])
-    weight, rows = choose_weight(val_probs, margins, truth)
+    chosen_weight, rows = choose_weight(val_probs, margins, truth)
+    weight = chosen_weight if weight is None else weight
     chosen = combine(val_probs, margins, weight).argmax(1)
     return Ensemble(tfidf, weight), {"tfidf_weight": weight,
                                      "ensemble_accuracy": float((chosen == truth).mean()),

@@ -1,9 +1,10 @@
-"""Recipe settings: bf16 base weights on the CPU and label smoothing."""
+"""Recipe settings: bf16 base weights on the CPU, label smoothing, the input template."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -12,7 +13,9 @@ from test_splits import make_study
 from test_train import quick, tiny  # noqa: F401  (fixture)
 
 from replicoder.errors import ReplicoderError
-from replicoder.models.base import load_sequence_classifier, resolve
+from replicoder.models import load_trained
+from replicoder.models.base import load_sequence_classifier, load_tokenizer, resolve
+from replicoder.models.classifier import ClassifierScorer
 from replicoder.models.runtime import train_dtype
 from replicoder.train import TrainConfig, train
 from replicoder.train.classifier import new_model
@@ -54,3 +57,62 @@ def test_trains_with_bf16_base_and_label_smoothing(tmp_path: Path, tiny: str) ->
                                   precision="bf16"))
     assert result.manifest["config"]["label_smoothing"] == 0.1
     assert 0.0 <= result.metrics["subset_accuracy"] <= 1.0 and result.metrics["steps"] == 7
+
+
+def test_template_cuts_the_text_never_the_cue(tiny: str) -> None:  # noqa: F811
+    tok = load_tokenizer(resolve(tiny))
+    long_text = "To amend the tariff schedule on imports of chemicals " * 10
+    plain = ClassifierScorer(None, tok, False, 16, "cpu", False)
+    cued = ClassifierScorer(None, tok, False, 16, "cpu", False, "Bill: {text}\nTopic:")
+    cue = tok("\nTopic:", add_special_tokens=False)["input_ids"]
+    assert plain.encode([long_text]) == [tok(long_text, truncation=True,
+                                            max_length=16)["input_ids"]]
+    (ids,) = cued.encode([long_text])
+    assert len(ids) == 16 and ids[-len(cue):] == cue
+    (short,) = cued.encode(["Tariffs."])
+    assert tok.decode(short).endswith("Tariffs.\nTopic:")
+
+
+def test_bad_templates_are_refused() -> None:
+    for bad in ("no place for the text", "{text} and {text}"):
+        with pytest.raises(ReplicoderError, match="exactly once"):
+            TrainConfig(template=bad)
+    with pytest.raises(ReplicoderError, match="mode 'classifier'"):
+        TrainConfig(mode="generative", template="{text}\nTopic:")
+
+
+def test_trained_model_keeps_its_template(tmp_path: Path, tiny: str) -> None:  # noqa: F811
+    df = pd.read_csv(BILLS)
+    rows = df[df.major_topic.isin([3, 12, 16, 20])].groupby("major_topic").head(20)
+    st = make_study(tmp_path / "s", rows)
+    result = train(st, "t", quick(tiny, epochs=1, template="{text}\nTopic:"))
+    assert result.manifest["prompt"] == "{text}\nTopic:"
+    model = load_trained(st, "t")
+    assert isinstance(model.scorer, ClassifierScorer)
+    assert model.scorer.template == "{text}\nTopic:"
+    texts = list(rows.text[:8])
+    cued = model.scorer.scores(texts)
+    model.scorer.template = "{text}"
+    assert not np.allclose(cued, model.scorer.scores(texts))
+
+
+def test_cli_template_reads_newlines_and_refuses_a_template_without_text(
+        tmp_path: Path, tiny: str) -> None:  # noqa: F811
+    import json
+    import subprocess
+    import sys
+
+    df = pd.read_csv(BILLS)
+    st = make_study(tmp_path / "s", df[df.major_topic.isin([3, 12])].groupby(
+        "major_topic").head(12))
+    bad = subprocess.run([sys.executable, "-m", "replicoder.cli", "train", "x", "--base", tiny,
+                          "--template", "Topic:", "--study", str(st.root)],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert "must contain {text} exactly once" in bad.stderr
+    ok = subprocess.run([sys.executable, "-m", "replicoder.cli", "train", "y", "--base", tiny,
+                         "--epochs", "1", "--template", r"{text}\nTopic:", "--study",
+                         str(st.root)], capture_output=True, text=True, timeout=240)
+    assert ok.returncode == 0, ok.stderr
+    settings = json.loads((st.models_dir / "y" / "config.json").read_text("utf-8"))
+    assert settings["template"] == "{text}\nTopic:"

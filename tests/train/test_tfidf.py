@@ -1,5 +1,6 @@
 """train --with-tfidf: the TF-IDF part is fit, weighted on validation, saved as arrays,
-and added to the classifier's scores when the model is loaded back."""
+and added to the classifier's scores when the model is loaded back; refit, which trains on
+the validation documents too and so takes a fixed weight."""
 
 from __future__ import annotations
 
@@ -29,6 +30,14 @@ pytestmark = pytest.mark.timeout(300)
 def rows() -> pd.DataFrame:
     df = pd.read_csv(BILLS)
     return df[df.major_topic.isin([3, 12, 16, 20])].groupby("major_topic").head(40)
+
+
+def multi_label_study(tmp_path: Path, rows: pd.DataFrame) -> study_mod.Study:
+    st = study_mod.init(tmp_path / "s", multi_label=True)
+    multi = rows.assign(major_topic=[f"{t};5" for t in rows.major_topic])
+    multi.to_csv(tmp_path / "m.csv", index=False)
+    importer.import_file(st, tmp_path / "m.csv", text="text", id="id", labels="major_topic")
+    return st
 
 
 def test_combine_keeps_probabilities_and_weight_zero_is_the_classifier() -> None:
@@ -81,10 +90,36 @@ def test_with_tfidf_refuses_generative_and_multi_label(tmp_path: Path, tiny: str
                                                        rows: pd.DataFrame) -> None:
     with pytest.raises(ReplicoderError, match="train with mode 'classifier'"):
         TrainConfig(mode="generative", with_tfidf=True)
-    st = study_mod.init(tmp_path / "s", multi_label=True)
-    multi = rows.assign(major_topic=[f"{t};5" for t in rows.major_topic])
-    multi.to_csv(tmp_path / "m.csv", index=False)
-    importer.import_file(st, tmp_path / "m.csv", text="text", id="id", labels="major_topic")
+    st = multi_label_study(tmp_path, rows)
     with pytest.raises(ReplicoderError, match="single-label codebooks only"):
         train(st, "ml", quick(tiny, epochs=1, with_tfidf=True))
+    assert not (st.models_dir / "ml").exists()
+
+
+def test_refit_trains_on_validation_too_and_keeps_the_last_weights(
+        tmp_path: Path, tiny: str, rows: pd.DataFrame) -> None:  # noqa: F811
+    st = make_study(tmp_path / "s", rows)
+    plain = train(st, "plain", quick(tiny, epochs=2))
+    result = train(st, "refit", quick(tiny, epochs=2, refit=True, with_tfidf=True,
+                                      tfidf_weight=0.5))
+    n_val = plain.manifest["data"]["n_validation"]
+    assert result.manifest["data"]["n_train"] == plain.manifest["data"]["n_train"] + n_val
+    assert result.metrics["best_step"] == result.metrics["steps"]  # the last, not the best
+    assert result.metrics["stopped_early"] is False
+    assert any(n.startswith("refit: trained on") for n in result.manifest["notes"])
+    saved = json.loads((st.models_dir / "refit" / "metrics.json").read_text())
+    assert saved["split"] == "validation (trained on)"
+    model = load_trained(st, "refit")
+    assert model.ensemble is not None and model.ensemble.weight == 0.5
+
+
+def test_refit_refuses_what_needs_unseen_validation(tmp_path: Path, tiny: str,  # noqa: F811
+                                                    rows: pd.DataFrame) -> None:
+    with pytest.raises(ReplicoderError, match="give tfidf_weight"):
+        TrainConfig(refit=True, with_tfidf=True)
+    with pytest.raises(ReplicoderError, match="needs with_tfidf"):
+        TrainConfig(tfidf_weight=0.5)
+    st = multi_label_study(tmp_path, rows)
+    with pytest.raises(ReplicoderError, match="refit works with single-label"):
+        train(st, "ml", quick(tiny, epochs=1, refit=True))
     assert not (st.models_dir / "ml").exists()

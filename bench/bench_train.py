@@ -50,6 +50,7 @@ from replicoder.models import load_trained, zero_shot
 from replicoder.models.ensemble import choose_weight, combine
 from replicoder.paired import difference
 from replicoder.train import TrainConfig, train
+from replicoder.train.tfidf import tfidf_part
 
 RESULTS = Path(__file__).parent / "results"
 WEIGHT = "ensemble_weight"  # --run setting of this benchmark: a fixed TF-IDF weight
@@ -108,6 +109,11 @@ def paired_run(st: study_mod.Study, label: str, config: TrainConfig | None,
         train(st, name, config, train_ids=train_ids)
         train_s = time.perf_counter() - t
     model = load_trained(st, name)
+    if ensemble and model.settings.get("refit") and fixed_weight is None:
+        fixed_weight = model.settings.get("tfidf_weight")  # validation was trained on
+        if fixed_weight is None:
+            raise SystemExit(f"{name} was trained on the validation titles: give its TF-IDF "
+                             "weight (--reference-weight, or ensemble_weight=W in --run)")
     texts = test.text.tolist()
     t = time.perf_counter()
     pred = model.predict(texts, test.id.astype(str).tolist())
@@ -124,8 +130,8 @@ def paired_run(st: study_mod.Study, label: str, config: TrainConfig | None,
         fit = by_id.loc[train_ids]
         if model.settings.get("refit"):
             fit = pd.concat([fit, by_id.loc[[d for d, p in parts.items() if p == "validation"]]])
-        tfidf = TfidfSvm().fit(fit.text.tolist(), [{str(t)} for t in fit.major_topic], codes,
-                               multi_label=False)
+        tfidf = tfidf_part(0).fit(fit.text.tolist(), [{str(t)} for t in fit.major_topic],
+                                  codes, multi_label=False)
         val = df[df.id.astype(str).map(parts) == "validation"]
         val_probs = model.predict(val.text.tolist(), val.id.astype(str).tolist()).scores
         assert val_probs is not None
@@ -137,7 +143,10 @@ def paired_run(st: study_mod.Study, label: str, config: TrainConfig | None,
         out["ensemble"] = {**headline(truth, [frozenset([codes[j]]) for j in mixed], codes),
                            "weight": weight, "weight_fixed": fixed_weight is not None,
                            "validation": rows, "test_pred": [codes[j] for j in mixed]}
-        out["tfidf_same_train"] = headline(truth, tfidf.predict(texts)[0], codes)
+        out["tfidf_chars_same_train"] = headline(truth, tfidf.predict(texts)[0], codes)
+        words = TfidfSvm().fit(fit.text.tolist(), [{str(t)} for t in fit.major_topic], codes,
+                               multi_label=False)
+        out["tfidf_same_train"] = headline(truth, words.predict(texts)[0], codes)
     out["load_before"], out["load_after"] = load_before, os.getloadavg()
     return out
 
@@ -217,6 +226,9 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=RESULTS / "train.json")
     ap.add_argument("--run", action="append", default=[], metavar="LABEL[:KEY=VALUE;...]",
                     help="a paired classifier run with these TrainConfig changes")
+    ap.add_argument("--reference-weight", type=float, default=None, metavar="W",
+                    help="with --reference and --ensemble: this TF-IDF weight (needed for a "
+                         "refit model, whose validation titles were trained on)")
     ap.add_argument("--reference", metavar="MODEL",
                     help="a model of --study trained on this split's training part: the "
                          "first run, scored again, not retrained")
@@ -272,7 +284,8 @@ def main() -> None:
         out["runs"] = {}
         if args.reference:
             out["runs"][args.reference] = {"reference": True, **paired_run(
-                st, args.reference, None, train_ids, df, parts, test, args.ensemble)}
+                st, args.reference, None, train_ids, df, parts, test, args.ensemble,
+                args.reference_weight)}
         for spec in args.run:
             label, changes = parse_run(spec)
             weight = changes.pop(WEIGHT, None)

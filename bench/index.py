@@ -53,7 +53,8 @@ def _baseline(d: dict[str, Any]) -> Row:
 TRAIN_DEFAULTS = {"modes": "classifier,generative", "epochs": "3", "train_limit": "None",
                   "validation": "300", "zero_shot": "0", "lr": "None", "batch_size": "16",
                   "test_limit": "None", "run": "[]", "ensemble": "False",
-                  "step_speed": "0", "threads": "None", "reference": "None"}
+                  "step_speed": "0", "threads": "None", "reference": "None",
+                  "reference_weight": "None"}
 
 
 def _train_runs(d: dict[str, Any]) -> Row:
@@ -61,16 +62,20 @@ def _train_runs(d: dict[str, Any]) -> Row:
     runs = d["runs"]
     first = next(iter(runs.values()))
     parts = []
+    first_blind = _weight_blind(first)
     for label, r in runs.items():
         when = "trained earlier" if r.get("reference") else f"in {r['train_minutes']:.1f} min"
         text = f"{label} {r['subset_accuracy']:.3f} / {r['f1_macro']:.3f} {when}"
         if "paired" in r:
             text += f" ({_paired(r['paired'])} vs {r['vs_first']})"
-        if "ensemble" in r:
+        if _weight_blind(r):
+            text += " (+TF-IDF: not shown, its weight was chosen on titles trained on)"
+        elif "ensemble" in r:
             e = r["ensemble"]
             text += (f" (+TF-IDF w={e['weight']:g}: {e['subset_accuracy']:.3f} / "
                      f"{e['f1_macro']:.3f}")
-            text += f", {_paired(r['paired_ensemble'])})" if "paired_ensemble" in r else ")"
+            text += (f", {_paired(r['paired_ensemble'])})" if "paired_ensemble" in r
+                     and not first_blind else ")")
         parts.append(text)
     tfidf = first.get("tfidf_same_train", d["tfidf_svm"])
     best = max(runs, key=lambda k: runs[k]["subset_accuracy"])
@@ -82,6 +87,13 @@ def _train_runs(d: dict[str, Any]) -> Row:
             "; ".join(parts),
             f"best ({best}) {runs[best]['subset_accuracy'] / tfidf['subset_accuracy']:.2f} × "
             f"TF-IDF on the same documents ({tfidf['subset_accuracy']:.3f})")
+
+
+def _weight_blind(r: dict[str, Any]) -> bool:
+    """A refit run whose TF-IDF weight was chosen on the validation titles it trained on
+    (an earlier bench_train.py let that happen for --reference): no valid figure."""
+    e = r.get("ensemble")
+    return bool(e and r.get("config", {}).get("refit") and not e.get("weight_fixed"))
 
 
 def _paired(p: dict[str, Any]) -> str:
@@ -139,6 +151,33 @@ def _annotate(d: dict[str, Any]) -> Row:
             f"re-run sends {d['cached_rerun']['sent']} requests",
             f"batch {d['settings']['batch_size']}: {ratios['batch_16_over_batch_1']:.1f} × "
             f"batch 1; HTTP {ratios['http_over_local']:.2f} × local")
+
+
+def _prefix(d: dict[str, Any]) -> Row:
+    cases = {k: v for k, v in d.items() if isinstance(v, dict) and "n" in v}
+    return (f"generation on {d['n_titles']} titles with the shared prompt prefix computed "
+            "once vs each prompt whole (embedded model, bf16 autocast)",
+            "; ".join(f"{k} {v['shared_docs_per_s']:.1f} docs/s (whole "
+                      f"{v['whole_docs_per_s']:.1f}; {v['shared_prefix_tokens']} of "
+                      f"{v['prompt_tokens_mean']:.0f} tokens shared; same answer "
+                      f"{v['same_answers']}/{v['n']} in {'bf16' if v['bf16'] else 'fp32'}"
+                      + (f", {v['fp32_same_answers']}/{v['fp32_n']} in fp32" if v['bf16']
+                         else "") + ")" for k, v in cases.items()),
+            "; ".join(f"{k} {v['shared_over_whole_ratio']:.2f} × whole"
+                      for k, v in cases.items()))
+
+
+def _ensemble_tfidf(d: dict[str, Any]) -> Row:
+    v, best = d["variants"], d["chosen_on_validation"]
+    return (f"the TF-IDF part of `--with-tfidf`: {len(v)} variants, weight and variant "
+            f"chosen on {d['n_validation']} validation titles with the draft model, then "
+            f"combined with the refit model on {d['n_test']} test titles",
+            "; ".join(f"{k} {r['refit_ensemble']['subset_accuracy']:.3f} / "
+                      f"{r['refit_ensemble']['f1_macro']:.3f} (val log-loss "
+                      f"{r['validation_log_loss']:.4f})" for k, r in v.items())
+            + f"; chosen: {best}, paired "
+            + _paired(v[best]["paired_vs_word_C0.5"]) + " vs word_C0.5",
+            f"{d['chosen_vs_before_accuracy_ratio']:.3f} × word-only accuracy")
 
 
 def _serve(d: dict[str, Any]) -> Row:
@@ -250,7 +289,8 @@ SUMMARIES: dict[str, Callable[[dict[str, Any]], Row]] = {
     "estimate": _estimate,
     "review_scale": _review_scale,
     "import": _import, "baseline": _baseline, "train": _train, "classify": _classify,
-    "annotate": _annotate, "serve": _serve, "review": _review}
+    "annotate": _annotate, "serve": _serve, "prefix": _prefix,
+    "ensemble_tfidf": _ensemble_tfidf, "review": _review}
 
 
 def _ratios(d: dict[str, Any], prefix: str = "") -> list[str]:

@@ -1,5 +1,9 @@
 """The built-in baseline: TF-IDF (word 1-2 grams, sublinear tf) + linear SVM (C=0.5).
 
+``char_ngrams`` adds character n-grams within words (sklearn's ``char_wb``) to the word
+features: ``train --with-tfidf`` uses them (see ``replicoder.train.tfidf``), the
+``evaluate --baseline tfidf`` comparison keeps the plain word model.
+
 Single-label codebooks: one multi-class LinearSVC, the top-scoring code wins.
 Multi-label codebooks: one LinearSVC per code (one vs rest), every code with score > 0.
 A fitted single-label baseline saves to and loads from a plain .npz (arrays only, never a
@@ -15,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import sklearn
+from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.svm import LinearSVC
 
@@ -32,9 +37,11 @@ class TfidfSvm:
     """sklearn-style baseline: ``fit(texts, label_sets, codes)``, then ``predict(texts)``."""
 
     def __init__(self, c: float = 0.5, ngram_range: tuple[int, int] = (1, 2),
-                 sublinear_tf: bool = True, seed: int = 0) -> None:
+                 sublinear_tf: bool = True, seed: int = 0,
+                 char_ngrams: tuple[int, int] | None = None) -> None:
         self.c = c
         self.ngram_range = ngram_range
+        self.char_ngrams = char_ngrams
         self.sublinear_tf = sublinear_tf
         self.seed = seed
         self.codes: list[str] = []
@@ -43,13 +50,15 @@ class TfidfSvm:
         self.intensities: list[str] = []
         self.one_per_document = False
         self._vectorizer: TfidfVectorizer | None = None
+        self._chars: TfidfVectorizer | None = None
         self._svms: list[LinearSVC | float] = []  # multi-label: a model or a constant score
         self._svm: LinearSVC | None = None
 
     def params(self) -> dict[str, Any]:
         """What a manifest needs to rebuild this baseline."""
+        chars = {"char_ngrams": list(self.char_ngrams)} if self.char_ngrams else {}
         return {"model": "TF-IDF + LinearSVC", "C": self.c, "ngram_range": list(self.ngram_range),
-                "sublinear_tf": self.sublinear_tf, "seed": self.seed,
+                **chars, "sublinear_tf": self.sublinear_tf, "seed": self.seed,
                 "multi_label": self.multi_label, "scikit-learn": sklearn.__version__}
 
     def _svc(self) -> LinearSVC:
@@ -97,6 +106,10 @@ class TfidfSvm:
                 f"the TF-IDF baseline found no words of 2+ letters in the {len(texts)} "
                 f"training texts ({exc})"
             ) from exc
+        if self.char_ngrams:
+            self._chars = TfidfVectorizer(analyzer="char_wb", ngram_range=self.char_ngrams,
+                                          sublinear_tf=self.sublinear_tf)
+            x = sparse.hstack([x, self._chars.fit_transform(texts)]).tocsr()
         if self.multi_label:
             self._svms = [self._svc().fit(x, y[:, j]) if 0 < y[:, j].sum() < len(y)
                           else (1.0 if y[:, j].all() else -1.0) for j in range(len(codes))]
@@ -109,6 +122,8 @@ class TfidfSvm:
         if self._vectorizer is None:
             raise RuntimeError("call fit() before predicting")
         x = self._vectorizer.transform(texts)
+        if self._chars is not None:
+            x = sparse.hstack([x, self._chars.transform(texts)]).tocsr()
         scores = np.full((len(texts), len(self.codes)), -np.inf)
         if self.multi_label:
             for j, svm in enumerate(self._svms):
@@ -140,17 +155,17 @@ class TfidfSvm:
         """Write the fitted single-label baseline as arrays (vocabulary, idf, SVM weights)."""
         if self._vectorizer is None or self._svm is None:
             raise RuntimeError("only a fitted single-label baseline can be saved")
-        vocab = self._vectorizer.vocabulary_
-        terms = np.empty(len(vocab), dtype=object)
-        for term, j in vocab.items():
-            terms[j] = term
-        buf = io.BytesIO()
-        np.savez_compressed(
-            buf, terms=terms.astype(str), idf=self._vectorizer.idf_,
+        arrays: dict[str, Any] = dict(
+            terms=_terms(self._vectorizer), idf=self._vectorizer.idf_,
             coef=self._svm.coef_, intercept=self._svm.intercept_,
             classes=self._svm.classes_, codes=np.array(self.codes, dtype=str),
             c=np.array(self.c), ngram_range=np.array(self.ngram_range),
             sublinear_tf=np.array(self.sublinear_tf), seed=np.array(self.seed))
+        if self._chars is not None and self.char_ngrams:
+            arrays.update(char_terms=_terms(self._chars), char_idf=self._chars.idf_,
+                          char_ngrams=np.array(self.char_ngrams))
+        buf = io.BytesIO()
+        np.savez_compressed(buf, **arrays)
         atomic.write_bytes(path, buf.getvalue())
 
     @classmethod
@@ -159,16 +174,19 @@ class TfidfSvm:
         try:
             with np.load(path, allow_pickle=False) as z:
                 a = {k: z[k] for k in z.files}
+            chars = ((int(a["char_ngrams"][0]), int(a["char_ngrams"][1]))
+                     if "char_ngrams" in a else None)
             model = cls(float(a["c"]), (int(a["ngram_range"][0]), int(a["ngram_range"][1])),
-                        bool(a["sublinear_tf"]), int(a["seed"]))
+                        bool(a["sublinear_tf"]), int(a["seed"]), chars)
             model.codes = [str(c) for c in a["codes"]]
-            vec = TfidfVectorizer(ngram_range=model.ngram_range,
-                                  sublinear_tf=model.sublinear_tf,
-                                  vocabulary={str(t): j for j, t in enumerate(a["terms"])})
-            vec.idf_ = a["idf"]
+            vec = _vectorizer(a["terms"], a["idf"], ngram_range=model.ngram_range,
+                              sublinear_tf=model.sublinear_tf)
+            if chars:
+                model._chars = _vectorizer(a["char_terms"], a["char_idf"], analyzer="char_wb",
+                                           ngram_range=chars, sublinear_tf=model.sublinear_tf)
             svm = model._svc()
             svm.coef_, svm.intercept_, svm.classes_ = a["coef"], a["intercept"], a["classes"]
-            svm.n_features_in_ = len(a["terms"])
+            svm.n_features_in_ = svm.coef_.shape[1]
         except (OSError, KeyError, ValueError, IndexError) as exc:
             raise ReplicoderError(
                 f"{path}: not a TF-IDF baseline saved by replicoder ({exc}); train the "
@@ -176,3 +194,19 @@ class TfidfSvm:
             ) from exc
         model._vectorizer, model._svm = vec, svm
         return model
+
+
+def _terms(vectorizer: TfidfVectorizer) -> np.ndarray:
+    """The vocabulary as an array of strings, in column order."""
+    vocab = vectorizer.vocabulary_
+    terms = np.empty(len(vocab), dtype=object)
+    for term, j in vocab.items():
+        terms[j] = term
+    return terms.astype(str)
+
+
+def _vectorizer(terms: np.ndarray, idf: np.ndarray, **kwargs: Any) -> TfidfVectorizer:
+    """A fitted vectorizer rebuilt from saved arrays."""
+    vec = TfidfVectorizer(vocabulary={str(t): j for j, t in enumerate(terms)}, **kwargs)
+    vec.idf_ = idf
+    return vec

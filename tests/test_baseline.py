@@ -110,15 +110,31 @@ def test_bad_input() -> None:
         TfidfSvm().predict(["a"])
 
 
-def test_saved_baseline_scores_as_the_fitted_one(table: pd.DataFrame, tmp_path: Path) -> None:
+@pytest.mark.parametrize("chars", [None, (2, 5)])
+def test_saved_baseline_scores_as_the_fitted_one(table: pd.DataFrame, tmp_path: Path,
+                                                 chars: tuple[int, int] | None) -> None:
     texts, codes = list(table.text[:600]), [{c} for c in table.code[:600]]
-    model = TfidfSvm().fit(texts, codes, CODES)
+    model = TfidfSvm(char_ngrams=chars).fit(texts, codes, CODES)
     path = tmp_path / "tfidf.npz"
     model.save(path)
     back = TfidfSvm.load(path)
     assert back.codes == CODES and back.params() == model.params()
+    assert back.char_ngrams == chars
     new = list(table.text[600:700])
     np.testing.assert_array_equal(back.decision_function(new), model.decision_function(new))
+
+
+def test_character_ngrams_read_words_never_seen_whole() -> None:
+    texts = ["farmers relief act", "agricultural subsidies", "teachers pay act",
+             "schools funding", "farm credit", "school lunches"]
+    sets = [{"4"}, {"4"}, {"6"}, {"6"}, {"4"}, {"6"}]
+    words = TfidfSvm().fit(texts, sets, CODES)
+    chars = TfidfSvm(char_ngrams=(2, 5)).fit(texts, sets, CODES)
+    unseen = ["agriculture", "schoolteachers"]  # no training word, shared characters
+    assert np.ptp(words.decision_function(unseen)[:, [CODES.index("4"), CODES.index("6")]],
+                  axis=0).max() == 0  # an empty word vector: the same scores for both
+    assert [sorted(s)[0] for s in chars.predict(unseen)[0]] == ["4", "6"]
+    assert chars.params()["char_ngrams"] == [2, 5] and "char_ngrams" not in words.params()
 
 
 def test_load_refuses_a_file_that_is_not_a_saved_baseline(tmp_path: Path) -> None:

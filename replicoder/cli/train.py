@@ -63,9 +63,10 @@ def train(
                                        "start, faster steps on a GPU.")] = DEFAULTS.compile,
     with_tfidf: Annotated[bool, typer.Option(
         "--with-tfidf/--no-with-tfidf",
-        help="Also fit TF-IDF + SVM on the same training documents and add its scores to "
-             "the classifier's, weighted as the validation documents say (single-label "
-             "classifier only). Off by default: see the README's measurements.")]
+        help="Also fit TF-IDF (word 1-2 grams and character 2-5 grams) + SVM on the same "
+             "training documents and add its scores to the classifier's, weighted as the "
+             "validation documents say (single-label classifier only). Off by default: see "
+             "the README's measurements.")]
     = DEFAULTS.with_tfidf,
     tfidf_weight: Annotated[float | None, typer.Option(
         help="With --with-tfidf: this weight for the TF-IDF scores instead of the one the "

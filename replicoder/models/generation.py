@@ -2,16 +2,19 @@
 
 Prompts are token ids. Batches are sorted by length and padded on the left; generation is
 greedy at temperature 0, else sampling seeded by ``seed``. Each answer stops at the model's
-end-of-sequence token or at the first ``stop`` string.
+end-of-sequence token or at the first ``stop`` string. A prefix all prompts share (an
+instruction) is computed once (:mod:`replicoder.models.prefix`).
 """
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from replicoder.models.prefix import PrefixCache
 from replicoder.models.runtime import autocast, length_batches
 
 __all__ = ["Generated", "generate"]
@@ -32,10 +35,12 @@ def generate(model: Any, tokenizer: Any, prompts: Sequence[list[int]], *,
              max_new_tokens: int, temperature: float = 0.0, top_p: float = 1.0,
              seed: int | None = None, stop: Sequence[str] = (), batch_size: int = 32,
              bf16: bool = False, eos_token_id: int | None = None,
-             cancel: threading.Event | None = None) -> list[Generated]:
+             cancel: threading.Event | None = None, share_prefix: bool = True
+             ) -> list[Generated]:
     """Answers to ``prompts`` (token ids), in the order given. ``eos_token_id``: the end
     token, when it is not the model's own (a model fine-tuned to end with another).
-    Setting ``cancel`` (from another thread) stops generation after the current token."""
+    Setting ``cancel`` (from another thread) stops generation after the current token.
+    ``share_prefix`` False computes each prompt whole (for comparisons)."""
     import torch
 
     device = str(model.device)
@@ -55,22 +60,38 @@ def generate(model: Any, tokenizer: Any, prompts: Sequence[list[int]], *,
     ends = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
     ends.add(tokenizer.pad_token_id)
     out: list[Generated | None] = [None] * len(prompts)
+    shared = PrefixCache.of(model, prompts, bf16) if share_prefix else None
+    head = shared.prefix if shared else []
+    pad = tokenizer.pad_token_id
     with torch.inference_mode():
         for batch in length_batches([len(p) for p in prompts], batch_size):
-            width = max(len(prompts[i]) for i in batch)
-            pad = tokenizer.pad_token_id
-            ids = torch.tensor([[pad] * (width - len(prompts[i])) + list(prompts[i])
-                                for i in batch], device=device)
-            mask = torch.tensor([[0] * (width - len(prompts[i])) + [1] * len(prompts[i])
-                                 for i in batch], device=device)
+            own = [list(prompts[i])[len(head):] for i in batch]
+            width = max(map(len, own))
+            ids = torch.tensor([head + [pad] * (width - len(o)) + o for o in own],
+                               device=device)
+            mask = torch.tensor([[1] * len(head) + [0] * (width - len(o)) + [1] * len(o)
+                                 for o in own], device=device)
+            extra = {_cache_arg(): shared.for_batch(len(batch))} if shared else {}
             if temperature > 0 and seed is not None:
                 torch.manual_seed(seed)
             with autocast(device, bf16):
-                gen = model.generate(input_ids=ids, attention_mask=mask, **kwargs)
+                gen = model.generate(input_ids=ids, attention_mask=mask, **kwargs, **extra)
             for row, i in enumerate(batch):
-                out[i] = _answer(tokenizer, len(prompts[i]), gen[row, width:].tolist(),
-                                 ends, max_new_tokens, stop)
+                out[i] = _answer(tokenizer, len(prompts[i]),
+                                 gen[row, len(head) + width:].tolist(), ends, max_new_tokens,
+                                 stop)
     return [g for g in out if g is not None]
+
+
+@functools.cache
+def _cache_arg() -> str:
+    """generate()'s name for a cache to start from: ``cache`` since transformers 5.24
+    (``past_key_values`` before, deprecated after)."""
+    from importlib.metadata import version
+
+    from packaging.version import Version
+
+    return "cache" if Version(version("transformers")) >= Version("5.24") else "past_key_values"
 
 
 def _cancelled(cancel: threading.Event) -> Any:

@@ -97,9 +97,11 @@ def fit(base: BaseModel, codes: list[str], multi_label: bool, config: TrainConfi
         return torch.nn.functional.cross_entropy(logits, target.argmax(-1),
                                                  label_smoothing=config.label_smoothing)
 
+    last: list[np.ndarray] = []  # the latest validation scores
+
     def evaluate() -> tuple[float, dict[str, float]]:
-        pred = decode(scorer.scores(val_texts), codes, intensities, multi_label,
-                      presence=presence)
+        last[:] = [scorer.scores(val_texts)]
+        pred = decode(last[0], codes, intensities, multi_label, presence=presence)
         m = headline(val_truth, pred, values)
         key = "f1_micro" if multi_label else "subset_accuracy"
         # shown: the figures the training summary reports (`replicoder train`)
@@ -111,7 +113,9 @@ def fit(base: BaseModel, codes: list[str], multi_label: bool, config: TrainConfi
 
     result = loop.run(model, [len(x) for x in ids], step_loss, evaluate, config, workdir,
                       progress=progress, stop_after=stop_after)
-    val_scores = scorer.scores(val_texts)
+    # the loop's last validation (at its final step) scored the weights it kept
+    kept_last = last and result.best_step == result.steps
+    val_scores = last[0] if kept_last else scorer.scores(val_texts)
     thresholds = None
     if multi_label:
         thresholds = tune_thresholds(label_scores(val_scores, len(codes), presence),

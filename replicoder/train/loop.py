@@ -148,7 +148,8 @@ def run(
 
     per_epoch = math.ceil(len(lengths) / config.batch_size)
     total = per_epoch * config.epochs
-    eval_every = config.eval_every or per_epoch
+    # refit keeps the last weights whatever validation says: score only those
+    eval_every = config.eval_every or (total if config.refit else per_epoch)
     optimizer = _optimizer(model, config)
     scheduler = _schedule(optimizer, total, config.warmup_ratio)
     state: dict[str, Any] = {

@@ -71,6 +71,7 @@ def test_with_tfidf_saves_weights_and_combines_scores(tmp_path: Path, tiny: str,
     assert meta["tfidf_sha256"] == file_sha256(folder / "tfidf.npz")
     assert result.manifest["tfidf_sha256"] == meta["tfidf_sha256"]
     assert meta["weight"] == result.metrics["tfidf_weight"]
+    assert meta["tfidf"]["char_ngrams"] == [2, 5] and meta["tfidf"]["C"] == 1.0
     assert len(result.metrics["tfidf_weights"]) > 1
     model = load_trained(st, "ens")
     assert model.ensemble is not None and model.ensemble.weight == meta["weight"]
@@ -109,6 +110,11 @@ def test_refit_trains_on_validation_too_and_keeps_the_last_weights(
     assert any(n.startswith("refit: trained on") for n in result.manifest["notes"])
     saved = json.loads((st.models_dir / "refit" / "metrics.json").read_text())
     assert saved["split"] == "validation (trained on)"
+    # refit scores validation once, at the end: no epoch is selected on it
+    assert [h["step"] for h in saved["history"]] == [result.metrics["steps"]]
+    assert len(json.loads((st.models_dir / "plain" / "metrics.json").read_text())
+               ["history"]) == 2
+    assert saved["subset_accuracy"] == saved["history"][0]["val_accuracy"]
     model = load_trained(st, "refit")
     assert model.ensemble is not None and model.ensemble.weight == 0.5
 

@@ -53,6 +53,10 @@ def train(
     precision: Annotated[str, typer.Option(help="auto (bf16 where the hardware has it), "
                                                 "bf16 or fp32.")]
     = DEFAULTS.precision,
+    base_dtype: Annotated[str, typer.Option(
+        help="The frozen base weights under bf16: auto (bf16 on cuda; fp32 with bf16 "
+             "autocast on a CPU), bf16 (everywhere: about 5% faster steps on 2 CPU cores) "
+             "or fp32.")] = DEFAULTS.base_dtype,
     device: Annotated[str | None, typer.Option(help="cpu or cuda (default: cuda if "
                                                     "present).")] = None,
     quantize: Annotated[Literal["4bit"] | None, typer.Option(
@@ -101,7 +105,8 @@ def train(
     config = TrainConfig(base=base, mode=mode, source=source,
                          train_size=train_size, epochs=epochs, seed=seed, lr=lr,
                          batch_size=batch_size, max_length=max_length, lora_r=lora_r,
-                         precision=precision, device=device, compile=compile,
+                         precision=precision, base_dtype=base_dtype, device=device,
+                         compile=compile,
                          quantize=quantize, with_tfidf=with_tfidf,
                          template=template.replace("\\n", "\n"), refit=refit,
                          tfidf_weight=tfidf_weight,

@@ -96,7 +96,7 @@ def test_trained_model_keeps_its_template(tmp_path: Path, tiny: str) -> None:  #
     assert not np.allclose(cued, model.scorer.scores(texts))
 
 
-def test_cli_template_reads_newlines_and_refuses_a_template_without_text(
+def test_cli_template_and_base_dtype(
         tmp_path: Path, tiny: str) -> None:  # noqa: F811
     import json
     import subprocess
@@ -110,9 +110,15 @@ def test_cli_template_reads_newlines_and_refuses_a_template_without_text(
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert "must contain {text} exactly once" in bad.stderr
+    dtype = subprocess.run([sys.executable, "-m", "replicoder.cli", "train", "z", "--base",
+                            tiny, "--base-dtype", "fp16", "--study", str(st.root)],
+                           capture_output=True, text=True, timeout=120)
+    assert dtype.returncode == 2 and "Traceback" not in dtype.stderr
+    assert "base_dtype 'fp16'" in dtype.stderr
     ok = subprocess.run([sys.executable, "-m", "replicoder.cli", "train", "y", "--base", tiny,
-                         "--epochs", "1", "--template", r"{text}\nTopic:", "--study",
-                         str(st.root)], capture_output=True, text=True, timeout=240)
+                         "--epochs", "1", "--template", r"{text}\nTopic:", "--base-dtype",
+                         "bf16", "--study", str(st.root)], capture_output=True, text=True,
+                        timeout=240)
     assert ok.returncode == 0, ok.stderr
     settings = json.loads((st.models_dir / "y" / "config.json").read_text("utf-8"))
-    assert settings["template"] == "{text}\nTopic:"
+    assert settings["template"] == "{text}\nTopic:" and settings["base_dtype"] == "bf16"

@@ -42,7 +42,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.model_selection import train_test_split
 from sklearn.svm import LinearSVC
 
-from replicoder import importer
+from replicoder import atomic, importer
 from replicoder import study as study_mod
 from replicoder.baseline import TfidfSvm
 from replicoder.metrics import headline
@@ -330,7 +330,7 @@ def main() -> None:
 
 def write(path: Path, out: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(out, indent=2, default=str) + "\n")
+    atomic.write_text(path, json.dumps(out, indent=2, default=str) + "\n")
 
 
 if __name__ == "__main__":

@@ -50,6 +50,14 @@ def train(
     = DEFAULTS.max_length,
     lora_r: Annotated[int, typer.Option(help="LoRA rank (alpha is twice the rank).")]
     = DEFAULTS.lora_r,
+    lora_layers: Annotated[int, typer.Option(
+        help="Adapters on the top N transformer layers only (0: all): the backward pass "
+             "stops at the lowest adapted layer, so steps are shorter.")]
+    = DEFAULTS.lora_layers,
+    label_smoothing: Annotated[float, typer.Option(
+        help="Cross-entropy label smoothing, 0 to below 1 (single-label classifier): softer "
+             "probabilities, which combine better with --with-tfidf.")]
+    = DEFAULTS.label_smoothing,
     precision: Annotated[str, typer.Option(help="auto (bf16 where the hardware has it), "
                                                 "bf16 or fp32.")]
     = DEFAULTS.precision,
@@ -105,6 +113,7 @@ def train(
     config = TrainConfig(base=base, mode=mode, source=source,
                          train_size=train_size, epochs=epochs, seed=seed, lr=lr,
                          batch_size=batch_size, max_length=max_length, lora_r=lora_r,
+                         lora_layers=lora_layers, label_smoothing=label_smoothing,
                          precision=precision, base_dtype=base_dtype, device=device,
                          compile=compile,
                          quantize=quantize, with_tfidf=with_tfidf,

@@ -64,6 +64,9 @@ def train(study: Study, name: str, config: TrainConfig, *,
     if config.refit and study.codebook.multi_label:
         raise ReplicoderError("refit works with single-label codebooks only: a multi-label "
                               "model's thresholds need validation documents it has not seen")
+    if config.label_smoothing and study.codebook.multi_label:
+        raise ReplicoderError("label_smoothing smooths the softmax of single-label codebooks; "
+                              "this codebook is multi-label: leave it at 0")
     quiet()
     device, bf16 = choose(config.device, config.precision)
     check_quantize(config.quantize, device)

@@ -43,6 +43,8 @@ class TrainConfig:
     ``base_dtype``: the frozen base weights under bf16: "auto" (bf16 on cuda, fp32 +
     autocast on the CPU), "bf16" (everywhere) or "fp32".
     ``label_smoothing``: cross-entropy label smoothing (single-label classifier).
+    ``lora_layers``: adapters on the top this many transformer layers only (0: all); the
+    backward pass stops at the lowest adapted layer.
     ``presence_weight``: graded multi-label classifier: weight of the loss term that fits
     each label's presence (any intensity) besides its values (0: values only, and presence
     read as the best value's score, as before this setting existed).
@@ -74,6 +76,7 @@ class TrainConfig:
     lora_alpha: int | None = None
     lora_dropout: float = 0.0  # 0.05 made a CPU step 1.6x slower (drawing dropout masks)
     target_modules: list[str] = field(default_factory=lambda: list(ALL_LINEAR))
+    lora_layers: int = 0  # 0: every transformer layer; N: only the top N (a shorter backward)
     eval_every: int = 0
     patience: int = 2
     checkpoint_every: int = 0
@@ -108,6 +111,9 @@ class TrainConfig:
         for name in ("epochs", "batch_size", "max_length", "lora_r"):
             if int(getattr(self, name)) < 1:
                 raise ReplicoderError(f"{name} must be at least 1, not {getattr(self, name)}")
+        if self.lora_layers < 0:
+            raise ReplicoderError(f"lora_layers must be 0 (every layer) or more, not "
+                                  f"{self.lora_layers}")
         if self.checkpoint_every < 0 or self.checkpoint_minutes <= 0:
             raise ReplicoderError(
                 f"checkpoint_every must be 0 or more (now {self.checkpoint_every}) and "
@@ -123,6 +129,9 @@ class TrainConfig:
         if not 0.0 <= self.label_smoothing < 1.0:
             raise ReplicoderError(f"label_smoothing must be in [0, 1), not "
                                   f"{self.label_smoothing}")
+        if self.label_smoothing and self.mode != "classifier":
+            raise ReplicoderError("label_smoothing applies to the classifier head; train with "
+                                  "mode 'classifier' or leave it at 0")
         if self.presence_weight < 0:
             raise ReplicoderError(f"presence_weight must be 0 or more, not "
                                   f"{self.presence_weight}")
@@ -154,12 +163,26 @@ class TrainConfig:
         lora = LoraConfig(task_type=task_type, r=self.lora_r,
                           lora_alpha=self.lora_alpha or 2 * self.lora_r,
                           lora_dropout=self.lora_dropout,
-                          target_modules=list(self.target_modules))
+                          target_modules=list(self.target_modules),
+                          **self._layers(model))
         wrapped = get_peft_model(model, lora)
         for p in wrapped.parameters():
             if p.requires_grad and p.dtype != torch.float32:
                 p.data = p.data.float()
         return wrapped
+
+    def _layers(self, model: Any) -> dict[str, Any]:
+        """peft's arguments for adapters on the top ``lora_layers`` layers only: the
+        backward pass then stops there instead of running through the whole model."""
+        if not self.lora_layers:
+            return {}
+        config = model.config.get_text_config()
+        n = int(config.num_hidden_layers)
+        if self.lora_layers > n:
+            raise ReplicoderError(f"lora_layers {self.lora_layers}: {config.model_type} has "
+                                  f"{n} layers; give {n} or fewer (0: all)")
+        return {"layers_to_transform": list(range(n - self.lora_layers, n)),
+                "layers_pattern": "layers"}
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -1,4 +1,5 @@
-"""Recipe settings: bf16 base weights on the CPU, label smoothing, the input template."""
+"""Recipe settings: bf16 base weights on the CPU, label smoothing, the input template,
+adapters on the top layers only."""
 
 from __future__ import annotations
 
@@ -37,6 +38,8 @@ def test_bad_recipe_values_are_refused() -> None:
         TrainConfig(base_dtype="fp16")
     with pytest.raises(ReplicoderError, match="label_smoothing must be in"):
         TrainConfig(label_smoothing=1.0)
+    with pytest.raises(ReplicoderError, match="label_smoothing applies to the classifier"):
+        TrainConfig(mode="generative", label_smoothing=0.1)
 
 
 def test_bf16_base_keeps_trainable_weights_fp32(tiny: str) -> None:  # noqa: F811
@@ -57,6 +60,33 @@ def test_trains_with_bf16_base_and_label_smoothing(tmp_path: Path, tiny: str) ->
                                   precision="bf16"))
     assert result.manifest["config"]["label_smoothing"] == 0.1
     assert 0.0 <= result.metrics["subset_accuracy"] <= 1.0 and result.metrics["steps"] == 7
+
+
+def test_lora_layers_adapts_only_the_top_layers(tiny: str) -> None:  # noqa: F811
+    model = new_model(resolve(tiny), 4, False, TrainConfig(base=tiny, lora_layers=1), "cpu")
+    adapted = {n.split(".layers.")[1].split(".")[0]
+               for n, p in model.named_parameters() if p.requires_grad and ".layers." in n}
+    assert adapted == {"1"}  # the tiny model has layers 0 and 1
+    every = new_model(resolve(tiny), 4, False, TrainConfig(base=tiny), "cpu")
+    assert {n.split(".layers.")[1].split(".")[0] for n, p in every.named_parameters()
+            if p.requires_grad and ".layers." in n} == {"0", "1"}
+    with pytest.raises(ReplicoderError, match="lora_layers 3: llama has 2 layers"):
+        new_model(resolve(tiny), 4, False, TrainConfig(base=tiny, lora_layers=3), "cpu")
+    with pytest.raises(ReplicoderError, match="lora_layers must be 0"):
+        TrainConfig(lora_layers=-1)
+
+
+def test_top_layer_adapters_train_save_and_load(tmp_path: Path, tiny: str) -> None:  # noqa: F811
+    df = pd.read_csv(BILLS)
+    rows = df[df.major_topic.isin([3, 12, 16, 20])].groupby("major_topic").head(20)
+    st = make_study(tmp_path / "s", rows)
+    result = train(st, "top", quick(tiny, epochs=1, lora_layers=1))
+    assert result.manifest["config"]["lora_layers"] == 1
+    model = load_trained(st, "top")
+    adapted = {n.split(".layers.")[1].split(".")[0]
+               for n, _ in model.scorer.model.named_parameters() if "lora_" in n}
+    assert adapted == {"1"}
+    assert len(model.predict(rows.text.tolist()[:6], [str(i) for i in range(6)]).labels) == 6
 
 
 def test_template_cuts_the_text_never_the_cue(tiny: str) -> None:  # noqa: F811
@@ -117,8 +147,10 @@ def test_cli_template_and_base_dtype(
     assert "base_dtype 'fp16'" in dtype.stderr
     ok = subprocess.run([sys.executable, "-m", "replicoder.cli", "train", "y", "--base", tiny,
                          "--epochs", "1", "--template", r"{text}\nTopic:", "--base-dtype",
-                         "bf16", "--study", str(st.root)], capture_output=True, text=True,
-                        timeout=240)
+                         "bf16", "--lora-layers", "1", "--label-smoothing", "0.1",
+                         "--study", str(st.root)],
+                        capture_output=True, text=True, timeout=240)
     assert ok.returncode == 0, ok.stderr
     settings = json.loads((st.models_dir / "y" / "config.json").read_text("utf-8"))
     assert settings["template"] == "{text}\nTopic:" and settings["base_dtype"] == "bf16"
+    assert settings["lora_layers"] == 1 and settings["label_smoothing"] == 0.1

@@ -128,4 +128,6 @@ def test_refit_refuses_what_needs_unseen_validation(tmp_path: Path, tiny: str,  
     st = multi_label_study(tmp_path, rows)
     with pytest.raises(ReplicoderError, match="refit works with single-label"):
         train(st, "ml", quick(tiny, epochs=1, refit=True))
+    with pytest.raises(ReplicoderError, match="this codebook is multi-label"):
+        train(st, "ml", quick(tiny, epochs=1, label_smoothing=0.1))
     assert not (st.models_dir / "ml").exists()

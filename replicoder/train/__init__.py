@@ -25,7 +25,7 @@ from replicoder.study import Study
 from replicoder.train import classifier, generative, tfidf
 from replicoder.train.config import TrainConfig
 from replicoder.train.data import data_sha256, gather
-from replicoder.train.loop import TrainingStopped
+from replicoder.train.loop import CHECKPOINT, TrainingStopped
 
 __all__ = ["TrainConfig", "TrainResult", "TrainingStopped", "train"]
 
@@ -68,7 +68,7 @@ def train(study: Study, name: str, config: TrainConfig, *,
         raise ReplicoderError("label_smoothing smooths the softmax of single-label codebooks; "
                               "this codebook is multi-label: leave it at 0")
     quiet()
-    device, bf16 = choose(config.device, config.precision)
+    device, bf16 = choose(config.device, config.precision)  # before any file is written
     check_quantize(config.quantize, device)
     base = resolve(config.base)
     train_set, validation, notes = gather(study, config, train_ids)
@@ -77,12 +77,13 @@ def train(study: Study, name: str, config: TrainConfig, *,
         notes.append(f"refit: trained on {len(train_set) - len(validation)} training and "
                      f"{len(validation)} validation documents for {config.epochs} epochs; "
                      "the validation figures are on documents the model saw")
-    device, bf16 = choose(config.device, config.precision)  # before any file is written
     run_key = {"config": config.to_dict(), "train_sha256": data_sha256(train_set),
                "validation_sha256": data_sha256(validation)}
     work = folder.checkpoint
     key_path = work / "run.json"
-    if key_path.is_file():
+    # without a checkpoint nothing was trained yet (e.g. a setting failed at model load):
+    # new settings may start afresh
+    if key_path.is_file() and (work / CHECKPOINT).is_file():
         if json.loads(key_path.read_text("utf-8")) != run_key:
             raise ReplicoderError(
                 f"{work} holds an interrupted training with other settings or data; run "

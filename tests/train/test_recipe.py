@@ -62,14 +62,18 @@ def test_trains_with_bf16_base_and_label_smoothing(tmp_path: Path, tiny: str) ->
     assert 0.0 <= result.metrics["subset_accuracy"] <= 1.0 and result.metrics["steps"] == 7
 
 
+def adapted_layers(model: torch.nn.Module) -> set[str]:
+    """Indices of the transformer layers that hold LoRA weights."""
+    return {n.split(".layers.")[1].split(".")[0]
+            for n, _ in model.named_parameters() if "lora_" in n and ".layers." in n}
+
+
 def test_lora_layers_adapts_only_the_top_layers(tiny: str) -> None:  # noqa: F811
     model = new_model(resolve(tiny), 4, False, TrainConfig(base=tiny, lora_layers=1), "cpu")
-    adapted = {n.split(".layers.")[1].split(".")[0]
-               for n, p in model.named_parameters() if p.requires_grad and ".layers." in n}
-    assert adapted == {"1"}  # the tiny model has layers 0 and 1
+    assert adapted_layers(model) == {"1"}  # the tiny model has layers 0 and 1
+    assert not any(p.requires_grad for n, p in model.named_parameters() if ".layers.0." in n)
     every = new_model(resolve(tiny), 4, False, TrainConfig(base=tiny), "cpu")
-    assert {n.split(".layers.")[1].split(".")[0] for n, p in every.named_parameters()
-            if p.requires_grad and ".layers." in n} == {"0", "1"}
+    assert adapted_layers(every) == {"0", "1"}
     with pytest.raises(ReplicoderError, match="lora_layers 3: llama has 2 layers"):
         new_model(resolve(tiny), 4, False, TrainConfig(base=tiny, lora_layers=3), "cpu")
     with pytest.raises(ReplicoderError, match="lora_layers must be 0"):
@@ -80,12 +84,13 @@ def test_top_layer_adapters_train_save_and_load(tmp_path: Path, tiny: str) -> No
     df = pd.read_csv(BILLS)
     rows = df[df.major_topic.isin([3, 12, 16, 20])].groupby("major_topic").head(20)
     st = make_study(tmp_path / "s", rows)
+    with pytest.raises(ReplicoderError, match="lora_layers 3: llama has 2 layers"):
+        train(st, "top", quick(tiny, epochs=1, lora_layers=3))
+    # that failure came before any step: the corrected settings are not refused as "other"
     result = train(st, "top", quick(tiny, epochs=1, lora_layers=1))
     assert result.manifest["config"]["lora_layers"] == 1
     model = load_trained(st, "top")
-    adapted = {n.split(".layers.")[1].split(".")[0]
-               for n, _ in model.scorer.model.named_parameters() if "lora_" in n}
-    assert adapted == {"1"}
+    assert adapted_layers(model.scorer.model) == {"1"}
     assert len(model.predict(rows.text.tolist()[:6], [str(i) for i in range(6)]).labels) == 6
 
 

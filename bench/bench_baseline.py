@@ -30,10 +30,10 @@ from sklearn.model_selection import train_test_split
 from replicoder import importer
 from replicoder import run as manifest
 from replicoder import study as study_mod
-from replicoder.baseline import TfidfSvm
-from replicoder.codebook import load
-from replicoder.evaluate import evaluate_models
-from replicoder.metrics import bootstrap_ci, evaluate
+from replicoder.evaluate.compare import evaluate_models
+from replicoder.labels.codebook import load
+from replicoder.metrics.labelsets import bootstrap_ci, evaluate
+from replicoder.models.tfidf import TfidfSvm
 
 RESULTS = Path(__file__).parent / "results"
 REFERENCE = {"accuracy": 0.800, "f1_macro": 0.762, "logreg_accuracy": 0.781,

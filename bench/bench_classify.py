@@ -24,7 +24,7 @@ from data import bills_path
 
 from replicoder import importer
 from replicoder import study as study_mod
-from replicoder.classify import classify
+from replicoder.classify.local import classify
 from replicoder.models import load_trained
 from replicoder.models.classifier import ClassifierScorer
 from replicoder.models.runtime import length_batches

@@ -33,7 +33,7 @@ os.environ["OMP_NUM_THREADS"] = str(THREADS)
 
 from replicoder import importer  # noqa: E402
 from replicoder import study as study_mod  # noqa: E402
-from replicoder.classify import classify  # noqa: E402
+from replicoder.classify.local import classify  # noqa: E402
 from replicoder.models.tiny import build_tiny  # noqa: E402
 from replicoder.train import TrainConfig, train  # noqa: E402
 
@@ -61,7 +61,7 @@ def main() -> None:
     import ray
     import torch
 
-    from replicoder.classify_ray import classify_ray
+    from replicoder.classify.ray_engine import classify_ray
 
     torch.set_num_threads(THREADS)
 

@@ -29,11 +29,11 @@ from bench_train import reference_split
 
 from replicoder import atomic
 from replicoder import study as study_mod
-from replicoder.baseline import TfidfSvm
-from replicoder.metrics import headline
+from replicoder.metrics.labelsets import headline
+from replicoder.metrics.paired import difference
 from replicoder.models import load_trained
 from replicoder.models.ensemble import choose_weight, combine
-from replicoder.paired import difference
+from replicoder.models.tfidf import TfidfSvm
 
 RESULTS = Path(__file__).parent / "results"
 VARIANTS = {f"{kind}_C{c}": (c, chars) for kind, chars in (("word", None), ("word_char", (2, 5)))

@@ -39,11 +39,7 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from replicoder import run as manifest
-from replicoder import sampling
-from replicoder.baseline import TfidfSvm
-from replicoder.codebook import load
-from replicoder.hashing import input_sha256
-from replicoder.ppi import (
+from replicoder.estimate.ppi import (
     MeanEstimate,
     classical_mean,
     poststratify,
@@ -51,8 +47,12 @@ from replicoder.ppi import (
     wilson,
     z_value,
 )
-from replicoder.shares import METHODS, Population, estimate_shares
-from replicoder.tables import read_table
+from replicoder.estimate.shares import METHODS, Population, estimate_shares
+from replicoder.hashing import input_sha256
+from replicoder.io.tables import read_table
+from replicoder.labels.codebook import load
+from replicoder.models.tfidf import TfidfSvm
+from replicoder.review import design as sampling
 
 RESULTS = Path(__file__).parent / "results"
 BILLS = Path(__file__).resolve().parents[2] / "shared" / "data" / "us_congress_bills.csv.gz"

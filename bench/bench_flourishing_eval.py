@@ -28,10 +28,10 @@ from typing import Any
 
 import pandas as pd
 
-from replicoder import graded_metrics
 from replicoder import run as manifest
-from replicoder.codebook import Codebook, Label
-from replicoder.external import label_key, read_external
+from replicoder.evaluate.external import label_key, read_external
+from replicoder.labels.codebook import Codebook, Label
+from replicoder.metrics import graded as graded_metrics
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "flourishing"
 RESULTS = Path(__file__).parent / "results"
@@ -50,7 +50,7 @@ def codebook(load_builtin: bool = True) -> Codebook:
     """The built-in flourishing codebook when there is one, else one built from answers.csv."""
     if load_builtin:
         try:
-            from replicoder.codebook import load
+            from replicoder.labels.codebook import load
 
             return load("flourishing")
         except Exception:  # noqa: BLE001 - not shipped on this branch: build it below

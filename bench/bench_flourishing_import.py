@@ -24,7 +24,7 @@ from data import flourishing_dir
 
 from replicoder import importer
 from replicoder import study as study_mod
-from replicoder.flourishing import source
+from replicoder.datasets.flourishing import source
 from replicoder.review.acceptance import acceptance_data
 from replicoder.review.replay import import_proposals
 from replicoder.run import now

@@ -24,7 +24,7 @@ from typing import Any
 
 from data import flourishing_dir
 
-from replicoder.flourishing import MODEL, recipe, replay
+from replicoder.datasets.flourishing import MODEL, recipe, replay
 from replicoder.run import now
 
 RESULTS = Path(__file__).parent / "results" / "flourishing_replay.json"

@@ -24,12 +24,12 @@ from typing import Any
 THREADS = int(os.environ.get("BENCH_THREADS", "1"))
 os.environ["OMP_NUM_THREADS"] = str(THREADS)
 
-from replicoder.classify import classify  # noqa: E402
-from replicoder.evaluate import evaluate_models  # noqa: E402
-from replicoder.freeze import freeze  # noqa: E402
+from replicoder.classify.local import classify  # noqa: E402
+from replicoder.datasets.bills import sample_study  # noqa: E402
+from replicoder.evaluate.compare import evaluate_models  # noqa: E402
 from replicoder.models.tiny import build_tiny  # noqa: E402
-from replicoder.reproduce import reproduce  # noqa: E402
-from replicoder.sample import sample_study  # noqa: E402
+from replicoder.replicate.archive import freeze  # noqa: E402
+from replicoder.replicate.rerun import reproduce  # noqa: E402
 from replicoder.train import TrainConfig, train  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"

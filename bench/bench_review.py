@@ -31,7 +31,7 @@ from replicoder import importer
 from replicoder import study as study_mod
 from replicoder.review import session
 from replicoder.review.app import create_app
-from replicoder.review.assign import assign
+from replicoder.review.assignment import assign
 from replicoder.store import Proposal
 
 RESULTS = Path(__file__).parent / "results"

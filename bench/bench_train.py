@@ -44,11 +44,11 @@ from sklearn.svm import LinearSVC
 
 from replicoder import atomic, importer
 from replicoder import study as study_mod
-from replicoder.baseline import TfidfSvm
-from replicoder.metrics import headline
+from replicoder.metrics.labelsets import headline
+from replicoder.metrics.paired import difference
 from replicoder.models import load_trained, zero_shot
 from replicoder.models.ensemble import choose_weight, combine
-from replicoder.paired import difference
+from replicoder.models.tfidf import TfidfSvm
 from replicoder.train import TrainConfig, train
 from replicoder.train.tfidf import tfidf_part
 

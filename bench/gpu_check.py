@@ -25,9 +25,9 @@ from data import bills_path
 
 from replicoder import importer
 from replicoder import study as study_mod
-from replicoder.classify import classify
-from replicoder.inference import load_model
-from replicoder.metrics import headline
+from replicoder.classify.inference import load_model
+from replicoder.classify.local import classify
+from replicoder.metrics.labelsets import headline
 from replicoder.models import load_trained
 from replicoder.models.base import load_tokenizer, resolve
 from replicoder.models.classifier import ClassifierScorer

@@ -3,7 +3,7 @@
 The names below are imported on first use, so that ``import replicoder`` stays fast and
 loads no torch. Each step's module or subpackage has its own public names in ``__all__``:
 ``replicoder.annotate.annotate``, ``replicoder.train.train``, ``replicoder.classify.classify``,
-``replicoder.learning_curve.learning_curve`` (see the README's Python examples)::
+``replicoder.estimate.estimate``, ``replicoder.replicate.archive`` (see the README)::
 
     import replicoder
     from replicoder.train import train
@@ -19,6 +19,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from replicoder import moved
 from replicoder.errors import ReplicoderError
 
 __version__ = "0.1.0"
@@ -27,15 +28,17 @@ _LAZY = {
     "Study": "replicoder.study",
     "init": "replicoder.study",
     "open_study": "replicoder.study",
-    "Codebook": "replicoder.codebook",
+    "Codebook": "replicoder.labels.codebook",
     "import_file": "replicoder.importer",
-    "sample_study": "replicoder.sample",
+    "sample_study": "replicoder.datasets.bills",
     "TrainConfig": "replicoder.train",
     "load_trained": "replicoder.models",
-    "evaluate_models": "replicoder.evaluate",
-    "agreement_table": "replicoder.agreement",
+    "evaluate_models": "replicoder.evaluate.compare",
+    "agreement_table": "replicoder.annotate",
     "Run": "replicoder.run",
 }
+
+moved.install()
 
 __all__ = ["ReplicoderError", "__version__", *sorted(_LAZY)]
 

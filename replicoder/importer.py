@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from replicoder import graded
-from replicoder.codebook import Codebook
 from replicoder.errors import ReplicoderError
 from replicoder.hashing import input_sha256, text_sha256
-from replicoder.readers import Record, Table, open_table
+from replicoder.io.readers import Record, Table, open_table
+from replicoder.labels import graded
+from replicoder.labels.codebook import Codebook
 from replicoder.run import Run
 from replicoder.study import Study
 

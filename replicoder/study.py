@@ -11,8 +11,8 @@ from typing import Any
 import tomli_w
 
 from replicoder import atomic
-from replicoder import codebook as cb
 from replicoder.errors import ReplicoderError
+from replicoder.labels import codebook as cb
 from replicoder.store import Store
 
 __all__ = ["CODEBOOK", "CONFIG", "DATABASE", "TEST_FRACTION", "VALIDATION_FRACTION", "Study",

@@ -12,10 +12,10 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from replicoder.codebook import load
 from replicoder.errors import ReplicoderError
-from replicoder.parse import parse_answer
-from replicoder.readers import open_table
+from replicoder.io.readers import open_table
+from replicoder.labels.codebook import load
+from replicoder.labels.parse import parse_answer
 
 CAP = load("cap")
 FAST = settings(max_examples=150, deadline=None,

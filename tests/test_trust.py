@@ -13,12 +13,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from replicoder import codebook, importer
+from replicoder import importer
 from replicoder import study as study_mod
 from replicoder.annotate.config import AnnotatorConfig, parse_annotator
 from replicoder.annotate.prompts import PromptTemplate
-from replicoder.codebook import load
 from replicoder.errors import ReplicoderError
+from replicoder.labels import codebook
+from replicoder.labels.codebook import load
 from replicoder.study import Study
 
 CAP = load("cap")
@@ -301,7 +302,7 @@ def test_gguf_conversion_bar_is_muted() -> None:
 
 
 def test_classify_refuses_a_read_only_study_before_any_work(tmp_path: Path) -> None:
-    from replicoder.classify import classify
+    from replicoder.classify.local import classify
 
     st = _study(tmp_path)
     st.runs_dir.mkdir(parents=True, exist_ok=True)

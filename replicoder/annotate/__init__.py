@@ -5,10 +5,11 @@ Modules: config ([[annotators]] in replicoder.toml), prompts (Jinja templates), 
 and cache keys), runner (annotate, annotate_texts), plan (--plan), ratelimit.
 """
 
+from replicoder.annotate.agreement import agreement_table
 from replicoder.annotate.config import AnnotatorConfig, add_annotator, load_annotators
-from replicoder.annotate.plan import PlanRow, plan
+from replicoder.annotate.planning import PlanRow, plan
 from replicoder.annotate.runner import AnnotateSummary, AnnotatorSummary, annotate, annotate_texts
-from replicoder.parse import Parsed, parse_answer
+from replicoder.labels.parse import Parsed, parse_answer
 
 __all__ = [
     "AnnotateSummary",
@@ -17,6 +18,7 @@ __all__ = [
     "Parsed",
     "PlanRow",
     "add_annotator",
+    "agreement_table",
     "annotate",
     "annotate_texts",
     "load_annotators",

@@ -15,7 +15,7 @@ from replicoder.annotate.backends.base import Backend
 from replicoder.annotate.config import AnnotatorConfig
 from replicoder.annotate.prompts import Messages, PromptTemplate, load_template
 from replicoder.errors import ReplicoderError
-from replicoder.parse import parse_answer
+from replicoder.labels.parse import parse_answer
 from replicoder.store import Proposal, Store
 from replicoder.store.cache import CachedResponse
 from replicoder.study import Study

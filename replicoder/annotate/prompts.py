@@ -15,8 +15,8 @@ from pathlib import Path
 import jinja2
 import jinja2.sandbox
 
-from replicoder.codebook import Codebook
 from replicoder.errors import ReplicoderError
+from replicoder.labels.codebook import Codebook
 
 DEFAULT = "annotate.j2"
 BUILTIN = {"": True, "default": True, "short": False}  # name -> describe labels?

@@ -38,7 +38,7 @@ def agreement(
 
     Example: replicoder agreement --annotator smol --annotator gpt --study my-study
     """
-    from replicoder.agreement import agreement_table
+    from replicoder.annotate.agreement import agreement_table
 
     table = agreement_table(study_at(study), annotator, n_boot=n_boot, seed=seed)
     print_agreement(table, console)

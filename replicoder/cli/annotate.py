@@ -43,7 +43,7 @@ def annotate(
 
     Example: replicoder annotate --annotator smol --sample 200 --seed 1 --plan
     """
-    from replicoder.annotate.plan import plan as make_plan
+    from replicoder.annotate.planning import plan as make_plan
     from replicoder.annotate.runner import annotate as run
 
     st = study_at(study)

@@ -17,7 +17,7 @@ from replicoder.cli.agreement import print_agreement
 from replicoder.cli.evaluate import results_table
 from replicoder.cli.progress import Bars
 from replicoder.cli.tables import label_table
-from replicoder.sample import SAMPLE, sample_study
+from replicoder.datasets.bills import SAMPLE, sample_study
 
 MODEL = "demo-classifier"
 ANNOTATE = 8  # documents the demo's two annotators code: generation is slow on a CPU
@@ -43,7 +43,7 @@ def run(directory: Path | None = None, console: Console | None = None, *,
 
 
 def _annotate(study: study_mod.Study, console: Console) -> None:
-    from replicoder.agreement import agreement_table
+    from replicoder.annotate.agreement import agreement_table
     from replicoder.annotate.config import AnnotatorConfig, add_annotator
     from replicoder.annotate.runner import annotate
 
@@ -80,7 +80,7 @@ def _train(study: study_mod.Study, console: Console, epochs: int) -> None:
 
 
 def _evaluate(study: study_mod.Study, console: Console) -> None:
-    from replicoder.evaluate import evaluate_models
+    from replicoder.evaluate.compare import evaluate_models
 
     console.print("\n[bold]4. evaluate[/]: the fine-tuned model, TF-IDF + linear SVM and the "
                   "embedded model zero-shot on the same test documents.")
@@ -91,7 +91,7 @@ def _evaluate(study: study_mod.Study, console: Console) -> None:
 
 
 def _classify(study: study_mod.Study, console: Console) -> None:
-    from replicoder.classify import classify
+    from replicoder.classify.local import classify
 
     out = study.root / "classified.parquet"
     console.print(f"\n[bold]5. classify[/]: every document of the study with {MODEL}.")
@@ -106,8 +106,8 @@ def run_flourishing(data: Path, directory: Path | None = None,
     """Replay the paper's human-flourishing study (replicoder.flourishing) and print it."""
     import tempfile
 
-    from replicoder.flourishing import MODEL as FLOURISHING
-    from replicoder.flourishing import recipe, replay
+    from replicoder.datasets.flourishing import MODEL as FLOURISHING
+    from replicoder.datasets.flourishing import recipe, replay
 
     console = console or Console()
     root = directory or Path(tempfile.mkdtemp(prefix="replicoder-flourishing-")) / "study"

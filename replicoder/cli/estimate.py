@@ -63,8 +63,8 @@ def estimate(
 
     Example: replicoder estimate --predictions coded.parquet --by year --level 0.95
     """
-    from replicoder.estimate import estimate as run
-    from replicoder.shares import METHODS
+    from replicoder.estimate.corpus import estimate as run
+    from replicoder.estimate.shares import METHODS
 
     result = run(study_at(study), predictions, by=by or [], level=level,
                  methods=method or list(METHODS), sample_id=sample, id_column=id_column,

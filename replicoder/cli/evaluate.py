@@ -10,7 +10,7 @@ from rich.table import Table
 
 from replicoder.cli.common import StudyOption, console, study_at
 from replicoder.cli.progress import Bars
-from replicoder.report import headline_keys, scored_note
+from replicoder.evaluate.report import headline_keys, scored_note
 
 HEADERS = {"subset_accuracy": "accuracy (exact)", "label_accuracy": "label acc.",
            "hamming_loss": "Hamming", "jaccard": "Jaccard", "f1_macro": "macro F1",
@@ -147,7 +147,7 @@ def evaluate(
     Example: replicoder evaluate --predictions gpt4=gpt4.csv --pred-label-column
     dimension --pred-intensity-column value --drop-unknown
     """
-    from replicoder.evaluate import ExternalSpec, evaluate_models
+    from replicoder.evaluate.compare import ExternalSpec, evaluate_models
 
     chosen: bool | list[str] = True if annotators else list(annotator or [])
     result = evaluate_models(
@@ -190,8 +190,8 @@ def learning_curve(
     Example: replicoder learning-curve --sizes 100,250,500,all --repeats 2
     """
     from replicoder.errors import ReplicoderError
-    from replicoder.learning_curve import learning_curve as run
-    from replicoder.learning_curve import parse_sizes
+    from replicoder.evaluate.curve import learning_curve as run
+    from replicoder.evaluate.curve import parse_sizes
 
     if trainer not in ("finetune", "tfidf"):
         raise ReplicoderError(f"--trainer {trainer!r}: use finetune or tfidf")

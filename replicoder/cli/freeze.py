@@ -43,7 +43,7 @@ def freeze(
 
     Example: replicoder freeze --out study-20250101.tar.gz
     """
-    from replicoder.freeze import freeze as run
+    from replicoder.replicate.archive import freeze as run
 
     target = out or Path(f"study-{dt.datetime.now(dt.UTC):%Y%m%d}.tar.gz")
     result = run(study_at(study), target, include_texts=texts,
@@ -79,7 +79,7 @@ def reproduce(
 
     Example: replicoder reproduce study-20250101.tar.gz --workdir rerun
     """
-    from replicoder.reproduce import reproduce as run
+    from replicoder.replicate.rerun import reproduce as run
 
     result = run(archive, workdir, steps=tuple(s.strip() for s in steps.split(",") if s.strip()),
                  sample=sample, checkpoint_every=checkpoint_every)

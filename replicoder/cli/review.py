@@ -99,8 +99,8 @@ def assign(
 
     Example: replicoder review assign --coders anna,ben,cem --overlap 0.2
     """
-    from replicoder.review.assign import assign as do_assign
-    from replicoder.review.assign import parse_coders
+    from replicoder.review.assignment import assign as do_assign
+    from replicoder.review.assignment import parse_coders
 
     result = do_assign(study_at(study), parse_coders(coders), overlap, seed=seed, limit=limit,
                        only_proposed=only_proposed)
@@ -140,7 +140,7 @@ def sample(
 
     Example: replicoder review sample 300 --seed 1 --from coded.parquet --strata year
     """
-    from replicoder.review.assign import parse_coders
+    from replicoder.review.assignment import parse_coders
     from replicoder.review.sample import draw_sample
     from replicoder.review.server import default_coder
 
@@ -178,7 +178,7 @@ def agreement(
     Example: replicoder review agreement --study my-study
     """
     from replicoder.review.acceptance import accept_agreement, acceptance_rates
-    from replicoder.review.agreement import coder_agreement
+    from replicoder.review.adjudication import coder_agreement
 
     st = study_at(study)
     with st.store() as store:
@@ -237,7 +237,7 @@ def adjudicate(
 
     Example: replicoder review adjudicate --doc 1234 --labels 3 --coder anna
     """
-    from replicoder.review import agreement as agr
+    from replicoder.review import adjudication as agr
     from replicoder.review.server import default_coder
     from replicoder.review.session import check_name
 

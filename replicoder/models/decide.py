@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from replicoder.graded import join
+from replicoder.labels.graded import join
 
 __all__ = ["PRESENCE", "decide", "decide_graded", "decode", "label_matrix", "label_scores",
            "outputs", "tune_thresholds"]

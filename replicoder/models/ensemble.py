@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from replicoder.baseline import TfidfSvm
+    from replicoder.models.tfidf import TfidfSvm
 
 __all__ = ["WEIGHTS", "Ensemble", "choose_weight", "combine"]
 

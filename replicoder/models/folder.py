@@ -114,6 +114,12 @@ class ModelFolder:
     def settings(self) -> dict[str, Any]:
         return read_json(self.path / CONFIG)
 
+    def update_settings(self, **changes: Any) -> None:
+        """Rewrite config.json with ``changes`` (e.g. a reproduced study's own base path)."""
+        settings = self.settings()
+        if any(settings.get(k) != v for k, v in changes.items()):
+            write_json(self.path / CONFIG, {**settings, **changes})
+
     def label_map(self) -> dict[str, Any]:
         return read_json(self.path / LABEL_MAP)
 
@@ -153,8 +159,8 @@ class ModelFolder:
         an error if tfidf.npz is not the file training wrote."""
         if not (self.path / ENSEMBLE).is_file():
             return None
-        from replicoder.baseline import TfidfSvm
         from replicoder.models.ensemble import Ensemble
+        from replicoder.models.tfidf import TfidfSvm
 
         meta = read_json(self.path / ENSEMBLE)
         path = self.path / TFIDF

@@ -14,11 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from replicoder import graded
-from replicoder.codebook import Codebook
+from replicoder.labels import graded
+from replicoder.labels.codebook import Codebook
+from replicoder.labels.parse import parse_answer
 from replicoder.models.decide import label_matrix
 from replicoder.models.generation import generate
-from replicoder.parse import parse_answer
 
 __all__ = ["GenerativeScorer", "answer", "instruction", "max_answer_tokens", "read_answer",
            "zero_shot_instruction"]

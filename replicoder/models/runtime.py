@@ -76,6 +76,18 @@ def choose(device: str | None, precision: str) -> tuple[str, bool]:
 
 
 BASE_DTYPES = ("auto", "bf16", "fp32")
+SERVE_DTYPES = ("auto", "bfloat16", "float16", "float32")
+
+
+def serve_dtype(device: str, dtype: str = "auto") -> Any:
+    """torch dtype of a model that only generates: "auto" is bf16 on cuda, fp32 elsewhere."""
+    import torch
+
+    if dtype not in SERVE_DTYPES:
+        raise ReplicoderError(f"dtype {dtype!r}: choose one of {', '.join(SERVE_DTYPES)}")
+    if dtype == "auto":
+        return torch.bfloat16 if device.startswith("cuda") else torch.float32
+    return getattr(torch, dtype)
 
 
 def train_dtype(device: str, bf16: bool, base_dtype: str = "auto") -> Any:

@@ -5,8 +5,8 @@ with ``serve``.
 """
 
 from replicoder.review.acceptance import acceptance_data, acceptance_rates
-from replicoder.review.agreement import adjudicate, coder_agreement, disagreements
-from replicoder.review.assign import assign, parse_coders
+from replicoder.review.adjudication import adjudicate, coder_agreement, disagreements
+from replicoder.review.assignment import assign, parse_coders
 from replicoder.review.export import export_verified
 from replicoder.review.replay import import_proposals
 from replicoder.review.server import serve

@@ -95,7 +95,7 @@ def _judged(store: Store) -> dict[str, dict[str, dict[str, bool]]]:
 
 def accept_agreement(store: Store, seed: int = 0) -> AcceptAgreement:
     """Alpha (nominal) between coders on each (document, label) both judged."""
-    from replicoder.agreement import alpha_with_interval
+    from replicoder.metrics.agreement import alpha_with_interval
 
     judged = {doc: coders for doc, coders in _judged(store).items() if len(coders) >= 2}
     units: dict[str, dict[str, frozenset[str]]] = {}

@@ -20,9 +20,9 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
-from replicoder import graded
 from replicoder.errors import ReplicoderError
-from replicoder.review import agreement, session
+from replicoder.labels import graded
+from replicoder.review import adjudication, session
 from replicoder.review.export import display_name
 from replicoder.review.security import CoderKeys, guard
 from replicoder.store import Store
@@ -105,7 +105,7 @@ def create_app(study: Study, coder: str | None = None, token: str | None = None,
             if coder and coder not in names:
                 names.insert(0, coder)
             rows = [(n, coder_url(n), session.progress(store, n)) for n in names]
-            pending = [d for d in agreement.disagreements(store) if d.adjudicated is None]
+            pending = [d for d in adjudication.disagreements(store) if d.adjudicated is None]
         return page("home.html", coders=rows, pending=len(pending), default=coder or "")
 
     @app.get("/go")
@@ -158,7 +158,7 @@ def create_app(study: Study, coder: str | None = None, token: str | None = None,
     @app.get("/c/{name}/adjudicate", response_class=HTMLResponse)
     def disagreements(name: str) -> HTMLResponse:
         with store_for(name, assigned=False) as store:
-            report = agreement.coder_agreement(store, book)
+            report = adjudication.coder_agreement(store, book)
             texts = {d.doc_id: d.text
                      for d in store.documents([x.doc_id for x in report.disagreements])}
         rows = [(d, texts.get(d.doc_id, ""), doc_url(name, d.doc_id, adjudicate=True))
@@ -170,7 +170,7 @@ def create_app(study: Study, coder: str | None = None, token: str | None = None,
     @app.get("/c/{name}/adjudicate/doc", response_class=HTMLResponse)
     def adjudicate_doc(name: str, id: str) -> HTMLResponse:
         with store_for(name, assigned=False) as store:
-            found = [d for d in agreement.disagreements(store)]
+            found = [d for d in adjudication.disagreements(store)]
             docs = store.documents([id])
             proposed, _, _ = session.proposals_for(store, id)
         if not docs:
@@ -205,8 +205,8 @@ def create_app(study: Study, coder: str | None = None, token: str | None = None,
     @app.post("/api/c/{name}/adjudicate")
     def adjudicate(name: str, body: AdjudicateBody) -> dict[str, str]:
         with store_for(name, assigned=False) as store:
-            agreement.adjudicate(store, book, name, body.doc_id, body.labels, body.unclear)
-            pending = [d.doc_id for d in agreement.disagreements(store)
+            adjudication.adjudicate(store, book, name, body.doc_id, body.labels, body.unclear)
+            pending = [d.doc_id for d in adjudication.disagreements(store)
                        if d.adjudicated is None]
         nxt = pending[0] if pending else None
         return {"next": doc_url(name, nxt, True) if nxt else coder_url(name, "adjudicate")}

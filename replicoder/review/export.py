@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from replicoder import atomic, graded
-from replicoder.codebook import Codebook
+from replicoder import atomic
 from replicoder.errors import ReplicoderError
+from replicoder.labels import graded
+from replicoder.labels.codebook import Codebook
 from replicoder.run import Run
 from replicoder.study import Study
 

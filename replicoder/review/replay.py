@@ -18,11 +18,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from replicoder import graded
-from replicoder.codebook import Codebook
 from replicoder.errors import ReplicoderError
 from replicoder.hashing import input_sha256
-from replicoder.readers import open_table
+from replicoder.io.readers import open_table
+from replicoder.labels import graded
+from replicoder.labels.codebook import Codebook
 from replicoder.run import Run
 from replicoder.store import Proposal, Store
 from replicoder.store.judgements import Judgement

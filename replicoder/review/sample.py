@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from replicoder import sampling
 from replicoder.errors import ReplicoderError
 from replicoder.hashing import input_sha256
+from replicoder.io.tables import column_values, read_ids_and_columns
+from replicoder.review import design as sampling
 from replicoder.run import Run, now, write_json
 from replicoder.study import Study
-from replicoder.tables import column_values, read_ids_and_columns
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ def draw_sample(study: Study, n: int, seed: int, *, source: Path | None = None,
     design = {**drawn.design, "source": described, "created_at": stamp}
     assigned: dict[str, int] = {}
     if coders:
-        from replicoder.review.assign import assign
+        from replicoder.review.assignment import assign
 
         result = assign(study, coders, overlap, seed=seed, doc_ids=drawn.doc_ids)
         assigned = result.per_coder

@@ -12,9 +12,9 @@ import statistics
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from replicoder import graded
-from replicoder.codebook import Codebook
 from replicoder.errors import ReplicoderError
+from replicoder.labels import graded
+from replicoder.labels.codebook import Codebook
 from replicoder.run import now
 from replicoder.store import Store
 from replicoder.store.reviews import Decision, Draft

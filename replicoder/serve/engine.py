@@ -17,13 +17,13 @@ from replicoder.hashing import weights_sha256
 from replicoder.models.base import EMBEDDED, load_causal_lm, load_tokenizer, resolve
 from replicoder.models.folder import find_adapter
 from replicoder.models.generation import Generated, generate
-from replicoder.models.runtime import pick_device
+from replicoder.models.runtime import SERVE_DTYPES, pick_device, serve_dtype
 from replicoder.run import versions
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-DTYPES = ("auto", "float32", "bfloat16", "float16")
+DTYPES = SERVE_DTYPES
 
 
 @dataclass
@@ -82,17 +82,11 @@ def load_engine(model: str = EMBEDDED, adapter: Path | None = None, *,
                 name: str | None = None, device: str | None = None,
                 dtype: str = "auto") -> Engine:
     """Resolve and load a base model (and adapter) for serving."""
-    if dtype not in DTYPES:
-        raise ReplicoderError(f"dtype {dtype!r}: choose one of {', '.join(DTYPES)}")
     adapter_dir, label_map = find_adapter(adapter) if adapter is not None else (None, {})
-    import torch
 
     base = resolve(model)
     dev = pick_device(device)
-    if dtype == "auto":
-        torch_dtype = torch.bfloat16 if dev.startswith("cuda") else torch.float32
-    else:
-        torch_dtype = getattr(torch, dtype)
+    torch_dtype = serve_dtype(dev, dtype)
     tok = load_tokenizer(base)
     lm = load_causal_lm(base, dtype=torch_dtype, device=dev)
     info: dict[str, Any] = {"base": base.name, "base_sha256": base.sha256, "device": dev,

@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from replicoder.graded_metrics import presence_sets
-from replicoder.metrics import headline
+from replicoder.metrics.graded import presence_sets
+from replicoder.metrics.labelsets import headline
 from replicoder.models.base import BaseModel, load_sequence_classifier, load_tokenizer
 from replicoder.models.classifier import ClassifierScorer
 from replicoder.models.decide import (

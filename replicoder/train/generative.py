@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from replicoder.codebook import Codebook
-from replicoder.metrics import headline
+from replicoder.labels.codebook import Codebook
+from replicoder.metrics.labelsets import headline
 from replicoder.models.base import BaseModel, load_causal_lm, load_tokenizer
 from replicoder.models.generative import GenerativeScorer, instruction, max_answer_tokens
 from replicoder.models.runtime import autocast, length_batches, train_dtype

@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from replicoder.baseline import TfidfSvm
 from replicoder.errors import ReplicoderError
 from replicoder.models.ensemble import Ensemble, choose_weight, combine
+from replicoder.models.tfidf import TfidfSvm
 from replicoder.train.data import Example
 
 

@@ -22,7 +22,7 @@ from replicoder import study as study_mod
 from replicoder.annotate.backends.local_hf import LocalBackend
 from replicoder.annotate.config import AnnotatorConfig, add_annotator
 from replicoder.annotate.jobs import choose_documents, request_key
-from replicoder.annotate.plan import plan
+from replicoder.annotate.planning import plan
 from replicoder.annotate.runner import annotate
 from replicoder.cli import app
 from replicoder.errors import ReplicoderError

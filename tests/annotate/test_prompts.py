@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from replicoder.annotate.prompts import load_template
-from replicoder.codebook import Codebook, Label, load
 from replicoder.errors import ReplicoderError
+from replicoder.labels.codebook import Codebook, Label, load
 
 CAP = load("cap")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from replicoder.codebook import load
+from replicoder.labels.codebook import load
 from replicoder.models import resolve
 from replicoder.models.base import load_causal_lm, load_tokenizer
 from replicoder.models.generation import generate

@@ -12,8 +12,8 @@ import pytest
 from replicoder import importer
 from replicoder import study as study_mod
 from replicoder.errors import ReplicoderError
-from replicoder.review import agreement, session
-from replicoder.review.assign import assign, parse_coders
+from replicoder.review import adjudication, session
+from replicoder.review.assignment import assign, parse_coders
 from replicoder.review.export import export_verified
 from replicoder.store import Proposal, Store
 

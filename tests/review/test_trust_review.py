@@ -14,7 +14,7 @@ from test_review_store import propose
 
 from replicoder import study as study_mod
 from replicoder.errors import ReplicoderError
-from replicoder.review import agreement, session
+from replicoder.review import adjudication, session
 from replicoder.review.export import export_verified
 
 

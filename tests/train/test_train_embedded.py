@@ -12,7 +12,7 @@ import pytest
 from paths import BILLS
 from test_splits import make_study
 
-from replicoder.metrics import headline
+from replicoder.metrics.labelsets import headline
 from replicoder.models import load_trained, zero_shot
 from replicoder.splits import split_ids
 from replicoder.train import TrainConfig, train

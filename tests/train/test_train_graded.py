@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from graded_study import graded_study
 
-from replicoder.classify import classify
-from replicoder.evaluate import evaluate_models
-from replicoder.graded import split
+from replicoder.classify.local import classify
+from replicoder.evaluate.compare import evaluate_models
+from replicoder.labels.graded import split
 from replicoder.models import load_trained
 from replicoder.models.decide import decide_graded, label_scores
 from replicoder.models.generative import answer, read_answer

@@ -12,7 +12,7 @@ from playwright.sync_api import Page, expect
 from test_review_store import TEXTS, make_study, propose
 
 from replicoder.review import session
-from replicoder.review.assign import assign
+from replicoder.review.assignment import assign
 from replicoder.review.security import CoderKeys
 from replicoder.review.server import coder_link
 from replicoder.store import Store

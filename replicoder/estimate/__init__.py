@@ -1,0 +1,14 @@
+"""Estimate label shares of a classified corpus, with intervals that hold.
+
+- corpus: ``estimate``: read a classified file and the study's verified random sample;
+- shares: shares per label and group by PPI, classify-and-count or the sample alone (pure);
+- ppi: prediction-powered inference for means (pure numpy, after ppi_py's formulas);
+- figure: the shares with their intervals, per method.
+"""
+
+from replicoder.estimate.corpus import EstimateResult, estimate, share_table
+from replicoder.estimate.ppi import poststratify
+from replicoder.estimate.shares import Population, Share, Shares, estimate_shares
+
+__all__ = ["EstimateResult", "Population", "Share", "Shares", "estimate", "estimate_shares",
+           "poststratify", "share_table"]

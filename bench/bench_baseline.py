@@ -3,7 +3,7 @@
 Measures, in one run on the same machine:
   - the reference split of ../shared/data/README.md (drop code 99, stratified 80/20 on
     the integer codes, seed 0; 3,535 train / 884 test): accuracy and macro-F1 of
-    replicoder.baseline.TfidfSvm scored with replicoder.metrics, with 95% bootstrap
+    replicoder.models.tfidf.TfidfSvm scored with replicoder.metrics, with 95% bootstrap
     intervals, against the README's 0.800 / 0.762;
   - logistic regression (C=10) on the same TF-IDF features in the same run (README:
     0.781 / 0.741), and the SVM's accuracy as a ratio to it;

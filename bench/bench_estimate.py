@@ -1,14 +1,14 @@
 """Coverage, width and bias of topic-share intervals on the US Congress bills (issue 15).
 
 The 4,419 bill titles (code 99 dropped) have a known topic each. In one run:
-  - the classifier, TF-IDF + linear SVM (replicoder.baseline; cheap on 2 CPU cores), is
+  - the classifier, TF-IDF + linear SVM (replicoder.models.tfidf; cheap on 2 CPU cores), is
     trained on a random part (--train-share, default 0.4, seed 0) and classifies the rest,
     which is the "corpus" whose topic shares we estimate (truth: its gold shares);
   - 200 times (--reps) for each n in {100, 300} (--sizes), a simple random sample of n
     corpus documents is "verified" (its gold labels are revealed), and each topic's share is
     estimated by PPI (stratified on the predicted label, Wilson + MOVER intervals),
     classify-and-count and the verified sample alone (Wilson) through
-    replicoder.shares.estimate_shares, the code `replicoder estimate` runs, overall, by
+    replicoder.estimate.shares.estimate_shares, the code `replicoder estimate` runs, overall, by
     chamber (HR/S) and by Congress; on the same samples, the rejected alternatives
     (ALTERNATIVES: PPI++ and PPI with CLT intervals, stratified PPI with a CLT interval, a
     percentile bootstrap of PPI, the sample share with a Wald interval) for comparison;

@@ -4,10 +4,10 @@ Reads ../shared/data/flourishing/ (the seed paper's public replication data, CC 
 see its README): the verified labels answers.csv (one Python-dict string per tweet,
 {'dimension': 'intensity'}) and the fine-tuned and zero-shot models' predictions
 classified-*.csv.gz (one row per tweet × dimension). Each model file is read with
-replicoder.external.read_external (dimension names matched ignoring case, spaces,
+replicoder.evaluate.external.read_external (dimension names matched ignoring case, spaces,
 punctuation and the word "or"; hallucinated dimensions, unknown intensities and a second
 intensity for the same dimension dropped and counted) and scored with
-replicoder.graded_metrics on two sets of tweets:
+replicoder.metrics.graded on two sets of tweets:
   - all: every tweet with an answer (2,404); a tweet the model has no row for counts as
     "no labels" (how `replicoder evaluate --predictions` scores);
   - answered: only the tweets the model has rows for (what the authors' n / 46 = ntext

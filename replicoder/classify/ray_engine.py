@@ -1,6 +1,6 @@
 """Classify a corpus across a Ray cluster with Ray Data: the only module that imports ray.
 
-The driver plans deterministic blocks of each input file (``replicoder.blocks``), skips
+The driver plans deterministic blocks of each input file (``replicoder.classify.blocks``), skips
 the blocks whose output part already exists, and hands the rest to Ray Data, which runs
 them through a fixed pool of actors. Each actor loads the trained model once (merged
 weights, on its GPU where the cluster has GPUs) and, per block, reads the rows, scores them

@@ -69,7 +69,7 @@ def _fmt(stat: dict[str, Any]) -> tuple[str, str, str]:
 
 
 def print_agreement(table: dict[str, Any], out: Console) -> None:
-    """Print an :func:`replicoder.agreement.agreement_table` result as rich tables."""
+    """Print an :func:`replicoder.annotate.agreement.agreement_table` result as rich tables."""
     missing = ", ".join(f"{a} {k}" for a, k in table["missing"].items())
     out.print(f"{table['n_documents']} documents, {len(table['annotators'])} annotators "
               f"(documents without a usable answer: {missing})")

@@ -103,7 +103,7 @@ def _classify(study: study_mod.Study, console: Console) -> None:
 def run_flourishing(data: Path, directory: Path | None = None,
                     console: Console | None = None, *, epochs: int = 3,
                     base: str = "embedded") -> None:
-    """Replay the paper's human-flourishing study (replicoder.flourishing) and print it."""
+    """Replay the paper's human-flourishing study (replicoder.datasets.flourishing) and print it."""
     import tempfile
 
     from replicoder.datasets.flourishing import MODEL as FLOURISHING

@@ -3,7 +3,8 @@
 Reads a classified output (`replicoder classify`), the study's latest (or a named) random
 validation sample (`replicoder review sample`) and the reviewers' verified labels of the
 sampled documents, and writes shares per label, overall or per group, by prediction-powered
-inference next to classify-and-count and the verified sample alone (:mod:`replicoder.shares`).
+inference next to classify-and-count and the verified sample alone
+(:mod:`replicoder.estimate.shares`).
 
 The model's answer for a document is its final one: the ``labels`` column (which holds a
 routed annotator's answer where classify routed it), or the ``score_<code>`` columns with

@@ -1,10 +1,10 @@
 """Label shares in a corpus and in its groups, by three methods (pure: no I/O, no torch).
 
 - ``ppi``: stratified prediction-powered inference on the model's predicted label (Fisch et
-  al., NeurIPS 2024; :func:`replicoder.ppi.poststratify`): the share is the population
+  al., NeurIPS 2024; :func:`replicoder.estimate.ppi.poststratify`): the share is the population
   share the model labelled positive times the verified share positive among those, plus
   the share it labelled negative times the verified share it missed there. Each stratum
-  gets a Wilson interval and MOVER combines them (:func:`replicoder.ppi.mover_sum`). The
+  gets a Wilson interval and MOVER combines them (:func:`replicoder.estimate.ppi.mover_sum`). The
   plain PPI/PPI++ CLT interval (one mean of rectifiers that are mostly 0) covered only
   0.78-0.84 for 2-3% topics with 100 verified documents in the Congress benchmark; this
   one covers >= 0.95 there and stays narrower than sample-only.

@@ -5,10 +5,10 @@ Sources of predictions, each evaluated as a "model":
   base model prompted with the codebook, never fine-tuned);
 - ``baseline="tfidf"``: TF-IDF + linear SVM trained on the split's train part;
 - ``annotators``: each LLM annotator's proposals in study.db, plus the crowd's majority
-  vote and union (:mod:`replicoder.aggregate`: unparsed answers do not vote);
+  vote and union (:mod:`replicoder.evaluate.crowd`: unparsed answers do not vote);
 - ``external``: predictions made by any other system, read from files
-  (:mod:`replicoder.external`); a document the file lacks counts as "no label".
-A graded study (codebook with intensities) is scored with :mod:`replicoder.graded_metrics`:
+  (:mod:`replicoder.evaluate.external`); a document the file lacks counts as "no label".
+A graded study (codebook with intensities) is scored with :mod:`replicoder.metrics.graded`:
 the usual metrics over presence plus intensity accuracy, FN/FP rates and graded Jaccard.
 The truth is each document's gold label set (reviewers' verified labels where no gold).
 
@@ -64,7 +64,8 @@ SETTINGS = ("backend", "model", "model_id", "params", "template", "template_sha2
 
 @dataclass(frozen=True)
 class ExternalSpec:
-    """How to read outside predictions files (see :func:`replicoder.external.read_external`)."""
+    """How to read outside predictions files (see
+    :func:`replicoder.evaluate.external.read_external`)."""
 
     id_column: str = "id"
     label_column: str = "labels"
@@ -397,7 +398,7 @@ def evaluate_models(
 def _versus(result: dict[str, Any], rows: list[tuple[str, EvalDocs, Predictions]],
             baseline: str, n_boot: int, seed: int) -> None:
     """Each model's paired difference from the baseline on the same documents
-    (:mod:`replicoder.paired`), as ``parts[part]["vs_baseline"]``."""
+    (:mod:`replicoder.metrics.paired`), as ``parts[part]["vs_baseline"]``."""
     multi = bool(result["multi_label"] or result["intensities"])
     metric = "jaccard" if multi else "subset_accuracy"
     scores: dict[tuple[str, str], dict[str, float]] = {}

@@ -1,7 +1,7 @@
 """What answer parsers share: the result type, the codebook index and JSON scanning.
 
-Pure logic, no I/O; used by ``replicoder.parse`` (plain codebooks) and
-``replicoder.parse_graded`` (graded ones).
+Pure logic, no I/O; used by ``replicoder.labels.parse`` (plain codebooks) and
+``replicoder.labels.parse_graded`` (graded ones).
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from typing import Any, TypeVar
 
 from replicoder.labels.codebook import Codebook, name_key
 
-__all__ = ["KEYS", "Index", "Parsed", "json_values", "label_field", "last_items", "settle"]
+__all__ = ["KEYS", "Index", "Parsed", "Reader", "json_values", "label_field", "last_items",
+           "read_answer", "settle"]
 
 T = TypeVar("T")
 KEYS = ("labels", "label", "codes", "code", "topics", "topic", "categories", "category")
@@ -31,7 +32,10 @@ class Parsed:
 
 
 class Index:
+    """Finds the code an answer's item names: a code, a label name, or "code: text"."""
+
     def __init__(self, codebook: Codebook) -> None:
+        self.book = codebook
         self.codes = set(codebook.codes)
         self.names = codebook.names
 
@@ -113,3 +117,21 @@ def settle(labels: Sequence[str], codes: Sequence[str], given: int, book: Codebo
         return Parsed(frozenset(), False,
                       f"{how}: several labels ({', '.join(codes)}) for a single-label codebook")
     return Parsed(frozenset(labels), True, how + dropped)
+
+
+Reader = Callable[[str, Index], "Parsed | None"]
+
+
+def read_answer(text: str, codebook: Codebook, readers: Sequence[Reader], missing: str
+                ) -> Parsed:
+    """The one path of every answer reader: the first of ``readers`` (most trusted first)
+    that finds something in the stripped answer decides; ``missing`` names what none found."""
+    stripped = text.strip()
+    if not stripped:
+        return Parsed(frozenset(), False, "empty answer")
+    index = Index(codebook)
+    for reader in readers:
+        parsed = reader(stripped, index)
+        if parsed is not None:
+            return parsed
+    return Parsed(frozenset(), False, f"no {missing} found in: {stripped[:60]!r}")

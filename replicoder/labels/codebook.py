@@ -57,7 +57,7 @@ class Codebook:
     @property
     def values(self) -> list[str]:
         """Every value a document's label set may hold: the codes, or for a graded codebook
-        each ``code:intensity`` (see ``replicoder.graded``), label-major, scale order."""
+        each ``code:intensity`` (see ``replicoder.labels.graded``), label-major, scale order."""
         if not self.graded:
             return self.codes
         return [f"{code}{GRADE_SEP}{level}" for code in self.codes for level in self.intensities]

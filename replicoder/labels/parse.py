@@ -19,6 +19,7 @@ from replicoder.labels.answer_text import (
     json_values,
     label_field,
     last_items,
+    read_answer,
     settle,
 )
 from replicoder.labels.codebook import Codebook, name_key
@@ -65,26 +66,34 @@ def _result(items: Iterable[Any], index: Index, codebook: Codebook, how: str) ->
     return settle(known, known, len(items), codebook, how, unknown)
 
 
+def _json(text: str, index: Index) -> Parsed | None:
+    found = last_items(json_values(text), _from_json)
+    return None if found is None else _result(found, index, index.book, "JSON")
+
+
+def _codes(text: str, index: Index) -> Parsed | None:
+    bare = _BARE.match(text)
+    if not bare:
+        return None
+    items = [p for p in re.split(r"\s*[,;]\s*", bare.group(1)) if p]
+    if not all(index.code(p) for p in items):
+        return None
+    return _result(items, index, index.book, "codes")
+
+
+def _name(text: str, index: Index) -> Parsed | None:
+    name = text.strip(" .\"'`")
+    return _result([name], index, index.book, "name") if name_key(name) in index.names else None
+
+
+def _in_prose(text: str, index: Index) -> Parsed | None:
+    found = _prose(text, index)
+    return _result(found, index, index.book, "prose") if found else None
+
+
 def parse_answer(text: str, codebook: Codebook) -> Parsed:
     """Read the labels in an answer; see the module docstring for the order of trust.
-    A graded codebook's answers are read by ``replicoder.parse_graded``."""
+    A graded codebook's answers are read by ``replicoder.labels.parse_graded``."""
     if codebook.graded:
         return parse_graded(text, codebook)
-    stripped = text.strip()
-    if not stripped:
-        return Parsed(frozenset(), False, "empty answer")
-    index = Index(codebook)
-    found = last_items(json_values(stripped), _from_json)
-    if found is not None:
-        return _result(found, index, codebook, "JSON")
-    bare = _BARE.match(stripped)
-    if bare:
-        items = [p for p in re.split(r"\s*[,;]\s*", bare.group(1)) if p]
-        if all(index.code(p) for p in items):
-            return _result(items, index, codebook, "codes")
-    if name_key(stripped.strip(" .\"'`")) in index.names:
-        return _result([stripped.strip(" .\"'`")], index, codebook, "name")
-    found = _prose(stripped, index)
-    if found:
-        return _result(found, index, codebook, "prose")
-    return Parsed(frozenset(), False, f"no codebook label found in: {stripped[:60]!r}")
+    return read_answer(text, codebook, (_json, _codes, _name, _in_prose), "codebook label")

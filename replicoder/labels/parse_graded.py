@@ -21,6 +21,7 @@ from replicoder.labels.answer_text import (
     json_values,
     label_field,
     last_items,
+    read_answer,
     settle,
 )
 from replicoder.labels.codebook import Codebook
@@ -105,17 +106,16 @@ def _result(items: list[Item], index: Index, book: Codebook, how: str) -> Parsed
     return settle(list(values.values()), list(values), len(items), book, how, unknown)
 
 
+def _json(text: str, index: Index) -> Parsed | None:
+    found = last_items(_literals(text), _items)
+    return None if found is None else _result(found, index, index.book, "JSON")
+
+
+def _in_lines(text: str, index: Index) -> Parsed | None:
+    lines = _lines(text, index)
+    return _result(lines, index, index.book, "lines") if lines else None
+
+
 def parse_graded(text: str, book: Codebook) -> Parsed:
     """Read graded labels from an answer; see the module docstring."""
-    stripped = text.strip()
-    if not stripped:
-        return Parsed(frozenset(), False, "empty answer")
-    index = Index(book)
-    found = last_items(_literals(stripped), _items)
-    if found is not None:
-        return _result(found, index, book, "JSON")
-    lines = _lines(stripped, index)
-    if lines:
-        return _result(lines, index, book, "lines")
-    return Parsed(frozenset(), False,
-                  f"no label with an intensity found in: {stripped[:60]!r}")
+    return read_answer(text, book, (_json, _in_lines), "label with an intensity")

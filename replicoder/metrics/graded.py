@@ -1,6 +1,6 @@
 """Metrics for graded label sets (labels with an intensity): the paper's accD, accI, FN, FP.
 
-A document's label set holds values ``code:intensity`` (see :mod:`replicoder.graded`). With
+A document's label set holds values ``code:intensity`` (see :mod:`replicoder.labels.graded`). With
 n documents and L labels, each document × label cell is either absent or present at one
 intensity. Definitions (all cell rates are over the n × L cells, so FN + FP = Hamming loss):
 

@@ -1,4 +1,4 @@
-"""replicoder.external: predictions made elsewhere, matched to a (graded) codebook."""
+"""replicoder.evaluate.external: predictions made elsewhere, matched to a (graded) codebook."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""replicoder.graded_metrics against hand-computed cases."""
+"""replicoder.metrics.graded against hand-computed cases."""
 
 from __future__ import annotations
 

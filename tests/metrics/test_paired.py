@@ -1,4 +1,4 @@
-"""Paired difference between two models on the same documents (replicoder.paired)."""
+"""Paired difference between two models on the same documents (replicoder.metrics.paired)."""
 
 from __future__ import annotations
 

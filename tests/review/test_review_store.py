@@ -107,14 +107,14 @@ def test_verified_set_rules(tmp_path: Path) -> None:
         v = {x.doc_id: x for x in store.verified()}
         # d2: disagreement; d3: ben has not decided; d4: anna flagged unclear
         assert set(v) == {"d1"} and (v["d1"].decided_by, v["d1"].how) == ("anna+ben", "agreed")
-        pending = [d.doc_id for d in agreement.disagreements(store)]
+        pending = [d.doc_id for d in adjudication.disagreements(store)]
         assert pending == ["d2", "d4"]
-        agreement.adjudicate(store, book, "carla", "d2", ["15"])
-        agreement.adjudicate(store, book, "carla", "d4", [], unclear=True)
+        adjudication.adjudicate(store, book, "carla", "d2", ["15"])
+        adjudication.adjudicate(store, book, "carla", "d4", [], unclear=True)
         with pytest.raises(ReplicoderError, match="single-label"):
-            agreement.adjudicate(store, book, "carla", "d4", ["7", "3"])
+            adjudication.adjudicate(store, book, "carla", "d4", ["7", "3"])
         with pytest.raises(ReplicoderError, match="not in this study"):
-            agreement.adjudicate(store, book, "carla", "zzz", ["7"])
+            adjudication.adjudicate(store, book, "carla", "zzz", ["7"])
         assert store.verified_labels() == {"d1": {"3"}, "d2": {"15"}}
         assert [x.how for x in store.verified()] == ["agreed", "adjudicated"]
 
@@ -189,12 +189,12 @@ def test_export_formats_round_trip(tmp_path: Path) -> None:
 def test_coder_agreement_alpha_and_disagreements(tmp_path: Path) -> None:
     st = make_study(tmp_path)
     with st.store() as store:
-        assert agreement.coder_agreement(store, st.codebook).alpha is None
+        assert adjudication.coder_agreement(store, st.codebook).alpha is None
         for doc, a, b in [("d1", "3", "3"), ("d2", "18", "15"), ("d3", "3", "3"),
                           ("d4", "7", "7")]:
             session.decide(store, st.codebook, "anna", doc, [], [a], False, 1.0)
             session.decide(store, st.codebook, "ben", doc, [], [b], False, 1.0)
-        report = agreement.coder_agreement(store, st.codebook)
+        report = adjudication.coder_agreement(store, st.codebook)
     # pooled values 3:4, 7:2, 15:1, 18:1; one disagreeing unit: 1 - 7 * 2 / (64 - 22)
     assert report.alpha == pytest.approx(2 / 3)
     assert report.distance == "nominal" and report.units == 4
@@ -203,7 +203,7 @@ def test_coder_agreement_alpha_and_disagreements(tmp_path: Path) -> None:
         ("d2", {"anna": {"18"}, "ben": {"15"}})
     ]
     with st.store() as store, pytest.raises(ReplicoderError, match="--distance 'cosine'"):
-        agreement.coder_agreement(store, st.codebook, "cosine")
+        adjudication.coder_agreement(store, st.codebook, "cosine")
 
 
 def test_multi_label_codebook_keeps_several_labels(tmp_path: Path) -> None:
@@ -221,7 +221,7 @@ def test_multi_label_codebook_keeps_several_labels(tmp_path: Path) -> None:
         assert d.final == {"eco", "hea"}
         session.decide(store, st.codebook, "ben", "d1", ["mor", "eco"], [], False, 1.0)
         session.decide(store, st.codebook, "anna", "d2", [], [], False, 1.0)  # none applies
-        report = agreement.coder_agreement(store, st.codebook)
+        report = adjudication.coder_agreement(store, st.codebook)
         assert report.distance == "masi" and report.units == 1
-        agreement.adjudicate(store, st.codebook, "carla", "d1", ["eco", "hea"])
+        adjudication.adjudicate(store, st.codebook, "carla", "d1", ["eco", "hea"])
         assert store.verified_labels() == {"d1": {"eco", "hea"}, "d2": frozenset()}

@@ -45,13 +45,13 @@ def test_only_real_disagreements_can_be_adjudicated(study: study_mod.Study) -> N
     book = study.codebook
     with study.store() as store:
         with pytest.raises(ReplicoderError, match="nobody has decided it"):
-            agreement.adjudicate(store, book, "carla", "d1", ["3"])
+            adjudication.adjudicate(store, book, "carla", "d1", ["3"])
         session.decide(store, book, "anna", "d1", ["7"], [], False, 1.0)
         session.decide(store, book, "ben", "d1", ["7"], [], False, 1.0)
         with pytest.raises(ReplicoderError, match="agree and nobody flagged it unclear"):
-            agreement.adjudicate(store, book, "carla", "d1", ["7"])
+            adjudication.adjudicate(store, book, "carla", "d1", ["7"])
         session.decide(store, book, "ben", "d1", ["3"], [], False, 1.0)
-        assert agreement.adjudicate(store, book, "carla", "d1", ["3"]).labels == {"3"}
+        assert adjudication.adjudicate(store, book, "carla", "d1", ["3"]).labels == {"3"}
 
 
 def test_bad_bodies_and_tokens_are_4xx(study: study_mod.Study) -> None:

@@ -23,6 +23,7 @@ from replicoder.codebook import Codebook
 from replicoder.errors import ReplicoderError
 from replicoder.hashing import input_sha256
 from replicoder.readers import open_table
+from replicoder.review.session import CODER_NAME
 from replicoder.run import Run
 from replicoder.store import Proposal, Store
 from replicoder.store.judgements import Judgement
@@ -113,6 +114,13 @@ def _read(book: Codebook, path: Path, columns: dict[str, str | None], accept: Se
             raise ReplicoderError(f"{where}: empty document id, label or annotator")
         label = _label(book, name, values["--intensity-column"], where)
         coder = values["--coder-column"]
+        if coder and not CODER_NAME.fullmatch(coder):
+            raise ReplicoderError(
+                f"{where}: coder name {coder[:80]!r} is not allowed: use 1-64 ASCII letters, "
+                "digits, '-' or '_' (the review app takes no other names, so such a coder's "
+                "decisions could never be opened or corrected). Rename the coder in the "
+                "file. Nothing was imported."
+            )
         accepted = None
         if columns["--decision-column"] is not None:
             accepted = _decision(values["--decision-column"] or "", accept, reject, where)

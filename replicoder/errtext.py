@@ -1,0 +1,23 @@
+"""Short error texts: a long list of offending items becomes a count and the first few."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = ["clip", "summarise"]
+
+ITEM_CHARS = 80  # one listed item is cut to this many characters
+
+
+def clip(text: str, limit: int = ITEM_CHARS) -> str:
+    """``text`` cut to ``limit`` characters, with an ellipsis when cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def summarise(items: Sequence[str], limit: int = 10) -> str:
+    """``"3: a, b, c"``, or ``"12,345 in all, first 10: a, b, ..."`` when there are more
+    than ``limit``; each item is cut to ITEM_CHARS characters."""
+    shown = ", ".join(clip(str(i)) for i in items[:limit])
+    if len(items) <= limit:
+        return f"{len(items):,}: {shown}"
+    return f"{len(items):,} in all, first {limit}: {shown}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["clip", "summarise"]
+__all__ = ["clip", "listed", "summarise"]
 
 ITEM_CHARS = 80  # one listed item is cut to this many characters
 
@@ -21,3 +21,10 @@ def summarise(items: Sequence[str], limit: int = 10) -> str:
     if len(items) <= limit:
         return f"{len(items):,}: {shown}"
     return f"{len(items):,} in all, first {limit}: {shown}"
+
+
+def listed(items: Sequence[str], limit: int = 10) -> str:
+    """The items joined by commas when there are at most ``limit``; else :func:`summarise`."""
+    if len(items) <= limit:
+        return ", ".join(clip(str(i)) for i in items)
+    return summarise(items, limit)

@@ -21,6 +21,7 @@ from pathlib import Path
 from replicoder import graded
 from replicoder.codebook import Codebook
 from replicoder.errors import ReplicoderError
+from replicoder.errtext import listed
 from replicoder.hashing import input_sha256
 from replicoder.readers import open_table
 from replicoder.review.session import CODER_NAME
@@ -102,7 +103,7 @@ def _read(book: Codebook, path: Path, columns: dict[str, str | None], accept: Se
         if column is not None and column not in table.columns:
             raise ReplicoderError(
                 f"{path}: no column {column!r} (asked for by {flag}). Columns in the file: "
-                f"{', '.join(repr(c) for c in table.columns)}"
+                f"{listed([repr(c) for c in table.columns], 50)}"
             )
     rows: list[_Row] = []
     for row_no, record in table.rows:

@@ -24,6 +24,7 @@ from replicoder.errors import ReplicoderError
 from replicoder.errtext import listed
 from replicoder.hashing import input_sha256
 from replicoder.readers import open_table
+from replicoder.review.replay_guard import check_no_orphans
 from replicoder.review.session import CODER_NAME
 from replicoder.run import Run
 from replicoder.store import Proposal, Store
@@ -210,10 +211,12 @@ def import_proposals(
     with study.store() as store, store.transaction():
         _check_documents(store, rows, path)
         proposals = _proposals(rows, provenance, run.created_at)
+        decisions = _decisions(book, rows, run.created_at)
+        check_no_orphans(store, path, proposals, decisions)
         store.add_proposals(proposals)
         result.proposals = len(proposals)
         result.annotators.update(r.annotator for r in rows)
-        for decision in _decisions(book, rows, run.created_at):
+        for decision in decisions:
             result.coders[decision.coder] += 1
             result.unclear += decision.unclear
             if _same(store.decision(decision.doc_id, decision.coder), decision):

@@ -195,8 +195,11 @@ def test_duplicate_and_empty_ids_are_warned_about(
     corpus.write_text("doc,body\na,tax bill\na,health bill\n,farm bill\n", "utf-8")
     result = classify(st, "m", tmp_path / "out.csv", input=corpus, text="body",
                       id_column="doc")
-    assert result.warnings == ["1 rows have an empty id",
-                               "1 rows repeat an id seen before (ids are not unique)"]
+    assert result.warnings == [
+        "1 rows have an empty id; `replicoder estimate` and `review sample --from` will "
+        "refuse this output; check the --id column of the input",
+        "1 rows repeat an id seen before (ids are not unique); `replicoder estimate` and "
+        "`review sample --from` will refuse this output; check the --id column of the input"]
     res = CliRunner().invoke(app, ["classify", str(corpus), "--model", "m", "--out",
                                    str(tmp_path / "o2.csv"), "--text", "body", "--id", "doc",
                                    "--study", str(st.root)])

@@ -130,7 +130,6 @@ def test_formats_folders_and_globs(tmp_path: Path, local_ray: None,
     df.iloc[15:30].to_parquet(data / "b.parquet", row_group_size=4)
     with gzip.open(data / "c.tsv.gz", "wt") as fh:
         df.iloc[30:].to_csv(fh, sep="\t", index=False)
-    (data / "notes.md").write_text("ignored")
     got = classify_ray(st, "m", data, tmp_path / "out", id_column="doc", block_rows=4,
                        workers=1)
     assert got.documents == 40 and got.blocks == 4 + 4 + 3

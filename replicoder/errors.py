@@ -1,6 +1,14 @@
+"""The one exception type users see, and the short texts its messages are built from.
 
-__all__ = ["ReplicoderError"]
-"""The one exception type users see: a message that says what is wrong and what to do."""
+A message says what is wrong and what to do; a long list of offending items in it becomes a
+count and the first few (an error message never grows with the input).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = ["ReplicoderError", "clip", "listed", "summarise"]
 
 
 class ReplicoderError(Exception):
@@ -8,3 +16,27 @@ class ReplicoderError(Exception):
 
     The CLI prints the message (no traceback) and exits with status 2.
     """
+
+
+ITEM_CHARS = 80  # one listed item is cut to this many characters
+
+
+def clip(text: str, limit: int = ITEM_CHARS) -> str:
+    """``text`` cut to ``limit`` characters, with an ellipsis when cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def summarise(items: Sequence[str], limit: int = 10) -> str:
+    """``"3: a, b, c"``, or ``"12,345 in all, first 10: a, b, ..."`` when there are more
+    than ``limit``; each item is cut to ITEM_CHARS characters."""
+    shown = ", ".join(clip(str(i)) for i in items[:limit])
+    if len(items) <= limit:
+        return f"{len(items):,}: {shown}"
+    return f"{len(items):,} in all, first {limit}: {shown}"
+
+
+def listed(items: Sequence[str], limit: int = 10) -> str:
+    """The items joined by commas when there are at most ``limit``; else :func:`summarise`."""
+    if len(items) <= limit:
+        return ", ".join(clip(str(i)) for i in items)
+    return summarise(items, limit)

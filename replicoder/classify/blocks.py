@@ -16,10 +16,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from replicoder.errors import ReplicoderError
+from replicoder.errors import ReplicoderError, summarise
 from replicoder.io.readers import Start, detect_format, documents, open_table
-
-__all__ = ["FORMATS", "Block", "FilePlan", "list_inputs", "plan_file", "read_block"]
 
 FORMATS = ("csv", "tsv", "jsonl", "parquet")
 
@@ -63,32 +61,51 @@ class FilePlan:
     blocks: list[Block]
 
 
-def list_inputs(spec: str | Path) -> list[Path]:
-    """The input files: one file, the CSV/TSV/JSONL/Parquet files of a folder, or a glob."""
+def list_inputs(spec: str | Path, skip_unreadable: bool = False) -> list[Path]:
+    """The input files: one file, the CSV/TSV/JSONL/Parquet files of a folder, or a glob.
+    Other files in the folder (or matched by the glob) stop it with their list, unless
+    ``skip_unreadable`` (see :func:`input_files`)."""
+    return input_files(spec, skip_unreadable)[0]
+
+
+def input_files(spec: str | Path, skip_unreadable: bool = False
+                ) -> tuple[list[Path], list[Path]]:
+    """(files to read, files left out). A folder or glob that holds files the ray engine
+    cannot read (.txt, .xlsx, ...) is refused with their list, or with ``skip_unreadable``
+    they are left out and returned for a warning. Hidden files (".name") are not inputs."""
     text = str(spec)
     path = Path(text)
     if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.is_file() and _supported(p))
+        found = sorted(p for p in path.rglob("*") if p.is_file() and not any(
+            part.startswith(".") for part in p.relative_to(path).parts))
         where = f"the folder {path}"
     elif path.exists():
-        files = [path]
+        found = [path]
         where = str(path)
     else:
-        files = sorted(Path(p) for p in glob.glob(text, recursive=True)
-                       if Path(p).is_file() and _supported(Path(p)))
+        found = sorted(Path(p) for p in glob.glob(text, recursive=True) if Path(p).is_file())
         where = f"the pattern {text!r}"
-        if not files and not glob.has_magic(text):
+        if not found and not glob.has_magic(text):
             raise ReplicoderError(f"{path}: no such input file or folder")
-    if not files:
+    if not found:
         raise ReplicoderError(
             f"{where} matches no CSV, TSV, JSONL or Parquet file; name a file, a folder of "
             "them or a quoted glob such as 'data/*.csv'"
         )
-    for file in files:
-        fmt = detect_format(file)
-        if fmt not in FORMATS:
-            raise ReplicoderError(f"{file}: the ray engine reads CSV, TSV, JSONL and Parquet")
-    return files
+    if path.is_file() and not _supported(path):
+        raise ReplicoderError(f"{path}: the ray engine reads CSV, TSV, JSONL and Parquet")
+    files = [p for p in found if _supported(p)]
+    other = [p for p in found if not _supported(p)]
+    if other and (not skip_unreadable or not files):
+        names = [(p.relative_to(path) if path.is_dir() else p).as_posix() for p in other]
+        raise ReplicoderError(
+            f"{where} holds {len(other):,} files the ray engine cannot read (it reads CSV, "
+            f"TSV, JSONL and Parquet, optionally .gz): {summarise(names)}. Convert them, "
+            "move them out"
+            + (", or pass --skip-unreadable to leave them out (listed in the run manifest)"
+               if files else "")
+            + "; nothing was classified")
+    return files, other
 
 
 def _supported(path: Path) -> bool:

@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from replicoder import atomic
-from replicoder.classify.inference import load_model, result_table
+from replicoder.classify.ids import id_warnings
+from replicoder.classify.local.local.inference import load_model, result_table
 from replicoder.errors import ReplicoderError
 from replicoder.hashing import input_sha256
 from replicoder.io import writers
@@ -236,24 +237,6 @@ def _raise_failed(pending: list[Future[None]]) -> list[Future[None]]:
 def _wait(pending: list[Future[None]]) -> None:
     for future in pending:
         future.result()
-
-
-def id_warnings(parts: list[Path]) -> list[str]:
-    """Empty or repeated ids in the output: rows a join on id would lose or multiply."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
-
-    ids = pa.chunked_array([pq.read_table(p, columns=["id"])["id"] for p in parts])
-    ids = pc.cast(ids, pa.string())
-    out: list[str] = []
-    empty = int(pc.sum(pc.equal(pc.utf8_trim_whitespace(ids.fill_null("")), "")).as_py() or 0)
-    if empty:
-        out.append(f"{empty:,} rows have an empty id")
-    repeated = len(ids) - int(pc.count_distinct(ids, mode="all").as_py())
-    if repeated:
-        out.append(f"{repeated:,} rows repeat an id seen before (ids are not unique)")
-    return out
 
 
 def _check_writable(study: Study) -> None:

@@ -16,15 +16,22 @@ import os
 import platform
 import socket
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
 from replicoder import atomic
-from replicoder.classify.blocks import Block, FilePlan, list_inputs, plan_file, read_block
-from replicoder.errors import ReplicoderError
+from replicoder.classify.ids import id_warnings
+from replicoder.classify.local.local.blocks import (
+    Block,
+    FilePlan,
+    input_files,
+    plan_file,
+    read_block,
+)
+from replicoder.errors import ReplicoderError, summarise
 from replicoder.hashing import input_sha256
 from replicoder.io import writers
 from replicoder.models.folder import ModelFolder
@@ -41,8 +48,6 @@ except ImportError as exc:  # the optional extra is missing
         "to classify on this machine)"
     ) from exc
 
-__all__ = ["JOB", "RUN_MANIFEST", "BlockCoder", "RayClassifyResult", "classify_ray"]
-
 JOB = "_job.json"
 RUN_MANIFEST = "_manifest.json"
 
@@ -56,6 +61,7 @@ class RayClassifyResult:
     seconds: float
     docs_per_s: float
     manifest: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
 
 
 class BlockCoder:
@@ -65,7 +71,7 @@ class BlockCoder:
                  text: str, id_column: str | None, batch_size: int) -> None:
         import torch
 
-        from replicoder.classify.inference import load_model
+        from replicoder.classify.local.local.inference import load_model
 
         if device == "cpu":
             torch.set_num_threads(threads)
@@ -77,7 +83,7 @@ class BlockCoder:
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
 
     def __call__(self, batch: pa.Table) -> dict[str, list[Any]]:
-        from replicoder.classify.inference import score_texts
+        from replicoder.classify.local.local.inference import score_texts
 
         done: dict[str, list[Any]] = {"key": [], "n": [], "seconds": [], "worker": [],
                                       "load_seconds": []}
@@ -102,13 +108,16 @@ def classify_ray(study: Study, model: str, input: str | Path, out: Path, *,
                  address: str | None = None, workers: int | None = None,
                  gpus_per_worker: float = 1.0, cpus_per_worker: int | None = None,
                  batch_size: int = 32, block_rows: int = 1000,
-                 progress: Progress | None = None) -> RayClassifyResult:
+                 progress: Progress | None = None,
+                 skip_unreadable: bool = False) -> RayClassifyResult:
     """Label every document of ``input`` (a file, folder or glob) with models/``model`` on
     Ray; write a Parquet dataset (one part per input block) into the folder ``out``.
 
     ``address`` None starts a local Ray on this machine (or uses the one this process has
     already started) and stops what it started. CPU workers share the cluster's CPUs
-    unless ``cpus_per_worker`` (each worker's torch threads) is given.
+    unless ``cpus_per_worker`` (each worker's torch threads) is given. Files of a folder
+    or glob that the engine cannot read stop it (listed), or with ``skip_unreadable`` are
+    left out with a warning. Empty or repeated ids are warned about (``warnings``).
     """
     out = Path(out)
     if out.exists() and not out.is_dir():
@@ -119,8 +128,9 @@ def classify_ray(study: Study, model: str, input: str | Path, out: Path, *,
     if workers is not None and workers < 1:
         raise ReplicoderError("--workers must be at least 1")
     adapter_sha256, model_manifest = _model_manifest(study, model)
+    files, skipped = input_files(input, skip_unreadable)
     plans = [plan_file(path, input_sha256(path), block_rows, text, id_column)
-             for path in list_inputs(input)]
+             for path in files]
     blocks = [b for p in plans for b in p.blocks]
     if not blocks:
         raise ReplicoderError(f"{input}: the input has no documents to classify")
@@ -144,12 +154,17 @@ def classify_ray(study: Study, model: str, input: str | Path, out: Path, *,
     if missing:
         raise ReplicoderError(f"{out}: blocks {', '.join(missing[:5])} were not written; run "
                               "the same command again to finish them")
-    documents = sum(writers.part_rows(out / f"part-{b.key}.parquet") for b in blocks)
+    parts = [out / f"part-{b.key}.parquet" for b in blocks]
+    documents = sum(writers.part_rows(p) for p in parts)
+    warnings = ([f"left out {len(skipped):,} files the ray engine cannot read (--skip-"
+                 f"unreadable): {summarise([_shown(p, input) for p in skipped])}"]
+                if skipped else []) + id_warnings(parts)
     this_call = sum(s["n"] for s in stats)
     run = Run.start(study, "classify")
     manifest = run.write({
         **job, "inputs": [_file_entry(run, p) for p in plans], "output": run.relative(out),
         "documents": documents, "blocks": len(blocks),
+        "skipped_inputs": [run.relative(p) for p in skipped], "warnings": warnings,
         "resumed_blocks": len(blocks) - len(pending), "documents_this_call": this_call,
         "seconds_this_call": seconds, "docs_per_s_this_call": this_call / seconds
         if seconds else 0.0, "model_manifest": model_manifest, "cluster": cluster,
@@ -157,7 +172,7 @@ def classify_ray(study: Study, model: str, input: str | Path, out: Path, *,
         "versions": versions((*PACKAGES, "ray")),
     }, copies=[out / RUN_MANIFEST])
     return RayClassifyResult(out, documents, len(blocks), len(blocks) - len(pending),
-                             seconds, manifest["docs_per_s_this_call"], manifest)
+                             seconds, manifest["docs_per_s_this_call"], manifest, warnings)
 
 
 def _run(study: Study, model: str, out: Path, pending: list[Block], text: str,
@@ -264,6 +279,11 @@ def _check_job(out: Path, job: dict[str, Any]) -> None:
         atomic.write_text(path, json.dumps(job, sort_keys=True))
     for tmp in out.glob(".part-*.tmp"):
         tmp.unlink(missing_ok=True)
+
+
+def _shown(path: Path, input: str | Path) -> str:
+    """A skipped file as the user knows it: relative to the input folder."""
+    return (path.relative_to(input) if Path(input).is_dir() else path).as_posix()
 
 
 def _file_entry(run: Run, plan: FilePlan) -> dict[str, Any]:

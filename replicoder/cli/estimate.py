@@ -36,6 +36,10 @@ def estimate(
     allow_incomplete: Annotated[bool, typer.Option(
         "--allow-incomplete", help="Use the verified part of a sample whose review is not "
         "finished (valid only if the rest is missing at random).")] = False,
+    intensities: Annotated[bool, typer.Option(
+        "--intensities", help="Graded codebooks: also estimate the share of each label x "
+        "intensity (e.g. joy:high), besides each label's presence; needs predictions with "
+        "intensities, as classify writes them.")] = False,
     out: Annotated[Path | None, typer.Option(
         help="Output folder (default: runs/<run id>/ of the study).")] = None,
     study: StudyOption = Path("."),
@@ -63,12 +67,13 @@ def estimate(
 
     Example: replicoder estimate --predictions coded.parquet --by year --level 0.95
     """
-    from replicoder.estimate.corpus import estimate as run
-    from replicoder.estimate.shares import METHODS
+    from replicoder.estimate.corpus.corpus import estimate as run
+    from replicoder.estimate.corpus.shares import METHODS
 
     result = run(study_at(study), predictions, by=by or [], level=level,
                  methods=method or list(METHODS), sample_id=sample, id_column=id_column,
-                 use=use, allow_incomplete=allow_incomplete, out_dir=out)
+                 use=use, allow_incomplete=allow_incomplete, out_dir=out,
+                 intensities=intensities)
     for warning in result.warnings:
         err_console.print(f"[bold yellow]warning:[/] {warning}")
     frame = result.table

@@ -9,7 +9,14 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from replicoder.cli.common import HostOption, PortOption, StudyOption, console, study_at
+from replicoder.cli.common import (
+    HostOption,
+    PortOption,
+    StudyOption,
+    console,
+    err_console,
+    study_at,
+)
 from replicoder.errors import ReplicoderError
 
 review_app = typer.Typer(invoke_without_command=True, no_args_is_help=False)
@@ -238,6 +245,7 @@ def adjudicate(
     Example: replicoder review adjudicate --doc 1234 --labels 3 --coder anna
     """
     from replicoder.review import adjudication as agr
+    from replicoder.review.policy import party_adjudication
     from replicoder.review.server import default_coder
     from replicoder.review.session import check_name
 
@@ -258,7 +266,8 @@ def adjudicate(
         name = coder or default_coder()
         check_name(name)
         codes = [c.strip() for c in (labels or "").split(",") if c.strip()]
-        agr.adjudicate(store, st.codebook, name, doc, codes, unclear)
+        agr.adjudicate(store, st.codebook, name, doc, codes, unclear,
+                       allow_party=party_adjudication(st))
     console.print(f"Adjudicated {doc}: {','.join(codes) or 'unclear'} ({name}).")
 
 
@@ -281,3 +290,7 @@ def export_verified(
     result = do_export(study_at(study), out)
     console.print(f"Wrote {result.rows:,} verified documents to {result.path} "
                   f"(sha256 {result.sha256[:12]}…).")
+    if result.party_adjudicated:
+        err_console.print(f"note: {result.party_adjudicated:,} of them were adjudicated by one "
+                          "of their own coders ([review] party_adjudication = true in "
+                          "replicoder.toml); the manifest lists them.")

@@ -12,6 +12,7 @@ from replicoder import importer
 from replicoder import study as study_mod
 from replicoder.cli.common import StudyOption, console, study_at
 from replicoder.cli.tables import label_table
+from replicoder.errors import listed
 
 
 def register(app: typer.Typer) -> None:
@@ -102,6 +103,10 @@ def import_(
     encoding: Annotated[str, typer.Option(
         help="Text encoding of the file (a Python codec name: utf-8, cp1252, latin-1).")
     ] = "utf-8",
+    update_labels: Annotated[bool, typer.Option(
+        "--update-labels", help="Documents already in the study whose gold labels the file "
+        "changes get the file's labels (recorded in the run manifest); without it such a "
+        "change stops the import.")] = False,
     study: StudyOption = Path("."),
 ) -> None:
     """Import documents (and optional gold labels) into the study.
@@ -124,7 +129,7 @@ def import_(
             st, file, text=text, id=id, labels=labels, sep=sep, labels_format=labels_format,
             meta=meta or [],
             unknown_labels=unknown_labels, empty=empty,
-            empty_labels=empty_labels, encoding=encoding,
+            empty_labels=empty_labels, encoding=encoding, update_labels=update_labels,
             progress=lambda n: bar.update(task, completed=n),
         )
     console.print(
@@ -133,10 +138,13 @@ def import_(
     )
     if result.gold_filled:
         console.print(f"Gave gold labels to {result.gold_filled:,} documents that had none.")
+    if result.gold_updated:
+        console.print(f"Replaced the gold labels of {result.gold_updated:,} documents "
+                      "(--update-labels; listed in the run manifest).")
     if result.skipped_empty:
         console.print(f"Skipped {result.skipped_empty:,} rows with an empty text.")
     if result.dropped_unknown:
-        codes = ", ".join(f"{c!r}" for c in result.unknown_labels)
+        codes = listed([repr(c) for c in result.unknown_labels])
         console.print(f"Left out {result.dropped_unknown:,} rows with labels not in the "
                       f"codebook ({codes}).")
     if result.empty_label_cells:

@@ -169,6 +169,10 @@ def classify(
                                                      "1).")] = None,
     gpus_per_worker: Annotated[float, typer.Option(help="GPUs per Ray actor where the "
                                                         "cluster has GPUs.")] = 1.0,
+    skip_unreadable: Annotated[bool, typer.Option(
+        "--skip-unreadable", help="--engine ray on a folder or glob: leave out the files it "
+        "cannot read (.txt, .xlsx, ...; listed in a warning and the manifest) instead of "
+        "stopping.")] = False,
     study: StudyOption = Path("."),
 ) -> None:
     """Label a corpus with a trained model: per-label scores, labels and provenance.
@@ -185,12 +189,17 @@ def classify(
 
     Example: replicoder classify corpus.csv --model bills --out coded.parquet --id doc_id
     """
+    if skip_unreadable and engine != "ray":
+        from replicoder.errors import ReplicoderError
+
+        raise ReplicoderError("--skip-unreadable is for --engine ray on a folder or glob; "
+                              "the local engine reads one file")
     if engine == "ray":
         _classify_ray(model, out, input, text, id, batch_size, checkpoint_every,
                       route_below, route_to, address, workers,
-                      0.0 if device == "cpu" else gpus_per_worker, study)
+                      0.0 if device == "cpu" else gpus_per_worker, study, skip_unreadable)
         return
-    from replicoder.classify.local import classify as run_classify
+    from replicoder.classify.local.local import classify as run_classify
 
     with Bars() as progress:
         result = run_classify(study_at(study), model, out, input=input, text=text,
@@ -204,13 +213,13 @@ def classify(
         f"{routed}: {result.out}"
     )
     for warning in result.warnings:
-        err_console.print(f"warning: {warning}; check the --id column of the input")
+        err_console.print(f"warning: {warning}")
 
 
 def _classify_ray(model: str, out: Path, input: Path | None, text: str, id: str | None,
                   batch_size: int, checkpoint_every: int, route_below: float | None,
                   route_to: str | None, address: str | None, workers: int | None,
-                  gpus_per_worker: float, study: Path) -> None:
+                  gpus_per_worker: float, study: Path, skip_unreadable: bool) -> None:
     from replicoder.errors import ReplicoderError
 
     if input is None:
@@ -219,14 +228,17 @@ def _classify_ray(model: str, out: Path, input: Path | None, text: str, id: str 
     if route_below is not None or route_to is not None:
         raise ReplicoderError("routing to an annotator runs with the local engine only; "
                               "leave out --engine ray")
-    from replicoder.classify.ray_engine import classify_ray
+    from replicoder.classify.local.ray_engine import classify_ray
 
     result = classify_ray(study_at(study), model, input, out, text=text, id_column=id,
                           address=address, workers=workers, gpus_per_worker=gpus_per_worker,
-                          batch_size=batch_size, block_rows=checkpoint_every)
+                          batch_size=batch_size, block_rows=checkpoint_every,
+                          skip_unreadable=skip_unreadable)
     resumed = f" ({result.resumed_blocks} blocks were done before)" \
         if result.resumed_blocks else ""
     console.print(
         f"Classified {result.documents} documents in {result.blocks} blocks{resumed} at "
         f"{result.docs_per_s:.1f} docs/s: {result.out}"
     )
+    for warning in result.warnings:
+        err_console.print(f"warning: {warning}")

@@ -27,7 +27,8 @@ import pandas as pd
 
 from replicoder import atomic
 from replicoder.errors import ReplicoderError
-from replicoder.estimate.shares import METHODS, Population, Shares, estimate_shares
+from replicoder.estimate.corpus.corpus.shares import METHODS, Population, Shares, estimate_shares
+from replicoder.estimate.inputs import Targets, label_matrix, score_matrix
 from replicoder.hashing import input_sha256
 from replicoder.io.tables import column_values, read_table
 from replicoder.review import design as sampling
@@ -47,45 +48,6 @@ class EstimateResult:
     table: pd.DataFrame
     warnings: list[str]
     manifest: dict[str, Any]
-
-
-def _label_matrix(frame: pd.DataFrame, codes: list[str], path: Path) -> np.ndarray:
-    if "labels" not in frame.columns:
-        raise ReplicoderError(
-            f"{path}: no 'labels' column; give the output of `replicoder classify` (codes "
-            "joined by ';' in a 'labels' column)")
-    col = {c: j for j, c in enumerate(codes)}
-    out = np.zeros((len(frame), len(codes)), dtype=np.float64)
-    unknown: Counter[str] = Counter()
-    for i, cell in enumerate(frame["labels"].tolist()):
-        text = "" if cell is None or (isinstance(cell, float) and cell != cell) else str(cell)
-        for code in (c.strip() for c in text.split(";")):
-            if not code:
-                continue
-            if code in col:
-                out[i, col[code]] = 1.0
-            else:
-                unknown[code] += 1
-    if unknown:
-        listed = ", ".join(f"{c!r} ({n} rows)" for c, n in unknown.most_common(5))
-        raise ReplicoderError(
-            f"{path}: the 'labels' column has codes that are not in the study's codebook: "
-            f"{listed}; classify with a model trained on this study's codebook")
-    return out
-
-
-def _score_matrix(frame: pd.DataFrame, codes: list[str], path: Path) -> np.ndarray:
-    missing = [f"score_{c}" for c in codes if f"score_{c}" not in frame.columns]
-    if missing:
-        raise ReplicoderError(
-            f"{path}: --use scores needs a score column per label; {missing[0]!r} is missing "
-            f"({len(missing)} in all). Use --use labels")
-    scores = np.array(frame[[f"score_{c}" for c in codes]].to_numpy(dtype=np.float64))
-    if not np.isfinite(scores).all() or scores.min() < 0 or scores.max() > 1:
-        raise ReplicoderError(
-            f"{path}: --use scores needs probabilities between 0 and 1, but the scores run "
-            f"from {np.nanmin(scores):.3g} to {np.nanmax(scores):.3g}; use --use labels")
-    return scores
 
 
 def _sample(study: Study, sample_id: str | None) -> StoredSample | None:
@@ -130,7 +92,7 @@ def _strata(study: Study, sample: StoredSample, ids: list[str], frame: pd.DataFr
     return values
 
 
-def _verified(study: Study, sample: StoredSample, codes: list[str], allow_incomplete: bool
+def _verified(study: Study, sample: StoredSample, targets: Targets, allow_incomplete: bool
               ) -> dict[str, np.ndarray]:
     with study.store() as store:
         labels = store.verified_labels()
@@ -142,40 +104,29 @@ def _verified(study: Study, sample: StoredSample, codes: list[str], allow_incomp
             "reviewed). Finish their review (`replicoder review`, `review adjudicate`); only "
             "with --allow-incomplete are the verified ones used, which is valid only if the "
             "rest is missing at random")
-    col = {c: j for j, c in enumerate(codes)}
-    out: dict[str, np.ndarray] = {}
-    for doc_id in sample.docs:
-        if doc_id in labels:
-            row = np.zeros(len(codes))
-            for code in labels[doc_id]:
-                row[col[code]] = 1.0
-            out[doc_id] = row
-    return out
+    return {doc_id: targets.row(labels[doc_id], f"document {doc_id!r}")
+            for doc_id in sample.docs if doc_id in labels}
 
 
-def _known(study: Study, codes: list[str], before: str | None) -> dict[str, np.ndarray]:
+def _known(study: Study, targets: Targets, before: str | None) -> dict[str, np.ndarray]:
     """Documents humans verified before ``before`` (all verified ones when None)."""
     with study.store() as store:
         labels = store.verified_labels()
         first = store.first_decided()
-    col = {c: j for j, c in enumerate(codes)}
-    out: dict[str, np.ndarray] = {}
-    for doc_id, codes_set in labels.items():
-        if before is None or first.get(doc_id, before) < before:
-            row = np.zeros(len(codes))
-            for code in codes_set:
-                row[col[code]] = 1.0
-            out[doc_id] = row
-    return out
+    return {doc_id: targets.row(values, f"document {doc_id!r}")
+            for doc_id, values in labels.items()
+            if before is None or first.get(doc_id, before) < before}
 
 
 def estimate(study: Study, predictions: Path, *, by: Sequence[str] = (), level: float = 0.95,
              methods: Sequence[str] = METHODS, sample_id: str | None = None,
              id_column: str = "id", use: str = "labels", allow_incomplete: bool = False,
-             out_dir: Path | None = None, figure: bool = True) -> EstimateResult:
+             out_dir: Path | None = None, figure: bool = True,
+             intensities: bool = False) -> EstimateResult:
     """Estimate every label's share in ``predictions`` (and per ``by`` group); write
     shares.csv, shares.parquet, shares.png and manifest.json to ``out_dir`` (default
-    runs/<id>/)."""
+    runs/<id>/). In a graded study the shares are of label presence, and with
+    ``intensities`` also of each label x intensity (``code:intensity``)."""
     predictions = Path(predictions)
     if use not in USES:
         raise ReplicoderError(f"--use {use}: choose labels or scores")
@@ -185,13 +136,18 @@ def estimate(study: Study, predictions: Path, *, by: Sequence[str] = (), level: 
     bad = [m for m in methods if m not in METHODS]
     if bad:
         raise ReplicoderError(f"--method {bad[0]}: choose from {', '.join(METHODS)}")
-    codes = study.codebook.codes
+    if intensities and not study.codebook.graded:
+        raise ReplicoderError(f"--intensities: codebook {study.codebook.name!r} is not graded "
+                              "(it has no intensities); leave the option out")
+    targets = Targets(study.codebook, intensities)
+    codes = targets.keys
     frame = read_table(predictions, id_column)
     if frame.empty:
         raise ReplicoderError(f"{predictions}: no documents")
     ids = frame[id_column].tolist()
-    counted = _label_matrix(frame, codes, predictions)
-    predicted = counted.copy() if use == "labels" else _score_matrix(frame, codes, predictions)
+    counted = label_matrix(frame, targets, predictions)
+    predicted = counted.copy() if use == "labels" else score_matrix(frame, targets,
+                                                                     predictions)
     needs_sample = any(m != "classify-and-count" for m in methods)
     sample = _sample(study, sample_id) if needs_sample or sample_id else None
     if needs_sample and sample is None:
@@ -205,8 +161,8 @@ def estimate(study: Study, predictions: Path, *, by: Sequence[str] = (), level: 
     if sample is not None:
         _check_population(sample, ids, predictions)
         strata = _strata(study, sample, ids, frame, predictions)
-        verified = _verified(study, sample, codes, allow_incomplete)
-    known = _known(study, codes, sample.created_at if sample else None)
+        verified = _verified(study, sample, targets, allow_incomplete)
+    known = _known(study, targets, sample.created_at if sample else None)
     row_of = {d: i for i, d in enumerate(ids)}
     for doc_id, row in known.items():
         if doc_id in row_of:
@@ -215,7 +171,7 @@ def estimate(study: Study, predictions: Path, *, by: Sequence[str] = (), level: 
     columns = {c: frame[c].tolist() for c in by if c in frame.columns}
     values = [[str(v) for v in column_values(study, ids, c, columns, predictions)] for c in by]
     groups = list(zip(*values, strict=True)) if by else [()] * len(ids)
-    names = {lab.code: lab.name for lab in study.codebook.labels}
+    names = targets.names
     result = estimate_shares(codes, Population(ids, predicted, counted, strata, groups),
                              verified, methods=methods, level=level, names=names,
                              group_names=list(by))
@@ -225,7 +181,7 @@ def estimate(study: Study, predictions: Path, *, by: Sequence[str] = (), level: 
     out = Path(out_dir) if out_dir else run.dir
     _write(table, out)
     if figure:
-        from replicoder.estimate.figure import shares_figure
+        from replicoder.estimate.corpus.corpus.figure import shares_figure
 
         shares_figure(table, list(by), out / "shares.png")
     manifest = run.write({
@@ -233,6 +189,7 @@ def estimate(study: Study, predictions: Path, *, by: Sequence[str] = (), level: 
                                           "sha256": input_sha256(predictions),
                                           "documents": len(ids), "id_column": id_column},
         "by": list(by), "level": level, "methods": methods, "use": use,
+        "intensities": intensities,
         "sample_id": sample.sample_id if sample else None,
         "sample_design": sample.design if sample else None,
         "verified_documents": len(verified), "allow_incomplete": allow_incomplete,

@@ -200,7 +200,8 @@ def _documents(table: Table, text: str, id_column: str | None
                 f"{table.path}, {table.where} {row_no}: the text in column {text!r} is empty; "
                 "remove the row or fill in its text"
             )
-        yield row_no, str(record.get(id_column)) if id_column else str(row_no), body
+        doc_id = record.get(id_column) if id_column else row_no
+        yield row_no, "" if doc_id is None else str(doc_id), body
 
 
 def _open_delimited(path: Path, fmt: str, encoding: str, begin: Start | None) -> Table:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from replicoder.errors import ReplicoderError
+from replicoder.errors import ReplicoderError, summarise
 from replicoder.study import Study
 
 __all__ = ["column_values", "read_ids_and_columns", "read_table"]
@@ -45,6 +45,7 @@ def read_table(path: Path, id_column: str = "id") -> pd.DataFrame:
         raise ReplicoderError(
             f"{path}: no column {id_column!r}; the columns are: "
             f"{', '.join(map(str, frame.columns))}. Name the id column with --id")
+    _check_ids(frame, id_column, path)
     frame[id_column] = frame[id_column].astype(str)
     dupes = frame[id_column][frame[id_column].duplicated()]
     if len(dupes):
@@ -52,6 +53,19 @@ def read_table(path: Path, id_column: str = "id") -> pd.DataFrame:
             f"{path}: id {dupes.iloc[0]!r} appears {int((frame[id_column] == dupes.iloc[0]).sum())}"
             f" times ({len(dupes)} repeated rows); each document must appear once")
     return frame
+
+
+def _check_ids(frame: pd.DataFrame, id_column: str, path: Path) -> None:
+    """Every row needs an id: an empty or null one is an error naming the rows."""
+    values = frame[id_column]
+    blank = values.isna() | values.astype(str).str.strip().eq("")
+    if blank.any():
+        rows = [str(i + 1) for i in blank.to_numpy().nonzero()[0]]
+        raise ReplicoderError(
+            f"{path}: the id column {id_column!r} is empty or null in {len(rows):,} rows "
+            f"(data rows {summarise(rows)}); every document needs its own id. Fix the id "
+            "column (classify with --id COLUMN naming a column that holds one for every "
+            "document)")
 
 
 def read_ids_and_columns(path: Path, id_column: str, columns: Sequence[str]

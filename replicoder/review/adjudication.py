@@ -66,7 +66,7 @@ def disagreements(store: Store) -> list[Disagreement]:
 def coder_agreement(store: Store, book: Codebook, distance: str | None = None,
                     seed: int = 0) -> AgreementReport:
     """Alpha between coders: nominal for single-label codebooks, MASI for multi-label ones."""
-    from replicoder.metrics.agreement import DISTANCES, alpha_with_interval
+    from replicoder.metrics.labelsets.agreement import DISTANCES, alpha_with_interval
 
     dist = distance or ("masi" if book.multi_label else "nominal")
     if dist not in DISTANCES:
@@ -85,8 +85,12 @@ def coder_agreement(store: Store, book: Codebook, distance: str | None = None,
 
 
 def adjudicate(store: Store, book: Codebook, adjudicator: str, doc_id: str,
-               labels: Collection[str], unclear: bool = False) -> Adjudication:
-    """Record the final labels of a document the coders disagreed on (latest one wins)."""
+               labels: Collection[str], unclear: bool = False, *,
+               allow_party: bool = False) -> Adjudication:
+    """Record the final labels of a document the coders disagreed on (latest one wins).
+
+    Only a coder who did not decide the document may, unless ``allow_party`` (the study's
+    ``[review] party_adjudication = true``)."""
     if not store.documents([doc_id]):
         raise ReplicoderError(f"document {doc_id!r} is not in this study")
     decided = store.decisions_by_doc().get(doc_id, {})
@@ -97,6 +101,13 @@ def adjudicate(store: Store, book: Codebook, adjudicator: str, doc_id: str,
             f"document {doc_id!r} has no disagreement to adjudicate: {why}; only documents "
             "the coders disagree on (or flagged unclear) are adjudicated"
         )
+    if adjudicator in decided and not allow_party:
+        raise ReplicoderError(
+            f"document {doc_id!r}: {adjudicator!r} is one of its coders "
+            f"({', '.join(sorted(decided))}), so cannot adjudicate it; a third coder "
+            "adjudicates (replicoder review adjudicate --coder NAME). A study that allows "
+            "it on purpose sets party_adjudication = true under [review] in replicoder.toml "
+            "(the export then reports it)")
     check_codes(book, labels, f"document {doc_id!r}")
     if book.graded and not unclear:
         graded.check(book, labels, f"document {doc_id!r}")

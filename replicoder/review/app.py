@@ -24,6 +24,7 @@ from replicoder.errors import ReplicoderError
 from replicoder.labels import graded
 from replicoder.review import adjudication, session
 from replicoder.review.export import display_name
+from replicoder.review.policy import party_adjudication
 from replicoder.review.security import CoderKeys, guard
 from replicoder.store import Store
 from replicoder.study import Study
@@ -65,6 +66,7 @@ def create_app(study: Study, coder: str | None = None, token: str | None = None,
         undefined=jinja2.StrictUndefined,
     )
     book = study.codebook
+    allow_party = party_adjudication(study)
     index = {c: i for i, c in enumerate(book.codes)}
     codebook_json = [{"code": lab.code, "name": lab.name, "description": lab.description}
                      for lab in book.labels]
@@ -205,9 +207,10 @@ def create_app(study: Study, coder: str | None = None, token: str | None = None,
     @app.post("/api/c/{name}/adjudicate")
     def adjudicate(name: str, body: AdjudicateBody) -> dict[str, str]:
         with store_for(name, assigned=False) as store:
-            adjudication.adjudicate(store, book, name, body.doc_id, body.labels, body.unclear)
+            adjudication.adjudicate(store, book, name, body.doc_id, body.labels, body.unclear,
+                                 allow_party=allow_party)
             pending = [d.doc_id for d in adjudication.disagreements(store)
-                       if d.adjudicated is None]
+                       if d.adjudicated is None and (allow_party or name not in d.labels)]
         nxt = pending[0] if pending else None
         return {"next": doc_url(name, nxt, True) if nxt else coder_url(name, "adjudicate")}
 

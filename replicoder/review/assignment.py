@@ -28,6 +28,8 @@ def parse_coders(text: str) -> list[str]:
     coders = [c.strip() for c in text.split(",") if c.strip()]
     if not coders:
         raise ReplicoderError("--coders: give coder names separated by commas, e.g. a,b,c")
+    for coder in coders:
+        check_name(coder)
     dupes = sorted(c for c, n in Counter(coders).items() if n > 1)
     if dupes:
         raise ReplicoderError(f"--coders: {dupes[0]!r} is listed twice")

@@ -15,6 +15,7 @@ from replicoder import atomic
 from replicoder.errors import ReplicoderError
 from replicoder.labels import graded
 from replicoder.labels.codebook import Codebook
+from replicoder.review.policy import party_adjudicated, party_adjudication
 from replicoder.run import Run
 from replicoder.study import Study
 
@@ -28,6 +29,7 @@ class ExportResult:
     rows: int
     sha256: str
     run_id: str
+    party_adjudicated: int = 0  # documents adjudicated by one of their own coders
 
 
 def _format(out: Path) -> str:
@@ -109,8 +111,12 @@ def export_verified(study: Study, out: Path) -> ExportResult:
         atomic.write_bytes(out, data)
         digest = hashlib.sha256(data).hexdigest()
         run = Run.start(study, "export-verified")
+        by_party = [d for d in party_adjudicated(store) if d in texts]
         run.write({"output": run.relative(out), "output_sha256": digest, "rows": len(rows),
-                   "decisions_logged": store.decision_log_size()},
+                   "decisions_logged": store.decision_log_size(),
+                   "party_adjudication": {"allowed": party_adjudication(study),
+                                          "documents": len(by_party),
+                                          "first": by_party[:100]}},
                   copies=[out.with_name(out.name + ".manifest.json")], store=store)
-    return ExportResult(out, len(rows), digest, run.run_id)
+    return ExportResult(out, len(rows), digest, run.run_id, len(by_party))
 

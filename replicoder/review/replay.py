@@ -18,11 +18,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from replicoder.errors import ReplicoderError
+from replicoder.errors import ReplicoderError, listed
 from replicoder.hashing import input_sha256
 from replicoder.io.readers import open_table
 from replicoder.labels import graded
 from replicoder.labels.codebook import Codebook
+from replicoder.review.replay_guard import check_no_orphans
+from replicoder.review.session import CODER_NAME
 from replicoder.run import Run
 from replicoder.store import Proposal, Store
 from replicoder.store.judgements import Judgement
@@ -101,7 +103,7 @@ def _read(book: Codebook, path: Path, columns: dict[str, str | None], accept: Se
         if column is not None and column not in table.columns:
             raise ReplicoderError(
                 f"{path}: no column {column!r} (asked for by {flag}). Columns in the file: "
-                f"{', '.join(repr(c) for c in table.columns)}"
+                f"{listed([repr(c) for c in table.columns], 50)}"
             )
     rows: list[_Row] = []
     for row_no, record in table.rows:
@@ -113,6 +115,13 @@ def _read(book: Codebook, path: Path, columns: dict[str, str | None], accept: Se
             raise ReplicoderError(f"{where}: empty document id, label or annotator")
         label = _label(book, name, values["--intensity-column"], where)
         coder = values["--coder-column"]
+        if coder and not CODER_NAME.fullmatch(coder):
+            raise ReplicoderError(
+                f"{where}: coder name {coder[:80]!r} is not allowed: use 1-64 ASCII letters, "
+                "digits, '-' or '_' (the review app takes no other names, so such a coder's "
+                "decisions could never be opened or corrected). Rename the coder in the "
+                "file. Nothing was imported."
+            )
         accepted = None
         if columns["--decision-column"] is not None:
             accepted = _decision(values["--decision-column"] or "", accept, reject, where)
@@ -201,10 +210,12 @@ def import_proposals(
     with study.store() as store, store.transaction():
         _check_documents(store, rows, path)
         proposals = _proposals(rows, provenance, run.created_at)
+        decisions = _decisions(book, rows, run.created_at)
+        check_no_orphans(store, path, proposals, decisions)
         store.add_proposals(proposals)
         result.proposals = len(proposals)
         result.annotators.update(r.annotator for r in rows)
-        for decision in _decisions(book, rows, run.created_at):
+        for decision in decisions:
             result.coders[decision.coder] += 1
             result.unclear += decision.unclear
             if _same(store.decision(decision.doc_id, decision.coder), decision):

@@ -18,7 +18,7 @@ def default_coder() -> str:
         name = getpass.getuser()
     except (KeyError, OSError):
         return "coder"
-    clean = "".join(ch for ch in name if ch.isalnum() or ch in "-_")[:64]
+    clean = "".join(ch for ch in name if ch.isascii() and (ch.isalnum() or ch in "-_"))[:64]
     return clean or "coder"
 
 

@@ -119,6 +119,12 @@ class Documents(Base):
                 [(d, c) for d, codes in gold.items() for c in sorted(codes)],
             )
 
+    def replace_gold(self, gold: dict[str, frozenset[str]]) -> None:
+        """Give these documents these gold labels, replacing any they had."""
+        with self.transaction():
+            self.conn.executemany("DELETE FROM gold_labels WHERE doc_id=?", [(d,) for d in gold])
+            self.set_gold(gold)
+
     def count_documents(self, *, labelled: bool | None = None) -> int:
         where = "" if labelled is None else f" WHERE has_gold={int(labelled)}"
         return int(self.conn.execute(f"SELECT COUNT(*) FROM documents{where}").fetchone()[0])

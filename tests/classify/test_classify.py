@@ -15,11 +15,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from paths import BILLS
+from replicoder.classify.local.local import ClassifyStopped, classify
 from test_splits import make_study
 from typer.testing import CliRunner
 
 from replicoder import study as study_mod
-from replicoder.classify.local import ClassifyStopped, classify
 from replicoder.cli import app
 from replicoder.errors import ReplicoderError
 from replicoder.models.tiny import build_tiny
@@ -195,8 +195,11 @@ def test_duplicate_and_empty_ids_are_warned_about(
     corpus.write_text("doc,body\na,tax bill\na,health bill\n,farm bill\n", "utf-8")
     result = classify(st, "m", tmp_path / "out.csv", input=corpus, text="body",
                       id_column="doc")
-    assert result.warnings == ["1 rows have an empty id",
-                               "1 rows repeat an id seen before (ids are not unique)"]
+    assert result.warnings == [
+        "1 rows have an empty id; `replicoder estimate` and `review sample --from` will "
+        "refuse this output; check the --id column of the input",
+        "1 rows repeat an id seen before (ids are not unique); `replicoder estimate` and "
+        "`review sample --from` will refuse this output; check the --id column of the input"]
     res = CliRunner().invoke(app, ["classify", str(corpus), "--model", "m", "--out",
                                    str(tmp_path / "o2.csv"), "--text", "body", "--id", "doc",
                                    "--study", str(st.root)])
@@ -205,7 +208,7 @@ def test_duplicate_and_empty_ids_are_warned_about(
 
 def test_batches_span_checkpoint_blocks(tmp_path: Path,
                                         trained: tuple[study_mod.Study, Path, str]) -> None:
-    from replicoder.classify.local import window_blocks
+    from replicoder.classify.local.local import window_blocks
 
     st, _, _ = trained
     assert window_blocks(256, 1000) == 5 and window_blocks(4, 1000) == 1

@@ -40,9 +40,11 @@ def _state(http: httpx.Client, coder: str) -> dict[str, object]:
 def test_changing_an_intensity_is_reject_plus_add(graded_study: study_mod.Study,
                                                   url: str, tmp_path: Path) -> None:
     with httpx.Client(base_url=url, headers=JSON) as anna, \
-            httpx.Client(base_url=url, headers=JSON) as bob:
+            httpx.Client(base_url=url, headers=JSON) as bob, \
+            httpx.Client(base_url=url, headers=JSON) as carla:
         login(anna, "anna")
         login(bob, "bob")
+        login(carla, "carla")
         state = _state(anna, "anna")
         assert state["intensities"] == ["low", "medium", "high"]
         items = {i["code"]: i for i in state["items"]}  # type: ignore[attr-defined]
@@ -69,12 +71,12 @@ def test_changing_an_intensity_is_reject_plus_add(graded_study: study_mod.Study,
             assert mine.rejected == {"happiness:high", "happiness:low"}
             assert mine.added == {"happiness:medium"}
             assert "d1" not in store.verified_labels()  # the coders differ on the intensity
-        page = anna.get("/c/anna/adjudicate/doc", params={"id": "d1"})
+        page = carla.get("/c/carla/adjudicate/doc", params={"id": "d1"})
         assert page.status_code == 200 and "happiness (medium)" in page.text
-        twice = anna.post("/api/c/anna/adjudicate", json={
+        twice = carla.post("/api/c/carla/adjudicate", json={
             "doc_id": "d1", "labels": ["happiness:high", "happiness:medium"], "unclear": False})
         assert twice.status_code == 400 and "two intensities" in twice.json()["error"]
-        done = anna.post("/api/c/anna/adjudicate", json={
+        done = carla.post("/api/c/carla/adjudicate", json={
             "doc_id": "d1", "labels": ["happiness:medium", "resilience:low"], "unclear": False})
         assert done.status_code == 200, done.text
     out = export_verified(graded_study, tmp_path / "verified.jsonl")
@@ -82,4 +84,4 @@ def test_changing_an_intensity_is_reject_plus_add(graded_study: study_mod.Study,
     assert rows == [{"doc_id": "d1", "text": rows[0]["text"],
                      "labels": ["happiness:medium", "resilience:low"],
                      "label_names": ["happiness (medium)", "resilience (low)"],
-                     "decided_by": "anna", "how": "adjudicated"}]
+                     "decided_by": "carla", "how": "adjudicated"}]

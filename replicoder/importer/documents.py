@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from replicoder.errors import ReplicoderError
+from replicoder.errors import ReplicoderError, clip, listed
 from replicoder.hashing import input_sha256, text_sha256
+from replicoder.importer.gold_changes import GoldChanges
 from replicoder.io.readers import Record, Table, open_table
 from replicoder.labels import graded
 from replicoder.labels.codebook import Codebook
@@ -39,6 +40,8 @@ class ImportResult:
     gold_filled: int = 0
     skipped_empty: int = 0
     dropped_unknown: int = 0
+    gold_changed: int = 0  # documents already present whose gold labels the file changes
+    gold_updated: int = 0  # of those, updated (update_labels)
     empty_label_cells: int = 0  # rows whose label cell was empty
     empty_labels: str = "unlabelled"  # what those rows became: no gold, or gold "no label"
     unknown_labels: Counter[str] = field(default_factory=Counter)
@@ -72,7 +75,9 @@ def dict_labels(value: Any, where: str) -> list[str]:
     if not text:
         return []
     try:
-        parsed = ast.literal_eval(text)
+        tree = ast.parse(text.strip(), mode="eval")
+        _no_repeated_keys(tree.body, where)
+        parsed = ast.literal_eval(tree)
     except (ValueError, SyntaxError, MemoryError, RecursionError) as exc:
         raise ReplicoderError(
             f"{where}: not a dict literal like {{'happiness': 'high'}} ({exc.__class__.__name__}"
@@ -86,6 +91,22 @@ def dict_labels(value: Any, where: str) -> list[str]:
             f"{{'happiness': 'high'}}; got {text[:60]!r}"
         )
     return [graded.join(k.strip(), v.strip()) for k, v in parsed.items()]
+
+
+def _no_repeated_keys(node: ast.expr, where: str) -> None:
+    """A dict literal naming one key twice would keep only the last value: refused, like
+    every other way of giving a label two intensities."""
+    if not isinstance(node, ast.Dict):
+        return
+    seen: set[object] = set()
+    for key in node.keys:
+        if isinstance(key, ast.Constant):
+            if key.value in seen:
+                raise ReplicoderError(
+                    f"{where}: the dict names {clip(str(key.value), 60)!r} twice; a label "
+                    "takes one intensity per document. Keep one of them. Nothing was "
+                    "imported.")
+            seen.add(key.value)
 
 
 class _Labeler:
@@ -105,6 +126,7 @@ class _Labeler:
         self.where = where
         self.unknown: Counter[str] = Counter()
         self.unknown_rows: list[int] = []
+        self.unknown_row_count = 0
         self.multi_rows: list[tuple[int, int]] = []
 
     def items(self, row_no: int, value: Any) -> list[str]:
@@ -137,6 +159,7 @@ class _Labeler:
                 codes.add(code)
         if self.book.graded:
             graded.check(self.book, codes, f"{self.where} {row_no}")
+        self.unknown_row_count += bad
         if bad and len(self.unknown_rows) < SHOW:
             self.unknown_rows.append(row_no)
         if len(codes) > 1 and not self.book.multi_label and len(self.multi_rows) < SHOW:
@@ -161,7 +184,7 @@ def _require_columns(table: Table, wanted: dict[str, str | None]) -> None:
         if column is not None and column not in table.columns:
             raise ReplicoderError(
                 f"{table.path}: no column {column!r} (asked for by {flag}). "
-                f"Columns in the file: {', '.join(repr(c) for c in table.columns)}"
+                f"Columns in the file: {listed([repr(c) for c in table.columns], 50)}"
             )
 
 
@@ -179,6 +202,7 @@ def import_file(
     empty: EmptyTexts = "error",
     empty_labels: EmptyLabels = "unlabelled",
     encoding: str = "utf-8",
+    update_labels: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> ImportResult:
     """Stream ``path`` into the study in one transaction: all rows or, on any error, none.
@@ -189,6 +213,8 @@ def import_file(
     verified gold "no label applies" (multi-label codebooks only). ``labels_format``
     "list" reads cells of codes or names joined by ``sep`` ("happiness:high;resilience:low"
     in a graded codebook); "dict" reads a Python-dict literal of name to intensity.
+    A document already present whose gold labels the file changes stops the import, unless
+    ``update_labels`` (then its gold is replaced, and the change counted in the manifest).
     """
     path = Path(path)
     table = open_table(path, encoding=encoding)
@@ -198,7 +224,7 @@ def import_file(
     if text is None:
         raise ReplicoderError(
             f"{path}: say which column holds the text with --text. "
-            f"Columns: {', '.join(repr(c) for c in table.columns)}"
+            f"Columns: {listed([repr(c) for c in table.columns], 50)}"
         )
     _require_columns(table, {"--text": text, "--id": id, "--labels": labels,
                              **{f"--meta {m}": m for m in meta}})
@@ -216,12 +242,13 @@ def import_file(
                        f"{path}, {table.where}")
     empty_rows: list[int] = []
     conflicts: list[str] = []
+    changes = GoldChanges(update_labels)
     run = Run.start(study, "import")
     now = run.created_at
     options = {"text": text, "id": id, "labels": labels, "sep": sep,
                "labels_format": labels_format, "meta": list(meta),
                "unknown_labels": unknown_labels, "empty": empty, "empty_labels": empty_labels,
-               "encoding": encoding}
+               "encoding": encoding, "update_labels": update_labels}
     store = study.store()
     try:
         with store.transaction():
@@ -230,7 +257,7 @@ def import_file(
             batch: list[tuple[int, str, str, dict[str, Any], frozenset[str] | None]] = []
 
             def flush() -> None:
-                _flush(store, batch, result, conflicts, table)
+                _flush(store, batch, result, conflicts, table, changes)
                 batch.clear()
                 if progress is not None:
                     progress(result.rows_read)
@@ -271,12 +298,15 @@ def import_file(
                     flush()
             flush()
             _check(result, labeler, empty_rows, conflicts, empty, table)
+            changes.check(table)
+            result.gold_changed, result.gold_updated = changes.count, changes.updated
             store.finish_import(import_id, result.rows_read, result.added, now)
             run.write({"input": {"path": run.relative(path), "sha256": sha},
                        "options": options, "rows_read": result.rows_read,
                        "added": result.added, "already_present": result.already_present,
                        "skipped_empty": result.skipped_empty,
-                       "dropped_unknown": result.dropped_unknown}, store=store)
+                       "dropped_unknown": result.dropped_unknown,
+                       "gold_updated": changes.record()}, store=store)
     finally:
         store.close()
     result.unknown_labels = labeler.unknown
@@ -315,12 +345,14 @@ def _flush(
     result: ImportResult,
     conflicts: list[str],
     table: Table,
+    changes: GoldChanges,
 ) -> None:
     if not batch:
         return
     known = store.existing([doc_id for _, doc_id, *_ in batch])
     fresh: dict[str, tuple[int, str, str, dict[str, Any], frozenset[str] | None]] = {}
     fill: dict[str, frozenset[str]] = {}
+    relabel: dict[str, tuple[int, frozenset[str]]] = {}
     for row_no, doc_id, body, meta, gold in batch:
         sha = text_sha256(body)
         prior = known.get(doc_id)
@@ -337,12 +369,16 @@ def _flush(
         result.already_present += 1
         if gold is not None and prior is not None and not prior.has_gold:
             fill[doc_id] = gold
+        elif gold is not None and prior is not None:
+            relabel[doc_id] = (row_no, gold)
     rows = [(d, body, sha, meta, gold) for d, (_, body, sha, meta, gold) in fresh.items()]
     result.added += store.add_documents(rows)
     result.labelled_added += sum(1 for *_, gold in rows if gold is not None)
     if fill:
         store.set_gold(fill)
         result.gold_filled += len(fill)
+    if relabel:
+        changes.compare(store, relabel, table)
 
 
 def _check(
@@ -369,9 +405,10 @@ def _check(
             "codebook.yaml) or fix the rows. Nothing was imported."
         )
     if labeler.unknown and labeler.mode == "error":
-        listing = ", ".join(f"{code!r} ({n} rows)" for code, n in labeler.unknown.most_common())
+        listing = listed([f"{clip(code, 60)!r} ({n} rows)"
+                          for code, n in labeler.unknown.most_common()])
         rows = ", ".join(str(r) for r in labeler.unknown_rows)
-        total = sum(labeler.unknown.values())
+        total = labeler.unknown_row_count
         raise ReplicoderError(
             f"{table.path}: {total} rows carry labels that are not in the codebook: {listing} "
             f"(first at {where}s {rows}). Nothing was imported. Choose one: "

@@ -213,7 +213,7 @@ class PowerRow:
     term: int
     se_pilot: float
     se_all_verified: float  # the corrected estimator's floor: every document verified
-    needed: float  # inf when the target is below the floor
+    needed: float  # inf when even the whole corpus would not reach the target
     needed_sample_only: float
 
 
@@ -226,7 +226,8 @@ def power(d: Data, model: str, target_se: float, lam: float = 1.0) -> list[Power
     Hb^-1 (lam^2 A + lam (D + D')) Hb^-1``, ``G = Hb^-1 E[d d'] Hb^-1``, ``A = mean
     psihat psihat'`` (over the corpus), ``D = mean psihat d'`` and ``E[d d']`` (estimated
     from the pilot with its design weights), ``Hb`` the mean Jacobian. Sample-only needs
-    ``Hb^-1 E[psi psi'] Hb^-1 / se^2``. No clusters, no small-sample factor.
+    ``Hb^-1 E[psi psi'] Hb^-1 / se^2``. No clusters, no small-sample factor. A target
+    that needs more documents than the corpus has is unreachable (``inf``).
     """
     if target_se <= 0:
         raise ReplicoderError(f"--power {target_se}: give a positive standard error")
@@ -254,8 +255,12 @@ def power(d: Data, model: str, target_se: float, lam: float = 1.0) -> list[Power
         fj, gj = float(f[j, j]), float(g[j, j])
         floor = fj + gj / n_all
         need = gj / (target_se**2 - fj) if target_se**2 > fj else float("inf")
+        alone = float(g0[j, j]) / target_se**2
         rows.append(PowerRow(j, float(np.sqrt(max(fj + gj / n_now, 0.0))),
-                             float(np.sqrt(max(floor, 0.0))),
-                             float(np.ceil(need)) if np.isfinite(need) else need,
-                             float(np.ceil(g0[j, j] / target_se**2))))
+                             float(np.sqrt(max(floor, 0.0))), _count(need, n_all),
+                             _count(alone, n_all)))
     return rows
+
+
+def _count(needed: float, n_all: int) -> float:
+    return float(np.ceil(needed)) if np.isfinite(needed) and needed <= n_all else float("inf")

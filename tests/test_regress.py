@@ -1,0 +1,176 @@
+"""The regression estimators on synthetic data: against statsmodels where they must agree,
+and their coverage of a known corpus coefficient."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import statsmodels.api as sm
+
+from replicoder.errors import ReplicoderError
+from replicoder.regress import Data, fit, power, solve, tuned_lambda
+from replicoder.regress_run import design_matrix
+
+
+def corpus(n_docs: int = 3000, seed: int = 0, accuracy: float = 0.85
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """x (intercept, a normal covariate, a 0/1 group), true y, predicted y (errors depend
+    on the covariate, so the naive slope is biased), cluster of each document."""
+    rng = np.random.default_rng(seed)
+    x1, g = rng.normal(size=n_docs), rng.integers(0, 2, n_docs)
+    x = np.column_stack([np.ones(n_docs), x1, g])
+    y = (rng.random(n_docs) < 1 / (1 + np.exp(-(-1 + 0.8 * x1 + 0.5 * g)))).astype(float)
+    flip = rng.random(n_docs) > accuracy - 0.1 * (x1 > 0)
+    yhat = np.where(flip, 1 - y, y)
+    return x, y, yhat, rng.integers(0, 150, n_docs)
+
+
+def srs(x: np.ndarray, y: np.ndarray, yhat: np.ndarray, n: int, seed: int,
+        clusters: np.ndarray | None = None) -> Data:
+    rows = np.sort(np.random.default_rng(seed).choice(len(y), n, replace=False))
+    return Data(x, yhat, rows, y[rows], np.full(n, n / len(y)), clusters)
+
+
+def glm(endog: np.ndarray, exog: np.ndarray, model: str) -> sm.GLM:
+    family = sm.families.Gaussian() if model == "ols" else sm.families.Binomial()
+    return sm.GLM(endog, exog, family=family)
+
+
+@pytest.mark.parametrize("model", ["ols", "logit"])
+def test_sample_only_and_naive_equal_statsmodels(model: str) -> None:
+    x, y, yhat, clusters = corpus()
+    d = srs(x, y, yhat, 400, 1)
+    n, p = 400, 3
+    ours = fit(d, model, "sample-only")
+    theirs = glm(y[d.rows], x[d.rows], model).fit(cov_type="HC0")
+    np.testing.assert_allclose(ours.coef, theirs.params, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(ours.se, theirs.bse * np.sqrt(n / (n - p)), rtol=1e-6)
+    naive = fit(d, model, "naive")
+    ref = glm(yhat, x, model).fit(cov_type="HC0")
+    np.testing.assert_allclose(naive.coef, ref.params, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(naive.se, ref.bse * np.sqrt(3000 / 2997), rtol=1e-6)
+    if model == "ols":
+        hc1 = sm.OLS(y[d.rows], x[d.rows]).fit(cov_type="HC1")
+        np.testing.assert_allclose(ours.se, hc1.bse, rtol=1e-8)
+    grouped = srs(x, y, yhat, 400, 1, clusters)
+    kw = {"groups": clusters[grouped.rows]}
+    clustered = glm(y[grouped.rows], x[grouped.rows], model).fit(cov_type="cluster",
+                                                                 cov_kwds=kw)
+    np.testing.assert_allclose(fit(grouped, model, "sample-only").se, clustered.bse, rtol=1e-6)
+    whole = glm(yhat, x, model).fit(cov_type="cluster", cov_kwds={"groups": clusters})
+    np.testing.assert_allclose(fit(grouped, model, "naive").se, whole.bse, rtol=1e-6)
+
+
+def test_stratified_sample_only_is_weighted_least_squares() -> None:
+    x, y, yhat, _ = corpus()
+    rng = np.random.default_rng(5)
+    stratum = (x[:, 2] == 1)  # oversample group 1: 300 of it, 100 of the rest
+    rows = np.sort(np.concatenate([rng.choice(np.flatnonzero(stratum), 300, replace=False),
+                                   rng.choice(np.flatnonzero(~stratum), 100, replace=False)]))
+    prob = np.where(stratum[rows], 300 / stratum.sum(), 100 / (~stratum).sum())
+    d = Data(x, yhat, rows, y[rows], prob)
+    ours = fit(d, "ols", "sample-only")
+    wls = sm.WLS(y[rows], x[rows], weights=1 / prob).fit(cov_type="HC1")
+    np.testing.assert_allclose(ours.coef, wls.params, rtol=1e-8)
+    np.testing.assert_allclose(ours.se, wls.bse, rtol=1e-8)
+    unweighted = sm.OLS(y[rows], x[rows]).fit().params
+    assert np.abs(unweighted - wls.params).max() > 1e-3  # the weights matter here
+
+
+def test_dsl_is_the_regression_of_the_pseudo_outcome() -> None:
+    x, y, yhat, _ = corpus()
+    d = srs(x, y, yhat, 300, 2)
+    pseudo = yhat.copy()
+    pseudo[d.rows] += (y[d.rows] - yhat[d.rows]) / d.prob
+    ours = fit(d, "ols", "dsl")
+    np.testing.assert_allclose(ours.coef, sm.OLS(pseudo, x).fit().params, rtol=1e-8)
+    assert ours.lam == 1.0
+    perfect = Data(x, y, d.rows, y[d.rows], d.prob)
+    for model in ("ols", "logit"):
+        np.testing.assert_allclose(fit(perfect, model, "dsl").coef,
+                                   fit(perfect, model, "naive").coef, rtol=1e-8)
+
+
+def test_tuned_lambda_lies_between_and_narrows() -> None:
+    x, y, yhat, clusters = corpus(accuracy=0.95)
+    d = srs(x, y, yhat, 300, 3)
+    lam = tuned_lambda(d, "logit")
+    assert 0.0 < lam <= 1.0
+    ppi, dsl, alone = (fit(d, "logit", m) for m in ("ppi", "dsl", "sample-only"))
+    assert ppi.lam == lam
+    assert (ppi.se**2).sum() <= (dsl.se**2).sum() * 1.02
+    assert (ppi.se**2).sum() < (alone.se**2).sum()
+    noise = Data(x, np.random.default_rng(0).integers(0, 2, len(y)).astype(float), d.rows,
+                 d.y, d.prob)
+    assert tuned_lambda(noise, "logit") < 0.2  # useless predictions get little weight
+    with_clusters = Data(x, yhat, d.rows, d.y, d.prob, clusters)
+    assert 0.0 <= tuned_lambda(with_clusters, "ols") <= 1.0
+
+
+@pytest.mark.parametrize("model", ["ols", "logit"])
+def test_corrected_intervals_cover_the_corpus_coefficient(model: str) -> None:
+    x, y, yhat, _ = corpus(n_docs=2000, seed=4, accuracy=0.85)
+    truth = glm(y, x, model).fit().params
+    hits = {m: np.zeros(3) for m in ("dsl", "ppi", "naive", "sample-only")}
+    widths = {m: np.zeros(3) for m in hits}
+    reps = 150
+    for rep in range(reps):
+        d = srs(x, y, yhat, 200, 100 + rep)
+        for method in hits:
+            f = fit(d, model, method)
+            hits[method] += np.abs(f.coef - truth) <= 1.96 * f.se
+            widths[method] += f.se
+    for method in ("dsl", "ppi", "sample-only"):
+        assert (hits[method] / reps).min() >= 0.89, (method, hits[method] / reps)
+    assert (hits["naive"] / reps).min() < 0.5
+    assert (widths["ppi"] < widths["sample-only"]).all()
+
+
+def test_power_predicts_the_standard_error_of_a_larger_sample() -> None:
+    x, y, yhat, _ = corpus(n_docs=6000, seed=6, accuracy=0.9)
+    pilot = srs(x, y, yhat, 150, 7)
+    target = 0.02
+    rows = power(pilot, "ols", target)
+    slope = rows[1]
+    assert slope.se_all_verified < target < slope.se_pilot
+    assert slope.needed_sample_only > slope.needed > 150
+    n = int(slope.needed)
+    se = np.mean([fit(srs(x, y, yhat, n, 50 + k), "ols", "dsl").se[1] for k in range(5)])
+    assert se == pytest.approx(target, rel=0.15)
+    alone = np.mean([fit(srs(x, y, yhat, int(slope.needed_sample_only), 60 + k), "ols",
+                         "sample-only").se[1] for k in range(5)])
+    assert alone == pytest.approx(target, rel=0.15)
+    assert np.isinf(power(pilot, "ols", slope.se_all_verified / 2)[1].needed)
+    with pytest.raises(ReplicoderError, match="positive standard error"):
+        power(pilot, "ols", 0.0)
+
+
+def test_design_matrix_and_its_errors() -> None:
+    x, names, refs = design_matrix({"chamber": ["S", "HR", "S", "HR"], "year": [1, 2, 3, 4]})
+    assert names == ["(intercept)", "chamber=S", "year"] and refs == {"chamber": "HR"}
+    assert x[:, 1].tolist() == [1, 0, 1, 0]
+    x, names, refs = design_matrix({"year": ["2001", "1999", "2000", "2001"]},
+                                   categorical=["year"], reference={"year": "2001"})
+    assert names == ["(intercept)", "year=1999", "year=2000"]
+    with pytest.raises(ReplicoderError, match="covariate 'chamber' is constant"):
+        design_matrix({"chamber": ["S", "S"], "year": [1, 2]})
+    with pytest.raises(ReplicoderError, match="covariate 'year' is constant"):
+        design_matrix({"year": [3.0, 3.0, 3.0]})
+    with pytest.raises(ReplicoderError, match="--reference chamber=X: no document"):
+        design_matrix({"chamber": ["S", "HR"]}, reference={"chamber": "X"})
+    with pytest.raises(ReplicoderError, match="'party' is not one of the covariates"):
+        design_matrix({"chamber": ["S", "HR"]}, reference={"party": "D"})
+
+
+def test_collinear_and_separated_fits_are_refused() -> None:
+    x = np.column_stack([np.ones(6), [0, 1, 0, 1, 0, 1], [0, 2, 0, 2, 0, 2]])
+    with pytest.raises(ReplicoderError, match="collinear"):
+        solve(x, np.ones(6), np.ones(6) * 0.5, "ols")
+    sep = np.column_stack([np.ones(6), [0, 0, 0, 1, 1, 1]])
+    with pytest.raises(ReplicoderError, match="perfectly separated"):
+        solve(sep, np.ones(6), np.array([0, 0, 0, 1, 1, 1.0]), "logit")
+    with pytest.raises(ReplicoderError, match="--model probit"):
+        solve(sep, np.ones(6), np.ones(6), "probit")
+    few = Data(sep, np.zeros(6), np.array([0, 3]), np.array([0.0, 1.0]), np.full(2, 1 / 3))
+    with pytest.raises(ReplicoderError, match="2 verified documents cannot estimate 2"):
+        fit(few, "ols", "sample-only")

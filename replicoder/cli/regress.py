@@ -114,7 +114,8 @@ def regress(
         for r in result.power.itertuples():
             need.add_row(str(r.term)[:32], str(r.method), f"{r.se_now:.4f}",
                          "unreachable" if math.isinf(float(r.needed)) else f"{r.needed:,.0f}",
-                         f"{r.needed_sample_only:,.0f}")
+                         "unreachable" if math.isinf(float(r.needed_sample_only))
+                         else f"{r.needed_sample_only:,.0f}")
         console.print(need)
     console.print(f"Wrote {len(frame):,} rows to {result.out_dir} (coefficients.csv, "
                   f"coefficients.parquet, coefficients.png, manifest.json); run "

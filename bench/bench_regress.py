@@ -100,6 +100,7 @@ def simulate(rest: pd.DataFrame, x: np.ndarray, outcomes: list[str], sizes: list
                                                               strict=True))
                 est = {m: np.full((reps, len(TERMS)), np.nan) for m in METHODS}
                 se = {m: np.full((reps, len(TERMS)), np.nan) for m in METHODS}
+                half = {m: np.full((reps, len(TERMS)), np.nan) for m in METHODS}
                 lam = np.zeros(reps)
                 for rep, rows in enumerate(draws):
                     data = Data(x, yhat, rows, y[rows], np.full(n, n / len(y)))
@@ -109,6 +110,7 @@ def simulate(rest: pd.DataFrame, x: np.ndarray, outcomes: list[str], sizes: list
                         except ReplicoderError:
                             continue  # counted as a failure below
                         est[method][rep], se[method][rep] = f.coef, f.se
+                        half[method][rep] = f.interval(LEVEL)[1] - f.coef
                         if method == "ppi":
                             lam[rep] = f.lam
                 for k, term in enumerate(TERMS):
@@ -116,12 +118,14 @@ def simulate(rest: pd.DataFrame, x: np.ndarray, outcomes: list[str], sizes: list
                                              "truth": float(truth[k]),
                                              "ppi_lambda_mean": float(lam.mean())}
                     for method in METHODS:
-                        e, s = est[method][:, k], se[method][:, k]
+                        e, s, h = est[method][:, k], se[method][:, k], half[method][:, k]
                         ok = ~np.isnan(e)
                         err = e[ok] - truth[k]
                         entry[method] = {
-                            "coverage": float((np.abs(err) <= z * s[ok]).mean()),
-                            "bias": float(err.mean()), "width_mean": float(2 * z * s[ok].mean()),
+                            "coverage": float((np.abs(err) <= h[ok]).mean()),
+                            "bias": float(err.mean()), "width_mean": float(2 * h[ok].mean()),
+                            "coverage_normal": float((np.abs(err) <= z * s[ok]).mean()),
+                            "width_normal_mean": float(2 * z * s[ok].mean()),
                             "rmse": float(np.sqrt((err**2).mean())),
                             "failures": int((~ok).sum())}
                     for method in ("dsl", "ppi"):

@@ -36,7 +36,6 @@ from replicoder.estimate import (
     _verified,
 )
 from replicoder.hashing import input_sha256
-from replicoder.ppi import z_value
 from replicoder.regress import METHODS, MODELS, Data, fit, power
 from replicoder.run import Run
 from replicoder.store import StoredSample
@@ -50,7 +49,8 @@ OUTCOME_FROM = ("labels", "scores")
 CORRECTED = ("dsl", "ppi")
 ESTIMATORS = {
     "dsl": "design-based supervised learning (Egami et al., NeurIPS 2023): regression of "
-           "yhat + R/pi (y - yhat) on the corpus, sandwich variance",
+           "yhat + R/pi (y - yhat) on the corpus, sandwich variance, t interval with "
+           "Satterthwaite degrees of freedom",
     "ppi": "PPI++ (Angelopoulos, Duchi, Zrnic 2024): the DSL equation with the predicted "
            "part weighted by the variance-minimising lambda in [0, 1]",
     "naive": "regression of the predicted outcome as if it were true (robust sandwich)",
@@ -264,17 +264,17 @@ def regress(study: Study, predictions: Path, *, outcome: str, covariates: Sequen
             yhat[row_of[doc_id]] = labels[j]
             replaced += 1
     data = Data(x, yhat, rows, y, prob, clusters)
-    z = z_value(level)
     records = []
     lams: dict[str, float] = {}
     for method in methods:
         result = fit(data, model, method)
         lams[method] = result.lam
+        low, high = result.interval(level)
         for k, term in enumerate(terms):
-            est, se = float(result.coef[k]), float(result.se[k])
-            records.append({"term": term, "method": method, "estimate": est, "se": se,
-                            "low": est - z * se, "high": est + z * se,
-                            "lambda": result.lam, "outcome": code,
+            records.append({"term": term, "method": method,
+                            "estimate": float(result.coef[k]), "se": float(result.se[k]),
+                            "low": float(low[k]), "high": float(high[k]),
+                            "df": float(result.df[k]), "lambda": result.lam, "outcome": code,
                             "outcome_from": outcome_from, "model": model,
                             "documents": len(ids), "verified": len(rows), "level": level})
     table = pd.DataFrame.from_records(records)

@@ -118,12 +118,32 @@ def test_corrected_intervals_cover_the_corpus_coefficient(model: str) -> None:
         d = srs(x, y, yhat, 200, 100 + rep)
         for method in hits:
             f = fit(d, model, method)
-            hits[method] += np.abs(f.coef - truth) <= 1.96 * f.se
-            widths[method] += f.se
+            low, high = f.interval(0.95)
+            hits[method] += (low <= truth) & (truth <= high)
+            widths[method] += high - low
     for method in ("dsl", "ppi", "sample-only"):
         assert (hits[method] / reps).min() >= 0.89, (method, hits[method] / reps)
     assert (hits["naive"] / reps).min() < 0.5
     assert (widths["ppi"] < widths["sample-only"]).all()
+
+
+def test_satterthwaite_degrees_of_freedom() -> None:
+    """Intercept only, sample-only: V = sum_i c_i with c_i = (w (y_i - mean) / sum w)^2,
+    df = 2 V^2 / sum_i (1 - pi) c_i^2; the naive fit (no sampled term) is normal."""
+    x = np.ones((12, 1))
+    y = np.array([1.0, 0, 0, 0, 1, 0])
+    d = Data(x, np.zeros(12), np.arange(6), y, np.full(6, 0.5))
+    f = fit(d, "ols", "sample-only")
+    c = (2 * (y - y.mean()) / 12) ** 2
+    assert f.df[0] == pytest.approx(2 * c.sum() ** 2 / (0.5 * (c**2).sum()))
+    assert f.se[0] ** 2 == pytest.approx(c.sum() * 6 / 5)
+    low, high = f.interval(0.9)
+    from scipy.stats import t
+
+    assert high[0] - f.coef[0] == pytest.approx(t.ppf(0.95, f.df[0]) * f.se[0])
+    naive = fit(Data(x, np.r_[y, y], np.arange(6), y, np.full(6, 0.5)), "ols", "naive")
+    assert np.isinf(naive.df[0])
+    assert naive.interval(0.95)[1][0] - naive.coef[0] == pytest.approx(1.959964 * naive.se[0])
 
 
 def test_power_predicts_the_standard_error_of_a_larger_sample() -> None:

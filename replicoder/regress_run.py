@@ -266,8 +266,13 @@ def regress(study: Study, predictions: Path, *, outcome: str, covariates: Sequen
     data = Data(x, yhat, rows, y, prob, clusters)
     records = []
     lams: dict[str, float] = {}
+    failed: dict[str, str] = {}
     for method in methods:
-        result = fit(data, model, method)
+        try:
+            result = fit(data, model, method)
+        except ReplicoderError as exc:
+            failed[method] = str(exc)
+            continue
         lams[method] = result.lam
         low, high = result.interval(level)
         for k, term in enumerate(terms):
@@ -277,6 +282,9 @@ def regress(study: Study, predictions: Path, *, outcome: str, covariates: Sequen
                             "df": float(result.df[k]), "lambda": result.lam, "outcome": code,
                             "outcome_from": outcome_from, "model": model,
                             "documents": len(ids), "verified": len(rows), "level": level})
+    if len(failed) == len(methods):
+        raise ReplicoderError(next(iter(failed.values())))
+    warnings += [f"--method {m} gave no result: {why}" for m, why in failed.items()]
     table = pd.DataFrame.from_records(records)
     power_table = None
     if power_se is not None:
@@ -328,7 +336,7 @@ def _outcome_code(study: Study, outcome: str) -> str:
 def _power(data: Data, model: str, target: float, terms: list[str], methods: list[str],
            lams: dict[str, float]) -> pd.DataFrame:
     records = []
-    for method in [m for m in CORRECTED if m in methods] or ["dsl"]:
+    for method in [m for m in CORRECTED if m in lams] or ["dsl"]:
         lam = lams.get(method, 1.0)
         for row in power(data, model, target, lam):
             records.append({"term": terms[row.term], "method": method, "lambda": lam,

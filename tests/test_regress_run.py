@@ -153,6 +153,17 @@ def test_clear_errors(tmp_path: Path) -> None:
         regress(st, coded, outcome="health", covariates=["party"])
     with pytest.raises(ReplicoderError, match="--model probit"):
         regress(st, coded, outcome="health", covariates=["chamber"], model="probit")
+    outside = [i for i, d in enumerate(frame["id"]) if d not in set(drawn.doc_ids)][:6]
+    frame.assign(flag=np.isin(np.arange(len(frame)), outside).astype(int)).to_parquet(
+        tmp_path / "flag.parquet", index=False)  # no sampled document has flag = 1
+    partial = regress(st, tmp_path / "flag.parquet", outcome="health", covariates=["flag"],
+                      figure=False)
+    assert set(partial.table["method"]) == {"dsl", "ppi", "naive"}
+    assert any(w.startswith("--method sample-only gave no result: the covariates are "
+                            "collinear") for w in partial.warnings)
+    with pytest.raises(ReplicoderError, match="collinear"):
+        regress(st, tmp_path / "flag.parquet", outcome="health", covariates=["flag"],
+                methods=["sample-only"])
     runner = CliRunner()
     res = runner.invoke(app, ["estimate", "regress", "--predictions", str(coded), "--outcome",
                               "health", "--covariates", "chamber", "--reference", "chamber",

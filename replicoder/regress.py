@@ -36,7 +36,8 @@ import numpy as np
 
 from replicoder.errors import ReplicoderError
 
-__all__ = ["METHODS", "MODELS", "Data", "Fit", "PowerRow", "fit", "power", "solve"]
+__all__ = ["METHODS", "MODELS", "Data", "Fit", "PowerRow", "fit", "power", "solve",
+           "tuned_lambda"]
 
 MODELS = ("ols", "logit")
 METHODS = ("dsl", "ppi", "naive", "sample-only")

@@ -42,7 +42,7 @@ from replicoder.store import StoredSample
 from replicoder.study import Study
 from replicoder.tables import column_values, read_table
 
-__all__ = ["RegressResult", "design_matrix", "regress"]
+__all__ = ["RegressResult", "check_training", "design_matrix", "regress"]
 
 INTERCEPT = "(intercept)"
 OUTCOME_FROM = ("labels", "scores")

@@ -171,6 +171,12 @@ def test_clear_errors(tmp_path: Path) -> None:
     assert res.exit_code != 0 and "write COLUMN=LEVEL" in str(res.exception)
     res = runner.invoke(app, ["estimate", "--study", str(st.root)])
     assert res.exit_code == 2 and "Missing option '--predictions'" in res.output
+    res = runner.invoke(app, ["estimate", "regress", "--help"], terminal_width=200)
+    assert res.exit_code == 0
+    for text in ("--power", "--cluster", "--reference", "--outcome-from", "design-based"):
+        assert text in res.output, text
+    res = runner.invoke(app, ["estimate", "--help"], terminal_width=200)
+    assert res.exit_code == 0 and "regress" in res.output and "--predictions" in res.output
 
     time.sleep(1.1)  # a training after the sample's review: it saw sampled documents
     splits.ensure_split(st)

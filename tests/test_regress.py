@@ -127,6 +127,37 @@ def test_corrected_intervals_cover_the_corpus_coefficient(model: str) -> None:
     assert (widths["ppi"] < widths["sample-only"]).all()
 
 
+def test_stratified_samples_are_weighted_by_their_inclusion_probabilities() -> None:
+    """Group 1 sampled at 4 times the rate of group 0, and the model misses half its
+    positives: with the design's probabilities the corrected intervals cover; with equal
+    weights DSL over-corrects group 1 and misses its coefficient."""
+    x, y, _, _ = corpus(n_docs=2000, seed=8)
+    rng = np.random.default_rng(8)
+    group = x[:, 2] == 1
+    missed = group & (y == 1) & (rng.random(len(y)) < 0.5)
+    yhat = np.where(missed | (rng.random(len(y)) < 0.05), 1 - y, y)
+    truth = glm(y, x, "ols").fit().params
+    sizes = {True: 400, False: 100}
+    hits = {m: np.zeros(3) for m in ("dsl", "ppi", "sample-only")}
+    flat_hits = np.zeros(3)
+    reps = 150
+    for rep in range(reps):
+        r = np.random.default_rng(200 + rep)
+        rows = np.sort(np.concatenate([r.choice(np.flatnonzero(group == g), k, replace=False)
+                                       for g, k in sizes.items()]))
+        prob = np.where(group[rows], 400 / group.sum(), 100 / (~group).sum())
+        d = Data(x, yhat, rows, y[rows], prob)
+        for method in hits:
+            low, high = fit(d, "ols", method).interval(0.95)
+            hits[method] += (low <= truth) & (truth <= high)
+        flat = Data(x, yhat, rows, y[rows], np.full(len(rows), len(rows) / len(y)))
+        low, high = fit(flat, "ols", "dsl").interval(0.95)
+        flat_hits += (low <= truth) & (truth <= high)
+    for method in hits:
+        assert (hits[method] / reps).min() >= 0.9, (method, hits[method] / reps)
+    assert flat_hits[2] / reps < 0.5, flat_hits / reps  # equal weights, unequal draws
+
+
 def test_satterthwaite_degrees_of_freedom() -> None:
     """Intercept only, sample-only: V = sum_i c_i with c_i = (w (y_i - mean) / sum w)^2,
     df = 2 V^2 / sum_i (1 - pi) c_i^2; the naive fit (no sampled term) is normal."""

@@ -119,7 +119,12 @@ def design_matrix(columns: Mapping[str, Sequence[Any]], categorical: Sequence[st
                 numbers = np.asarray([float(v) for v in values], dtype=np.float64)
             except (TypeError, ValueError):
                 numbers = None
-        if numbers is not None and np.isfinite(numbers).all():
+        if numbers is not None and not np.isfinite(numbers).all():
+            bad = int(np.flatnonzero(~np.isfinite(numbers))[0])
+            raise ReplicoderError(
+                f"covariate {column!r} has a missing or infinite value ({values[bad]!r}, row "
+                f"{bad + 1}); a regression needs a number for every document")
+        if numbers is not None:
             if np.ptp(numbers) == 0:
                 raise ReplicoderError(
                     f"covariate {column!r} is constant ({numbers[0]:g} for every document): "

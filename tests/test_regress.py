@@ -207,6 +207,9 @@ def test_design_matrix_and_its_errors() -> None:
         design_matrix({"chamber": ["S", "S"], "year": [1, 2]})
     with pytest.raises(ReplicoderError, match="covariate 'year' is constant"):
         design_matrix({"year": [3.0, 3.0, 3.0]})
+    with pytest.raises(ReplicoderError, match="covariate 'year' has a missing or infinite "
+                                              "value \\('inf', row 2\\)"):
+        design_matrix({"year": ["1", "inf", "3"]})
     with pytest.raises(ReplicoderError, match="--reference chamber=X: no document"):
         design_matrix({"chamber": ["S", "HR"]}, reference={"chamber": "X"})
     with pytest.raises(ReplicoderError, match="'party' is not one of the covariates"):

@@ -223,6 +223,19 @@ def _estimate(d: dict[str, Any]) -> Row:
                                      for w in whole.values()) + " × sample-only")
 
 
+def _regress(d: dict[str, Any]) -> Row:
+    s = d["summary"]
+    return (f"regression coefficients on predicted topics (OLS, logit; {len(d['outcomes'])} "
+            f"topics; chamber + synthetic covariate), {d['reps']} verified samples of n = "
+            f"{', '.join(map(str, d['sizes']))} on {d['corpus_documents']:,} coded bills",
+            "; ".join(f"n={n}: coverage min DSL {s[str(n)]['dsl']['coverage_min']:.3f}, PPI++ "
+                      f"{s[str(n)]['ppi']['coverage_min']:.3f}, naive "
+                      f"{s[str(n)]['naive']['coverage_min']:.3f} (mean "
+                      f"{s[str(n)]['naive']['coverage_mean']:.2f})" for n in d["sizes"]),
+            "width " + ", ".join(f"DSL {s[str(n)]['dsl_width_over_sample_only_mean']:.2f} / "
+                                 f"PPI++ {s[str(n)]['ppi_width_over_sample_only_mean']:.2f}"
+                                 for n in d["sizes"]) + " × sample-only")
+
 def _classify_ray(d: dict[str, Any]) -> Row:
     one, two = d["ray_1"], d["ray_2"]
     return (f"`classify --engine ray` vs the local engine, {d['docs']:,} titles, "
@@ -287,6 +300,7 @@ SUMMARIES: dict[str, Callable[[dict[str, Any]], Row]] = {
     "flourishing_replay": _flourishing_replay,
     "reproduce": _reproduce,
     "estimate": _estimate,
+    "regress": _regress,
     "review_scale": _review_scale,
     "import": _import, "baseline": _baseline, "train": _train, "classify": _classify,
     "annotate": _annotate, "serve": _serve, "prefix": _prefix,

@@ -26,7 +26,7 @@ from typing import Any
 
 from replicoder import atomic
 from replicoder.classify.ids import id_warnings
-from replicoder.classify.local.local.inference import load_model, result_table
+from replicoder.classify.inference import load_model, result_table
 from replicoder.errors import ReplicoderError
 from replicoder.hashing import input_sha256
 from replicoder.io import writers

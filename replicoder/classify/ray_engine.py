@@ -24,7 +24,7 @@ import pyarrow as pa
 
 from replicoder import atomic
 from replicoder.classify.ids import id_warnings
-from replicoder.classify.local.local.blocks import (
+from replicoder.classify.blocks import (
     Block,
     FilePlan,
     input_files,
@@ -71,7 +71,7 @@ class BlockCoder:
                  text: str, id_column: str | None, batch_size: int) -> None:
         import torch
 
-        from replicoder.classify.local.local.inference import load_model
+        from replicoder.classify.inference import load_model
 
         if device == "cpu":
             torch.set_num_threads(threads)
@@ -83,7 +83,7 @@ class BlockCoder:
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
 
     def __call__(self, batch: pa.Table) -> dict[str, list[Any]]:
-        from replicoder.classify.local.local.inference import score_texts
+        from replicoder.classify.inference import score_texts
 
         done: dict[str, list[Any]] = {"key": [], "n": [], "seconds": [], "worker": [],
                                       "load_seconds": []}

@@ -1,4 +1,5 @@
-"""Command: estimate (issue 15): label shares with valid intervals."""
+"""Command group: estimate (issue 15): label shares with valid intervals; its subcommands
+(`estimate regress`) are registered here too."""
 
 from __future__ import annotations
 
@@ -8,17 +9,23 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from replicoder.cli import regress
 from replicoder.cli.common import StudyOption, console, err_console, study_at
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the app."""
-    app.command("estimate")(estimate)
+    """Add `estimate` (shares when called with --predictions) and its subcommands."""
+    group = typer.Typer(invoke_without_command=True, rich_markup_mode="rich")
+    group.callback()(estimate)
+    group.command("regress")(regress.regress)
+    app.add_typer(group, name="estimate")
 
 
 def estimate(
-    predictions: Annotated[Path, typer.Option(
-        help="Classified output of `replicoder classify` (.parquet, .csv, .jsonl, .dta).")],
+    ctx: typer.Context,
+    predictions: Annotated[Path | None, typer.Option(
+        help="Classified output of `replicoder classify` (.parquet, .csv, .jsonl, .dta).")
+    ] = None,
     by: Annotated[list[str] | None, typer.Option(
         help="Estimate shares within each value of this column (of the predictions file, "
         "else the documents' metadata), e.g. year or chamber. Repeatable.")] = None,
@@ -66,9 +73,17 @@ def estimate(
     and manifest.json.
 
     Example: replicoder estimate --predictions coded.parquet --by year --level 0.95
+
+    Subcommand: `replicoder estimate regress` (regressions on predicted labels).
     """
-    from replicoder.estimate.corpus.corpus import estimate as run
-    from replicoder.estimate.corpus.shares import METHODS
+    if ctx.invoked_subcommand is not None:
+        return
+    if predictions is None:
+        err_console.print(f"{ctx.get_usage()}\nTry '{ctx.command_path} --help' for help.\n\n"
+                          "error: Missing option '--predictions' (or a subcommand: regress).")
+        raise typer.Exit(2)
+    from replicoder.estimate.corpus import estimate as run
+    from replicoder.estimate.shares import METHODS
 
     result = run(study_at(study), predictions, by=by or [], level=level,
                  methods=method or list(METHODS), sample_id=sample, id_column=id_column,

@@ -199,7 +199,7 @@ def classify(
                       route_below, route_to, address, workers,
                       0.0 if device == "cpu" else gpus_per_worker, study, skip_unreadable)
         return
-    from replicoder.classify.local.local import classify as run_classify
+    from replicoder.classify.local import classify as run_classify
 
     with Bars() as progress:
         result = run_classify(study_at(study), model, out, input=input, text=text,
@@ -228,7 +228,7 @@ def _classify_ray(model: str, out: Path, input: Path | None, text: str, id: str 
     if route_below is not None or route_to is not None:
         raise ReplicoderError("routing to an annotator runs with the local engine only; "
                               "leave out --engine ray")
-    from replicoder.classify.local.ray_engine import classify_ray
+    from replicoder.classify.ray_engine import classify_ray
 
     result = classify_ray(study_at(study), model, input, out, text=text, id_column=id,
                           address=address, workers=workers, gpus_per_worker=gpus_per_worker,

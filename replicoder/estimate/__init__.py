@@ -3,12 +3,16 @@
 - corpus: ``estimate``: read a classified file and the study's verified random sample;
 - shares: shares per label and group by PPI, classify-and-count or the sample alone (pure);
 - ppi: prediction-powered inference for means (pure numpy, after ppi_py's formulas);
-- figure: the shares with their intervals, per method.
+- figure: the shares with their intervals, per method;
+- coefficients: ``regress``, regressions on predicted labels corrected by the sample;
+- regression: the DSL / PPI++ / naive / sample-only estimators (pure numpy);
+- coefficient_figure: the coefficients with their intervals, per method.
 """
 
+from replicoder.estimate.coefficients import RegressResult, regress
 from replicoder.estimate.corpus import EstimateResult, estimate, share_table
 from replicoder.estimate.ppi import poststratify
 from replicoder.estimate.shares import Population, Share, Shares, estimate_shares
 
-__all__ = ["EstimateResult", "Population", "Share", "Shares", "estimate", "estimate_shares",
-           "poststratify", "share_table"]
+__all__ = ["EstimateResult", "Population", "RegressResult", "Share", "Shares", "estimate",
+           "estimate_shares", "poststratify", "regress", "share_table"]

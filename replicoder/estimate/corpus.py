@@ -27,7 +27,7 @@ import pandas as pd
 
 from replicoder import atomic
 from replicoder.errors import ReplicoderError
-from replicoder.estimate.corpus.corpus.shares import METHODS, Population, Shares, estimate_shares
+from replicoder.estimate.shares import METHODS, Population, Shares, estimate_shares
 from replicoder.estimate.inputs import Targets, label_matrix, score_matrix
 from replicoder.hashing import input_sha256
 from replicoder.io.tables import column_values, read_table
@@ -181,7 +181,7 @@ def estimate(study: Study, predictions: Path, *, by: Sequence[str] = (), level: 
     out = Path(out_dir) if out_dir else run.dir
     _write(table, out)
     if figure:
-        from replicoder.estimate.corpus.corpus.figure import shares_figure
+        from replicoder.estimate.figure import shares_figure
 
         shares_figure(table, list(by), out / "shares.png")
     manifest = run.write({

@@ -66,7 +66,7 @@ def disagreements(store: Store) -> list[Disagreement]:
 def coder_agreement(store: Store, book: Codebook, distance: str | None = None,
                     seed: int = 0) -> AgreementReport:
     """Alpha between coders: nominal for single-label codebooks, MASI for multi-label ones."""
-    from replicoder.metrics.labelsets.agreement import DISTANCES, alpha_with_interval
+    from replicoder.metrics.agreement import DISTANCES, alpha_with_interval
 
     dist = distance or ("masi" if book.multi_label else "nominal")
     if dist not in DISTANCES:

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from paths import BILLS
-from replicoder.classify.local.local import ClassifyStopped, classify
+from replicoder.classify.local import ClassifyStopped, classify
 from test_splits import make_study
 from typer.testing import CliRunner
 
@@ -208,7 +208,7 @@ def test_duplicate_and_empty_ids_are_warned_about(
 
 def test_batches_span_checkpoint_blocks(tmp_path: Path,
                                         trained: tuple[study_mod.Study, Path, str]) -> None:
-    from replicoder.classify.local.local import window_blocks
+    from replicoder.classify.local import window_blocks
 
     st, _, _ = trained
     assert window_blocks(256, 1000) == 5 and window_blocks(4, 1000) == 1

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from replicoder.classify.local.blocks import list_inputs, plan_file, read_block
-from replicoder.classify.local.local import classify
+from replicoder.classify.blocks import list_inputs, plan_file, read_block
+from replicoder.classify.local import classify
 from typer.testing import CliRunner
 
 from replicoder import importer
@@ -32,7 +32,7 @@ from replicoder.models.tiny import build_tiny
 from replicoder.train import TrainConfig, train
 
 ray = pytest.importorskip("ray", reason="install the extra: pip install 'replicoder[ray]'")
-from replicoder.classify.local.ray_engine import classify_ray  # noqa: E402
+from replicoder.classify.ray_engine import classify_ray  # noqa: E402
 
 pytestmark = pytest.mark.timeout(300)
 SAMPLE = Path(str(resources.files("replicoder") / "data" / "cap_bills_sample.csv"))
@@ -208,7 +208,7 @@ def test_bad_input_and_missing_ray(tmp_path: Path, local_ray: None,
                               "--route-below", "0.5", "--route-to", "x"])
     assert isinstance(res.exception, ReplicoderError) and "routing" in str(res.exception)
     monkeypatch.setitem(sys.modules, "ray", None)
-    monkeypatch.delitem(sys.modules, "replicoder.classify.local.ray_engine")
+    monkeypatch.delitem(sys.modules, "replicoder.classify.ray_engine")
     res = runner.invoke(app, [*base, "--out", str(tmp_path / "r2"), "--engine", "ray"])
     assert isinstance(res.exception, ReplicoderError)
     assert "pip install 'replicoder[ray]'" in str(res.exception)

@@ -132,7 +132,11 @@ def _verified(study: Study, sample: StoredSample, codes: list[str], allow_incomp
               ) -> dict[str, np.ndarray]:
     with study.store() as store:
         labels = store.verified_labels()
-    pending = [d for d in sample.docs if d not in labels]
+        pending = [d for d in sample.docs if d not in labels]
+        if pending and allow_incomplete:
+            from replicoder.review.order import check_random_review
+
+            check_random_review(store, sample, len(pending))
     if pending and (not allow_incomplete or len(pending) == len(sample.docs)):
         raise ReplicoderError(
             f"{len(pending)} of the {len(sample.docs)} documents of sample {sample.sample_id} "

@@ -91,22 +91,40 @@ def assign(
         help="Assign only the first N documents (in import order).")] = None,
     only_proposed: Annotated[bool, typer.Option(
         "--only-proposed", help="Assign only documents that have LLM proposals.")] = False,
+    order: Annotated[str, typer.Option(
+        help="Queue order: default (documents with LLM proposals first, import order), "
+        "random, uncertain (smallest model margin first), disagreement (LLM annotators "
+        "disagree most first; needs no label) or diverse (uncertain, in batches of "
+        "dissimilar documents).")] = "default",
+    model: Annotated[str | None, typer.Option(
+        help="uncertain/diverse: a trained model (models/NAME) gives the margins; default: "
+        "TF-IDF + SVM fit on the verified labels so far.")] = None,
+    refresh_every: Annotated[int | None, typer.Option(
+        help="uncertain/diverse without --model: refit TF-IDF and reorder the undecided "
+        "documents every N decisions.")] = 50,
+    batch: Annotated[int, typer.Option(help="diverse: documents per batch.")] = 20,
     study: StudyOption = Path("."),
 ) -> None:
     """Give each document to one coder and an overlap share to two coders.
 
-    Replaces an earlier assignment; decisions already made are kept.
+    Replaces an earlier assignment and order; decisions already made are kept. The order
+    and its inputs (model, labels it was fit on, seed) are recorded in study.db. A steered
+    order (anything but random) decides which documents get reviewed first, so its verified
+    documents are not a random sample: `replicoder estimate` uses only a sample of
+    `review sample` (reviewed in random order) and refuses an incomplete one that a steered
+    order touched.
 
-    Example: replicoder review assign --coders anna,ben,cem --overlap 0.2
+    Example: replicoder review assign --coders anna,ben --overlap 0.2 --order uncertain
     """
     from replicoder.review.assign import assign as do_assign
     from replicoder.review.assign import parse_coders
 
     result = do_assign(study_at(study), parse_coders(coders), overlap, seed=seed, limit=limit,
-                       only_proposed=only_proposed)
+                       only_proposed=only_proposed, order=order, model=model, batch=batch,
+                       refresh_every=refresh_every)
     per = ", ".join(f"{c}: {n:,}" for c, n in result.per_coder.items())
     console.print(f"Assigned {result.documents:,} documents ({result.overlap_docs:,} to two "
-                  f"coders). Per coder: {per}. Run {result.run_id}.")
+                  f"coders) in {order} order. Per coder: {per}. Run {result.run_id}.")
 
 
 @review_app.command("sample")

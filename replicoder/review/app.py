@@ -24,6 +24,7 @@ from replicoder import graded
 from replicoder.errors import ReplicoderError
 from replicoder.review import agreement, session
 from replicoder.review.export import display_name
+from replicoder.review.order import refresh_if_due
 from replicoder.review.security import CoderKeys, guard
 from replicoder.store import Store
 from replicoder.study import Study
@@ -154,6 +155,7 @@ def create_app(study: Study, coder: str | None = None, token: str | None = None,
         with store_for(name) as store:
             session.decide(store, book, name, body.doc_id, body.rejected, body.added,
                            body.unclear, body.seconds)
+            refresh_if_due(study, store)
             nxt = session.next_undecided(store, name)
         return {"next": doc_url(name, nxt) if nxt else coder_url(name)}
 

@@ -9,7 +9,14 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from replicoder.cli.common import HostOption, PortOption, StudyOption, console, study_at
+from replicoder.cli.common import (
+    HostOption,
+    PortOption,
+    StudyOption,
+    console,
+    err_console,
+    study_at,
+)
 from replicoder.errors import ReplicoderError
 
 review_app = typer.Typer(invoke_without_command=True, no_args_is_help=False)
@@ -176,6 +183,58 @@ def sample(
         console.print(table)
     per = ", ".join(f"{c}: {k:,}" for c, k in result.assigned.items())
     console.print(f"Queued for review ({per}): replicoder review --coder {who[0]}")
+
+
+@review_app.command("audit")
+def audit(
+    model: Annotated[str | None, typer.Option(
+        help="Probabilities from this trained model (models/NAME), on the labelled "
+        "documents it was not trained on; default: TF-IDF + logistic regression "
+        "cross-fitted over --folds folds.")] = None,
+    top: Annotated[int, typer.Option(
+        help="Queue at most this many findings (most sure first) for a second coder.")] = 50,
+    folds: Annotated[int, typer.Option(help="Folds of the cross-fitting.")] = 5,
+    labels: Annotated[str, typer.Option(
+        help="Which labels to audit: both (verified, else gold), verified or gold.")
+    ] = "both",
+    coder: Annotated[str | None, typer.Option(
+        help="The second coder who re-reviews the findings (default: the assigned coder "
+        "with the fewest findings who did not decide the document).")] = None,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Only write findings.csv; queue nothing.")] = False,
+    study: StudyOption = Path("."),
+) -> None:
+    """Find gold or verified labels that are probably wrong and queue them for a second
+    coder.
+
+    Every labelled document gets an out-of-sample probability of each label (k-fold
+    cross-fitting: a model fit on the other folds scores it); confident learning
+    (cleanlab) flags a label when the model confidently puts the document in another
+    class. Findings are ranked by how sure they are (lowest probability of the given label
+    first) and written to runs/<id>/findings.csv; the top N go first into a second coder's
+    queue. The original decision is kept: if the second coder disagrees, the document
+    goes to adjudication (`replicoder review adjudicate`). Multi-label codebooks: each
+    code present/absent is judged; graded ones: each label's intensity.
+
+    Example: replicoder review audit --top 40 --coder ben
+    """
+    from replicoder.review.audit import audit as do_audit
+
+    result = do_audit(study_at(study), model=model, top=top, folds=folds, source=labels,
+                      coder=coder, queue=not dry_run)
+    console.print(f"Audited {result.audited:,} labelled documents: {result.flagged:,} labels "
+                  f"look wrong (findings in {result.out}).")
+    if result.queued:
+        table = Table("rank", "document", "label", "model says", "p(label)", "second coder")
+        for f in result.queued[:20]:
+            table.add_row(str(f.rank), f.doc_id, ",".join(sorted(f.labels)),
+                          ",".join(sorted(f.suggested)), f"{f.quality:.3f}", f.second_coder)
+        console.print(table)
+        console.print(f"Queued {len(result.queued):,} for a second review (first in the "
+                      f"queue); run {result.run_id}.")
+    if result.skipped:
+        err_console.print(f"[bold yellow]warning:[/] {result.skipped} findings were not "
+                          "queued: no coder who had not decided them (give --coder NAME)")
 
 
 @review_app.command("agreement")

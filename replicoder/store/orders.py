@@ -129,6 +129,11 @@ class Orders(Base):
             self.conn.executemany("UPDATE queue_keys SET key=? WHERE doc_id=?",
                                   list(zip(sorted(keys), ranked, strict=True)))
 
+    def set_keys(self, keys: dict[str, int]) -> None:
+        with self.transaction():
+            self.conn.executemany("UPDATE queue_keys SET key=? WHERE doc_id=?",
+                                  [(k, d) for d, k in keys.items()])
+
     def queue_keys(self) -> dict[str, int]:
         return {r[0]: int(r[1]) for r in self._rows("SELECT doc_id, key FROM queue_keys")}
 

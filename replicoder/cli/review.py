@@ -358,3 +358,31 @@ def export_verified(
     result = do_export(study_at(study), out)
     console.print(f"Wrote {result.rows:,} verified documents to {result.path} "
                   f"(sha256 {result.sha256[:12]}…).")
+
+
+@export_app.command("corpus")
+def export_corpus(
+    predictions: Annotated[Path, typer.Option(
+        help="Classified output of `replicoder classify` (.parquet, .csv, .jsonl).")],
+    out: Annotated[Path, typer.Option(
+        help="Output file: .csv, .jsonl or .parquet (format chosen by extension).")],
+    id_column: Annotated[str, typer.Option("--id", help="Id column of the predictions.")
+                         ] = "id",
+    study: StudyOption = Path("."),
+) -> None:
+    """Write the whole corpus with its final answers: the humans' where they exist, the
+    model's elsewhere.
+
+    One row per document of --predictions: id, labels, answered_by ('human', 'model' or
+    'annotator' for a routed LLM), who (the coders, e.g. 'anna+ben', or the model's
+    name), how ('single', 'agreed', 'adjudicated' or 'predicted') and model_labels. Use it
+    after `classify --route-below T --route-to review` and a review of the routed
+    documents. A manifest is written next to the file.
+
+    Example: replicoder export corpus --predictions coded.parquet --out final.parquet
+    """
+    from replicoder.review.routing import export_corpus as do_export
+
+    rows, counts, run_id = do_export(study_at(study), predictions, out, id_column)
+    per = ", ".join(f"{k}: {n:,}" for k, n in sorted(counts.items()))
+    console.print(f"Wrote {rows:,} documents to {out} ({per}); run {run_id}.")

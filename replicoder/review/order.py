@@ -36,7 +36,7 @@ from replicoder.store import Store, StoredSample
 from replicoder.study import Study
 
 ORDERS = ("default", "random", "uncertain", "disagreement", "diverse")
-STEERED = ("default", "uncertain", "disagreement", "diverse", "audit")
+STEERED = ("default", "uncertain", "disagreement", "diverse", "audit", "route")
 CANDIDATES = 5  # diverse: a batch is chosen among this many times its size
 
 

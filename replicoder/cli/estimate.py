@@ -9,16 +9,26 @@ import typer
 from rich.table import Table
 
 from replicoder.cli.common import StudyOption, console, err_console, study_at
+from replicoder.errors import ReplicoderError
+
+estimate_app = typer.Typer(invoke_without_command=True, no_args_is_help=False)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the app."""
-    app.command("estimate")(estimate)
+    """Add this module's commands to the app: `estimate` (a group whose own options
+    estimate shares) and its subcommands."""
+    from replicoder.cli import plan
+
+    estimate_app.callback()(estimate)
+    plan.register(estimate_app)
+    app.add_typer(estimate_app, name="estimate")
 
 
 def estimate(
-    predictions: Annotated[Path, typer.Option(
-        help="Classified output of `replicoder classify` (.parquet, .csv, .jsonl, .dta).")],
+    ctx: typer.Context,
+    predictions: Annotated[Path | None, typer.Option(
+        help="Classified output of `replicoder classify` (.parquet, .csv, .jsonl, .dta).")
+    ] = None,
     by: Annotated[list[str] | None, typer.Option(
         help="Estimate shares within each value of this column (of the predictions file, "
         "else the documents' metadata), e.g. year or chamber. Repeatable.")] = None,
@@ -63,6 +73,11 @@ def estimate(
 
     Example: replicoder estimate --predictions coded.parquet --by year --level 0.95
     """
+    if ctx.invoked_subcommand is not None:
+        return
+    if predictions is None:
+        raise ReplicoderError("--predictions: give the classified output of `replicoder "
+                              "classify`, e.g. replicoder estimate --predictions coded.parquet")
     from replicoder.estimate import estimate as run
     from replicoder.shares import METHODS
 

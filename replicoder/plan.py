@@ -9,7 +9,8 @@ the share the model gave the label), of which a share PPV (precision) and FOR (f
 omission rate) carry it. The plan evaluates that interval at its expected counts and finds
 the smallest n whose width is at most W (bisection). PPV and FOR come from a pilot sample
 (the verified documents of the latest `review sample` among the predictions) when there is
-one, each shrunk towards the scores' value with the weight of PRIOR documents; else from
+one, each shrunk towards the value of the scores recalibrated on the pilot
+(:func:`calibrate`) with the weight of PRIOR documents; else from
 the model's scores alone (``score_<code>``: PPV = mean score where predicted, FOR = mean
 score where not; right when the scores are calibrated). Sample-only: a Wilson interval of
 the label's share p = pi * PPV + (1 - pi) * FOR.
@@ -33,7 +34,7 @@ from replicoder.tables import column_values, read_table
 
 __all__ = ["PlanResult", "plan", "ppi_width", "sample_only_width", "sample_size"]
 
-PRIOR = 2.0  # documents' worth of the scores' PPV / FOR added to a pilot's counts
+PRIOR = 20.0  # documents' worth of the scores' PPV / FOR added to a pilot's counts
 MAX_N = 10_000_000
 
 
@@ -118,6 +119,22 @@ def _pilot(study: Study, ids: list[str], codes: list[str], sample_id: str | None
     return out, chosen
 
 
+def calibrate(scores: np.ndarray, pilot: dict[int, np.ndarray]) -> np.ndarray:
+    """The scores recalibrated on the pilot: one logistic fit of the verified 0/1 labels
+    on the scores' logits, pooled over every label (Platt scaling with two parameters, so
+    a pilot of a few hundred documents pins it down although each label has few)."""
+    from sklearn.linear_model import LogisticRegression
+
+    rows = sorted(pilot)
+    y = np.stack([pilot[i] for i in rows]).ravel()
+    if y.min() == y.max():
+        return scores
+    s = np.clip(scores, 1e-6, 1 - 1e-6)
+    logit = np.log(s / (1 - s))
+    fit = LogisticRegression(C=100.0).fit(logit[rows].reshape(-1, 1), y)
+    return np.asarray(fit.predict_proba(logit.reshape(-1, 1))[:, 1].reshape(scores.shape))
+
+
 def plan(study: Study, width: float, *, predictions: Path | None = None,
          by: Sequence[str] = (), level: float = 0.95, sample_id: str | None = None,
          id_column: str = "id") -> PlanResult:
@@ -155,6 +172,9 @@ def plan(study: Study, width: float, *, predictions: Path | None = None,
             "pilot sample, so the model's precision is unknown: give the output of `replicoder "
             "classify` (it writes the scores), or draw and review a small pilot sample first "
             "(`replicoder review sample 50 --seed 1 --from FILE`)")
+    calibrated = scores
+    if scores is not None and pilot:
+        calibrated = calibrate(scores, pilot)
     columns = {c: frame[c].tolist() for c in by if c in frame.columns}
     values = [[str(v) for v in column_values(study, ids, c, columns, predictions)] for c in by]
     groups = list(zip(*values, strict=True)) if by else [()] * len(ids)
@@ -168,13 +188,13 @@ def plan(study: Study, width: float, *, predictions: Path | None = None,
         for j, code in enumerate(codes):
             yj = yhat[rows, j] >= 0.5
             pi = float(yj.mean())
-            if scores is not None:
-                sj = scores[rows, j]
+            if calibrated is not None:
+                sj = calibrated[rows, j]
                 ppv0 = float(sj[yj].mean()) if yj.any() else 0.5
                 fom0 = float(sj[~yj].mean()) if (~yj).any() else 0.5
             else:
                 ppv0 = fom0 = 0.5
-            prior = PRIOR if scores is not None else 1.0
+            prior = PRIOR if calibrated is not None else 1.0
             if in_pilot:
                 pred = np.array([yhat[i, j] >= 0.5 for i in in_pilot])
                 true = np.array([pilot[i][j] for i in in_pilot])

@@ -13,8 +13,10 @@
    scores alone and with a reviewed 200-document pilot; for each label, random samples of
    the planned size and the width of the PPI interval actually obtained.
 
-Writes bench/results/review_order.json. Usage:
-    nice .venv/bin/python bench/bench_review_order.py [--seeds 5]
+Writes bench/results/review_order.json. Usage (all at once, or a part at a time, then
+merged):
+    nice .venv/bin/python bench/bench_review_order.py [--seeds 5] [--diverse-seeds 1]
+    ... --parts learning; ... --parts audit; ... --parts plan; ... --parts merge
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ from replicoder.review.audit import cross_fit, flagged_ranking  # noqa: E402
 from replicoder.review.sample import draw_sample  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
-START, STEP, TOP, TEST = 100, 100, 2000, 1000
+START, STEP, TOP, TEST = 100, 50, 2000, 1000
 
 
 def load() -> pd.DataFrame:
@@ -239,6 +241,16 @@ def main() -> None:
     parser.add_argument("--parts", default="learning,audit,plan")
     parser.add_argument("--diverse-seeds", type=int, default=2)
     args = parser.parse_args()
+    if args.parts == "merge":  # join the files of parts run one at a time
+        merged: dict[str, Any] = {}
+        for part in ("learning", "audit", "plan"):
+            path = RESULTS / f"review_order_{part}.json"
+            merged.update(json.loads(path.read_text()))
+            path.unlink()
+        merged["seconds"] = sum(merged[k].get("seconds", 0) for k in
+                                ("learning_curves", "audit", "plan"))
+        (RESULTS / "review_order.json").write_text(json.dumps(merged, indent=2) + "\n")
+        return
     df = load()
     book = study_mod.init(Path(tempfile.mkdtemp()) / "s", "cap").codebook
     started = time.perf_counter()
@@ -252,10 +264,14 @@ def main() -> None:
         result["learning_curves"]["seconds"] = round(time.perf_counter() - t, 1)
         print(json.dumps(result["learning_curves"], indent=1)[:2000], flush=True)
     if "audit" in parts:
+        t = time.perf_counter()
         result["audit"] = audit_noise(df, book, args.seeds)
+        result["audit"]["seconds"] = round(time.perf_counter() - t, 1)
         print({k: v for k, v in result["audit"].items()}, flush=True)
     if "plan" in parts:
+        t = time.perf_counter()
         result["plan"] = plan_check(df, book, args.width, args.seeds)
+        result["plan"]["seconds"] = round(time.perf_counter() - t, 1)
     result.update({"seconds": round(time.perf_counter() - started, 1),
                    "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
                    "machine": platform.platform(), "python": platform.python_version()})

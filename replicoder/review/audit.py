@@ -265,7 +265,7 @@ def audit(study: Study, *, model: str | None = None, top: int = 50, folds: int =
                     "cross-fitting)")
         if not book.multi_label and not book.graded:  # "no label applies" has no class
             labels = {d: v for d, v in labels.items() if len(v) == 1 and next(iter(v)) in book}
-        ids = sorted(labels, key=lambda d: (kind[d], d))
+        ids = sorted(labels)
         texts = [d.text for d in store.documents(ids)]
     if len(ids) < 2 * folds:
         raise ReplicoderError(

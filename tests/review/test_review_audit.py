@@ -49,6 +49,11 @@ def test_audit_finds_wrong_gold_and_queues_it_for_a_second_coder(tmp_path: Path)
     with st.store() as store:  # anna verified some documents (with the noisy label)
         gold = {d: next(iter(v)) for d, v in store.gold().items()}
         code(store, st, gold, sorted(gold)[:40])
+    with st.store() as store:
+        logged = store.decision_log_size()
+    dry = audit(st, top=2 * len(wrong), coder="ben", queue=False)  # as a run cut short:
+    with st.store() as store:  # it wrote findings.csv only
+        assert store.decision_log_size() == logged and not store.findings()
     result = audit(st, top=2 * len(wrong), coder="ben")
     top = [f.doc_id for f in result.queued]
     assert result.audited == 500 and result.flagged >= len(wrong)
@@ -57,6 +62,9 @@ def test_audit_finds_wrong_gold_and_queues_it_for_a_second_coder(tmp_path: Path)
     assert [f.rank for f in result.queued] == sorted(f.rank for f in result.queued)
     rows = list(csv.DictReader((st.root / result.out).open()))
     assert len(rows) == 500 and rows[0]["flagged"] == "True"
+    assert list(csv.DictReader((st.root / dry.out).open())) == rows  # the rerun: the same
+    with st.store() as store:
+        assert store.decision_log_size() == logged  # and no decision touched
     with st.store() as store:
         assert store.queue("ben")[:len(top)] == top  # first in the second coder's queue
         assert set(store.queue("anna")) == set(store.doc_ids())  # no queue shrank
@@ -92,6 +100,8 @@ def test_audit_errors(tmp_path: Path) -> None:
                                        "--study", str(st2.root)])
     assert res.exit_code == 0, res.output
     assert "Audited 40 labelled documents" in res.output
+    res = CliRunner().invoke(cli_app, ["review", "audit", "--help"])
+    assert "confident learning" in res.output and "--top" in res.output
 
 
 MULTI = """name: m

@@ -41,13 +41,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from data import bills_path  # noqa: E402
 
 from replicoder import run as manifest  # noqa: E402
-from replicoder.review import design as sampling  # noqa: E402
-from replicoder.models.tfidf import TfidfSvm  # noqa: E402
-from replicoder.labels.codebook import load  # noqa: E402
 from replicoder.errors import ReplicoderError  # noqa: E402
+from replicoder.estimate.coefficients import design_matrix  # noqa: E402
 from replicoder.estimate.ppi import z_value  # noqa: E402
 from replicoder.estimate.regression import METHODS, MODELS, Data, fit, solve  # noqa: E402
-from replicoder.estimate.coefficients import design_matrix  # noqa: E402
+from replicoder.labels.codebook import load  # noqa: E402
+from replicoder.models.tfidf import TfidfSvm  # noqa: E402
+from replicoder.review import design as sampling  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 LEVEL = 0.95

@@ -293,7 +293,25 @@ def _flourishing_replay(d: dict[str, Any]) -> Row:
             f"Jaccard {d['jaccard_vs_tfidf']:.2f} × TF-IDF")
 
 
+def _review_order(d: dict[str, Any]) -> Row:
+    lc, au, pl = d["learning_curves"], d["audit"], d["plan"]
+    act = lc["uncertain_labels_to_match_random_2000"]
+    return (f"US bills simulation ({lc['seeds']} seeds): TF-IDF learning curves in review "
+            "order vs random; audit of injected wrong labels; `estimate plan` width vs "
+            "obtained",
+            f"uncertain order matches random's accuracy at 2,000 "
+            f"({lc['random_accuracy_at_2000']:.3f}) with {act['mean']:.0f} ± "
+            f"{act['sd']:.0f} labels; audit recall in top 2k: "
+            f"{au['noise_5pct']['recall_top_2k_mean']:.2f} (5% noise), "
+            f"{au['noise_10pct']['recall_top_2k_mean']:.2f} (10%); plan width error median "
+            f"{pl['pilot']['median_relative_error']:.0%} (pilot), "
+            f"{pl['scores']['median_relative_error']:.0%} (scores)",
+            f"{act['ratio_vs_random']:.2f} × random order's labels; audit "
+            f"{au['noise_5pct']['recall_ratio_vs_random_ranking']:.1f} × a random ranking")
+
+
 SUMMARIES: dict[str, Callable[[dict[str, Any]], Row]] = {
+    "review_order": _review_order,
     "flourishing_import": _flourishing_import,
     "classify_ray": _classify_ray,
     "flourishing_eval": _flourishing_eval,

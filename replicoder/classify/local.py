@@ -185,7 +185,12 @@ def classify(study: Study, model: str, out: Path, *, input: Path | None = None,
                 if position <= done:
                     continue  # written before the job was stopped
                 extra = None
-                if route_below is not None and route_to is not None:
+                if route_below is not None and route_to == "review":
+                    from replicoder.review.routing import to_review
+
+                    extra, n = to_review(study, model, pred, route_below)
+                    routed += n
+                elif route_below is not None and route_to is not None:
                     pred, extra, n = _route(study, pred, [r[1] for r in block], route_below,
                                             route_to)
                     routed += n
@@ -217,6 +222,10 @@ def classify(study: Study, model: str, out: Path, *, input: Path | None = None,
         "seconds_this_call": seconds,
     }, copies=[out.with_name(out.name + ".manifest.json")])
     shutil.rmtree(parts_dir, ignore_errors=True)
+    if route_below is not None and route_to == "review":
+        from replicoder.review.routing import record_route
+
+        record_route(study, run.run_id, model, route_below, routed)
     return ClassifyResult(out, done + count, done, seconds, count / seconds if seconds else 0.0,
                           routed, manifest, warnings)
 

@@ -23,7 +23,6 @@ from typing import Any
 import pyarrow as pa
 
 from replicoder import atomic
-from replicoder.classify.ids import id_warnings
 from replicoder.classify.blocks import (
     Block,
     FilePlan,
@@ -31,6 +30,7 @@ from replicoder.classify.blocks import (
     plan_file,
     read_block,
 )
+from replicoder.classify.ids import id_warnings
 from replicoder.errors import ReplicoderError, summarise
 from replicoder.hashing import input_sha256
 from replicoder.io import writers

@@ -14,10 +14,14 @@ from replicoder.cli.common import StudyOption, console, err_console, study_at
 
 
 def register(app: typer.Typer) -> None:
-    """Add `estimate` (shares when called with --predictions) and its subcommands."""
+    """Add `estimate` (shares when called with --predictions) and its subcommands
+    (`regress`, `plan`)."""
+    from replicoder.cli import plan
+
     group = typer.Typer(invoke_without_command=True, rich_markup_mode="rich")
     group.callback()(estimate)
     group.command("regress")(regress.regress)
+    plan.register(group)
     app.add_typer(group, name="estimate")
 
 
@@ -80,7 +84,8 @@ def estimate(
         return
     if predictions is None:
         err_console.print(f"{ctx.get_usage()}\nTry '{ctx.command_path} --help' for help.\n\n"
-                          "error: Missing option '--predictions' (or a subcommand: regress).")
+                          "error: Missing option '--predictions' (or a subcommand: regress, "
+                          "plan).")
         raise typer.Exit(2)
     from replicoder.estimate.corpus import estimate as run
     from replicoder.estimate.shares import METHODS

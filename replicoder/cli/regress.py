@@ -86,8 +86,8 @@ def regress(
     Example: replicoder estimate regress --predictions coded.parquet --outcome 3
     --covariates chamber --covariates year --cluster sponsor --model logit
     """
-    from replicoder.estimate.regression import METHODS
     from replicoder.estimate.coefficients import regress as run
+    from replicoder.estimate.regression import METHODS
 
     result = run(study_at(study), predictions, outcome=outcome, covariates=covariates,
                  outcome_from=outcome_from, model=model, cluster=cluster,

@@ -98,22 +98,40 @@ def assign(
         help="Assign only the first N documents (in import order).")] = None,
     only_proposed: Annotated[bool, typer.Option(
         "--only-proposed", help="Assign only documents that have LLM proposals.")] = False,
+    order: Annotated[str, typer.Option(
+        help="Queue order: default (documents with LLM proposals first, import order), "
+        "random, uncertain (smallest model margin first), disagreement (LLM annotators "
+        "disagree most first; needs no label) or diverse (uncertain, in batches of "
+        "dissimilar documents).")] = "default",
+    model: Annotated[str | None, typer.Option(
+        help="uncertain/diverse: a trained model (models/NAME) gives the margins; default: "
+        "TF-IDF + SVM fit on the verified labels so far.")] = None,
+    refresh_every: Annotated[int | None, typer.Option(
+        help="uncertain/diverse without --model: refit TF-IDF and reorder the undecided "
+        "documents every N decisions.")] = 50,
+    batch: Annotated[int, typer.Option(help="diverse: documents per batch.")] = 20,
     study: StudyOption = Path("."),
 ) -> None:
     """Give each document to one coder and an overlap share to two coders.
 
-    Replaces an earlier assignment; decisions already made are kept.
+    Replaces an earlier assignment and order; decisions already made are kept. The order
+    and its inputs (model, labels it was fit on, seed) are recorded in study.db. A steered
+    order (anything but random) decides which documents get reviewed first, so its verified
+    documents are not a random sample: `replicoder estimate` uses only a sample of
+    `review sample` (reviewed in random order) and refuses an incomplete one that a steered
+    order touched.
 
-    Example: replicoder review assign --coders anna,ben,cem --overlap 0.2
+    Example: replicoder review assign --coders anna,ben --overlap 0.2 --order uncertain
     """
     from replicoder.review.assignment import assign as do_assign
     from replicoder.review.assignment import parse_coders
 
     result = do_assign(study_at(study), parse_coders(coders), overlap, seed=seed, limit=limit,
-                       only_proposed=only_proposed)
+                       only_proposed=only_proposed, order=order, model=model, batch=batch,
+                       refresh_every=refresh_every)
     per = ", ".join(f"{c}: {n:,}" for c, n in result.per_coder.items())
     console.print(f"Assigned {result.documents:,} documents ({result.overlap_docs:,} to two "
-                  f"coders). Per coder: {per}. Run {result.run_id}.")
+                  f"coders) in {order} order. Per coder: {per}. Run {result.run_id}.")
 
 
 @review_app.command("sample")
@@ -165,6 +183,58 @@ def sample(
         console.print(table)
     per = ", ".join(f"{c}: {k:,}" for c, k in result.assigned.items())
     console.print(f"Queued for review ({per}): replicoder review --coder {who[0]}")
+
+
+@review_app.command("audit")
+def audit(
+    model: Annotated[str | None, typer.Option(
+        help="Probabilities from this trained model (models/NAME), on the labelled "
+        "documents it was not trained on; default: TF-IDF + logistic regression "
+        "cross-fitted over --folds folds.")] = None,
+    top: Annotated[int, typer.Option(
+        help="Queue at most this many findings (most sure first) for a second coder.")] = 50,
+    folds: Annotated[int, typer.Option(help="Folds of the cross-fitting.")] = 5,
+    labels: Annotated[str, typer.Option(
+        help="Which labels to audit: both (verified, else gold), verified or gold.")
+    ] = "both",
+    coder: Annotated[str | None, typer.Option(
+        help="The second coder who re-reviews the findings (default: the assigned coder "
+        "with the fewest findings who did not decide the document).")] = None,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Only write findings.csv; queue nothing.")] = False,
+    study: StudyOption = Path("."),
+) -> None:
+    """Find gold or verified labels that are probably wrong and queue them for a second
+    coder.
+
+    Every labelled document gets an out-of-sample probability of each label (k-fold
+    cross-fitting: a model fit on the other folds scores it); confident learning
+    (cleanlab) flags a label when the model confidently puts the document in another
+    class. Findings are ranked by how sure they are (lowest probability of the given label
+    first) and written to runs/<id>/findings.csv; the top N go first into a second coder's
+    queue. The original decision is kept: if the second coder disagrees, the document
+    goes to adjudication (`replicoder review adjudicate`). Multi-label codebooks: each
+    code present/absent is judged; graded ones: each label's intensity.
+
+    Example: replicoder review audit --top 40 --coder ben
+    """
+    from replicoder.review.audit import audit as do_audit
+
+    result = do_audit(study_at(study), model=model, top=top, folds=folds, source=labels,
+                      coder=coder, queue=not dry_run)
+    console.print(f"Audited {result.audited:,} labelled documents: {result.flagged:,} labels "
+                  f"look wrong (findings in {result.out}).")
+    if result.queued:
+        table = Table("rank", "document", "label", "model says", "p(label)", "second coder")
+        for f in result.queued[:20]:
+            table.add_row(str(f.rank), f.doc_id, ",".join(sorted(f.labels)),
+                          ",".join(sorted(f.suggested)), f"{f.quality:.3f}", f.second_coder)
+        console.print(table)
+        console.print(f"Queued {len(result.queued):,} for a second review (first in the "
+                      f"queue); run {result.run_id}.")
+    if result.skipped:
+        err_console.print(f"[bold yellow]warning:[/] {result.skipped} findings were not "
+                          "queued: no coder who had not decided them (give --coder NAME)")
 
 
 @review_app.command("agreement")
@@ -294,3 +364,31 @@ def export_verified(
         err_console.print(f"note: {result.party_adjudicated:,} of them were adjudicated by one "
                           "of their own coders ([review] party_adjudication = true in "
                           "replicoder.toml); the manifest lists them.")
+
+
+@export_app.command("corpus")
+def export_corpus(
+    predictions: Annotated[Path, typer.Option(
+        help="Classified output of `replicoder classify` (.parquet, .csv, .jsonl).")],
+    out: Annotated[Path, typer.Option(
+        help="Output file: .csv, .jsonl or .parquet (format chosen by extension).")],
+    id_column: Annotated[str, typer.Option("--id", help="Id column of the predictions.")
+                         ] = "id",
+    study: StudyOption = Path("."),
+) -> None:
+    """Write the whole corpus with its final answers: the humans' where they exist, the
+    model's elsewhere.
+
+    One row per document of --predictions: id, labels, answered_by ('human', 'model' or
+    'annotator' for a routed LLM), who (the coders, e.g. 'anna+ben', or the model's
+    name), how ('single', 'agreed', 'adjudicated' or 'predicted') and model_labels. Use it
+    after `classify --route-below T --route-to review` and a review of the routed
+    documents. A manifest is written next to the file.
+
+    Example: replicoder export corpus --predictions coded.parquet --out final.parquet
+    """
+    from replicoder.review.routing import export_corpus as do_export
+
+    rows, counts, run_id = do_export(study_at(study), predictions, out, id_column)
+    per = ", ".join(f"{k}: {n:,}" for k, n in sorted(counts.items()))
+    console.print(f"Wrote {rows:,} documents to {out} ({per}); run {run_id}.")

@@ -154,7 +154,9 @@ def classify(
                                                            "is below this to an annotator.")]
     = None,
     route_to: Annotated[str | None, typer.Option(help="Annotator (from replicoder.toml) for "
-                                                      "routed documents.")] = None,
+                                                      "routed documents, or 'review': queue "
+                                                      "them for the coders, with the model's "
+                                                      "labels as proposals.")] = None,
     device: Annotated[str | None, typer.Option(help="cpu or cuda (default: cuda if "
                                                     "present).")] = None,
     engine: Annotated[Literal["local", "ray"], typer.Option(
@@ -181,7 +183,9 @@ def classify(
     N documents: if the job is killed, run the same command again and it goes on where
     it stopped, without repeating or duplicating rows. With --route-below P --route-to
     A, documents the model is unsure about are answered by annotator A instead (the
-    output says which answer was used).
+    output says which answer was used); with --route-to review they go into the review
+    queue with the model's labels as proposals, and `replicoder export corpus` later gives
+    the humans' answers where they exist and the model's elsewhere.
 
     With --engine ray the blocks of --checkpoint-every documents are spread over a pool
     of Ray actors (GPU actors where the cluster has GPUs); each block becomes one Parquet

@@ -6,13 +6,15 @@
 - figure: the shares with their intervals, per method;
 - coefficients: ``regress``, regressions on predicted labels corrected by the sample;
 - regression: the DSL / PPI++ / naive / sample-only estimators (pure numpy);
+- sample_size: ``plan``, how many documents to verify for an interval of a given width;
 - coefficient_figure: the coefficients with their intervals, per method.
 """
 
 from replicoder.estimate.coefficients import RegressResult, regress
 from replicoder.estimate.corpus import EstimateResult, estimate, share_table
 from replicoder.estimate.ppi import poststratify
+from replicoder.estimate.sample_size import PlanResult, plan
 from replicoder.estimate.shares import Population, Share, Shares, estimate_shares
 
-__all__ = ["EstimateResult", "Population", "RegressResult", "Share", "Shares", "estimate",
-           "estimate_shares", "poststratify", "regress", "share_table"]
+__all__ = ["EstimateResult", "PlanResult", "Population", "RegressResult", "Share", "Shares",
+           "estimate", "estimate_shares", "plan", "poststratify", "regress", "share_table"]

@@ -35,12 +35,12 @@ from replicoder.estimate import (
     _strata,
     _verified,
 )
-from replicoder.hashing import input_sha256
 from replicoder.estimate.regression import METHODS, MODELS, Data, fit, power
+from replicoder.hashing import input_sha256
+from replicoder.io.tables import column_values, read_table
 from replicoder.run import Run
 from replicoder.store import StoredSample
 from replicoder.study import Study
-from replicoder.io.tables import column_values, read_table
 
 __all__ = ["RegressResult", "check_training", "design_matrix", "regress"]
 

@@ -27,8 +27,8 @@ import pandas as pd
 
 from replicoder import atomic
 from replicoder.errors import ReplicoderError
-from replicoder.estimate.shares import METHODS, Population, Shares, estimate_shares
 from replicoder.estimate.inputs import Targets, label_matrix, score_matrix
+from replicoder.estimate.shares import METHODS, Population, Shares, estimate_shares
 from replicoder.hashing import input_sha256
 from replicoder.io.tables import column_values, read_table
 from replicoder.review import design as sampling
@@ -96,7 +96,11 @@ def _verified(study: Study, sample: StoredSample, targets: Targets, allow_incomp
               ) -> dict[str, np.ndarray]:
     with study.store() as store:
         labels = store.verified_labels()
-    pending = [d for d in sample.docs if d not in labels]
+        pending = [d for d in sample.docs if d not in labels]
+        if pending and allow_incomplete:
+            from replicoder.review.order import check_random_review
+
+            check_random_review(store, sample, len(pending))
     if pending and (not allow_incomplete or len(pending) == len(sample.docs)):
         raise ReplicoderError(
             f"{len(pending)} of the {len(sample.docs)} documents of sample {sample.sample_id} "

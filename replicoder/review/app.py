@@ -24,6 +24,7 @@ from replicoder.errors import ReplicoderError
 from replicoder.labels import graded
 from replicoder.review import adjudication, session
 from replicoder.review.export import display_name
+from replicoder.review.order import refresh_if_due
 from replicoder.review.policy import party_adjudication
 from replicoder.review.security import CoderKeys, guard
 from replicoder.store import Store
@@ -116,13 +117,15 @@ def create_app(study: Study, coder: str | None = None, token: str | None = None,
         return RedirectResponse(coder_url(coder), status_code=303)
 
     @app.get("/c/{name}/")
-    def start(name: str) -> Response:
+    def start(name: str, all: bool = False) -> Response:
         with store_for(name) as store:
-            nxt = session.next_undecided(store, name)
+            nxt = session.opening(store, name, include_unproposed=all)
             if nxt is None:
                 prog = session.progress(store, name)
+                left = store.first_undecided(name) is not None
                 return page("done.html", coder=name, progress=prog,
-                            adjudicate=coder_url(name, "adjudicate"))
+                            adjudicate=coder_url(name, "adjudicate"),
+                            unproposed=coder_url(name, "?all=1") if left else None)
         return RedirectResponse(doc_url(name, nxt), status_code=303)
 
     @app.get("/c/{name}/doc", response_class=HTMLResponse)
@@ -154,6 +157,7 @@ def create_app(study: Study, coder: str | None = None, token: str | None = None,
         with store_for(name) as store:
             session.decide(store, book, name, body.doc_id, body.rejected, body.added,
                            body.unclear, body.seconds)
+            refresh_if_due(study, store)
             nxt = session.next_undecided(store, name)
         return {"next": doc_url(name, nxt) if nxt else coder_url(name)}
 

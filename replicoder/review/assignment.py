@@ -6,7 +6,8 @@ import itertools
 import random
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from replicoder.errors import ReplicoderError
 from replicoder.review.session import check_name
@@ -22,6 +23,7 @@ class AssignResult:
     overlap_docs: int
     per_coder: dict[str, int]
     run_id: str
+    order: dict[str, Any] = field(default_factory=dict)
 
 
 def parse_coders(text: str) -> list[str]:
@@ -38,14 +40,20 @@ def parse_coders(text: str) -> list[str]:
 
 def assign(study: Study, coders: Sequence[str], overlap: float = 0.2, *, seed: int | None = None,
            limit: int | None = None, only_proposed: bool = False,
-           doc_ids: Sequence[str] | None = None) -> AssignResult:
+           doc_ids: Sequence[str] | None = None, order: str = "default",
+           model: str | None = None, batch: int = 20,
+           refresh_every: int | None = None) -> AssignResult:
     """Give each document to one coder and a random ``overlap`` share to two coders.
 
     Documents are all of the study's (or those with LLM proposals, or the first ``limit`` of
     those in import order), shuffled with ``seed`` (default: the study's seed). Replaces any
     earlier assignment; decisions already made are kept. ``doc_ids``: assign only these
-    documents (a validation sample).
+    documents (a validation sample). ``order``: the queue order
+    (:mod:`replicoder.review.order`), recorded with its inputs.
     """
+    from replicoder.review import order as ordering
+
+    ordering.check_order(order, refresh_every, batch)
     if not 0.0 <= overlap <= 1.0:
         raise ReplicoderError(f"--overlap {overlap}: give a share between 0 and 1, e.g. 0.2")
     if overlap > 0 and len(coders) < 2:
@@ -84,11 +92,16 @@ def assign(study: Study, coders: Sequence[str], overlap: float = 0.2, *, seed: i
             for c in who:
                 load[c] += 1
                 chosen.append((doc_id, c))
+        ordered = ordering.compute_order(study, store, order, docs, seed=seed, model=model,
+                                         batch=batch)
         run = Run.start(study, "assign")
         with store.transaction():
             store.set_assignments(chosen, now(precise=True))
-            run.write({"coders": list(coders), "overlap": overlap, "assign_seed": seed,
+            ordered = ordering.record_order(store, run.run_id, order, ordered, refresh_every,
+                                            model)
+            run.write({"order": ordered.inputs, "coders": list(coders), "overlap": overlap,
+                       "assign_seed": seed,
                        "limit": limit, "only_proposed": only_proposed,
                        "documents": len(shuffled), "overlap_docs": n_overlap,
                        "per_coder": dict(load)}, store=store)
-    return AssignResult(len(shuffled), n_overlap, dict(load), run.run_id)
+    return AssignResult(len(shuffled), n_overlap, dict(load), run.run_id, ordered.inputs)

@@ -73,7 +73,8 @@ def draw_sample(study: Study, n: int, seed: int, *, source: Path | None = None,
     if coders:
         from replicoder.review.assignment import assign
 
-        result = assign(study, coders, overlap, seed=seed, doc_ids=drawn.doc_ids)
+        result = assign(study, coders, overlap, seed=seed, doc_ids=drawn.doc_ids,
+                        order="random")
         assigned = result.per_coder
         design["assignment_run"] = result.run_id
     with study.store() as store:

@@ -88,6 +88,17 @@ def proposals_for(store: Store, doc_id: str) -> tuple[dict[str, list[str]], list
 
 
 def next_undecided(store: Store, coder: str) -> str | None:
+    """The coder's next undecided document in queue order (documents with proposals come
+    first unless an order was chosen with `review assign --order`)."""
+    return store.first_undecided(coder)
+
+
+def opening(store: Store, coder: str, include_unproposed: bool = False) -> str | None:
+    """The document the app opens on: in a study with LLM proposals, the first undecided
+    one that has proposals (a reject-only review never opens on an empty document) unless
+    ``include_unproposed`` (the coder asked to label documents without any)."""
+    if not include_unproposed and store.has_proposals():
+        return store.first_undecided(coder, proposed_only=True)
     return store.first_undecided(coder)
 
 

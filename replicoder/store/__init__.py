@@ -9,13 +9,15 @@ from replicoder.store.base import Base
 from replicoder.store.cache import LlmCache
 from replicoder.store.documents import Document, Documents
 from replicoder.store.judgements import Judgements
+from replicoder.store.orders import Orders
 from replicoder.store.reviews import Reviews
 from replicoder.store.runs import Runs
 from replicoder.store.samples import Samples, StoredSample
 from replicoder.store.splits import Splits
 
 
-class Store(Documents, Annotations, LlmCache, Reviews, Judgements, Splits, Runs, Samples, Base):
+class Store(Documents, Annotations, LlmCache, Reviews, Judgements, Splits, Runs, Samples, Orders,
+            Base):
     """A connection to a study database with every table group's methods."""
 
 

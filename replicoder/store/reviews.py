@@ -151,15 +151,16 @@ class Reviews(Base):
         return out
 
     def queue(self, coder: str) -> list[str]:
-        """Documents this coder reviews, in import order: the assigned ones, or all documents
-        when no assignment was made."""
+        """Documents this coder reviews, in queue order (``queue_keys``: a chosen order, else
+        documents with proposals first, in import order): the assigned ones, or all
+        documents when no assignment was made."""
         if self.conn.execute("SELECT 1 FROM assignments LIMIT 1").fetchone() is None:
-            return [r[0] for r in self._rows("SELECT doc_id FROM documents ORDER BY seq")]
+            return [r[0] for r in self._rows("SELECT doc_id FROM queue_keys ORDER BY key")]
         return [
             r[0]
             for r in self._rows(
-                "SELECT d.doc_id FROM documents d JOIN assignments a ON a.doc_id=d.doc_id "
-                "WHERE a.coder=? ORDER BY d.seq",
+                "SELECT d.doc_id FROM queue_keys d JOIN assignments a ON a.doc_id=d.doc_id "
+                "WHERE a.coder=? ORDER BY d.key",
                 (coder,),
             )
         ]
@@ -179,9 +180,9 @@ class Reviews(Base):
         return (coder,) if self._assigned_mode() else ()
 
     def queue_seq(self, coder: str, doc_id: str) -> int | None:
-        """The document's import position if it is in this coder's queue, else None."""
+        """The document's queue key if it is in this coder's queue, else None."""
         row = self.conn.execute(
-            f"SELECT d.seq FROM documents d WHERE d.doc_id=? AND {self._in_queue()}",
+            f"SELECT d.key FROM queue_keys d WHERE d.doc_id=? AND {self._in_queue()}",
             (doc_id, *self._queue_params(coder)),
         ).fetchone()
         return int(row[0]) if row else None
@@ -193,30 +194,32 @@ class Reviews(Base):
             "SELECT COUNT(*) FROM assignments WHERE coder=?", (coder,)).fetchone()[0])
 
     def queue_around(self, coder: str, seq: int) -> tuple[int, str | None, str | None]:
-        """(0-based position, previous doc_id, next doc_id) of the document at ``seq``."""
+        """(0-based position, previous doc_id, next doc_id) of the document with key ``seq``."""
         cond, params = self._in_queue(), self._queue_params(coder)
         if self._assigned_mode():
             pos = self.conn.execute(
-                "SELECT COUNT(*) FROM assignments a JOIN documents d ON d.doc_id=a.doc_id "
-                "WHERE a.coder=? AND d.seq<?", (coder, seq)).fetchone()[0]
+                "SELECT COUNT(*) FROM assignments a JOIN queue_keys d ON d.doc_id=a.doc_id "
+                "WHERE a.coder=? AND d.key<?", (coder, seq)).fetchone()[0]
         else:
             pos = self.conn.execute(
-                "SELECT COUNT(*) FROM documents INDEXED BY documents_review_seq WHERE seq<?",
-                (seq,)).fetchone()[0]
+                "SELECT COUNT(*) FROM queue_keys WHERE key<?", (seq,)).fetchone()[0]
         prev = self.conn.execute(
-            f"SELECT d.doc_id FROM documents d WHERE d.seq<? AND {cond} "
-            "ORDER BY d.seq DESC LIMIT 1", (seq, *params)).fetchone()
+            f"SELECT d.doc_id FROM queue_keys d WHERE d.key<? AND {cond} "
+            "ORDER BY d.key DESC LIMIT 1", (seq, *params)).fetchone()
         nxt = self.conn.execute(
-            f"SELECT d.doc_id FROM documents d WHERE d.seq>? AND {cond} "
-            "ORDER BY d.seq LIMIT 1", (seq, *params)).fetchone()
+            f"SELECT d.doc_id FROM queue_keys d WHERE d.key>? AND {cond} "
+            "ORDER BY d.key LIMIT 1", (seq, *params)).fetchone()
         return int(pos), prev[0] if prev else None, nxt[0] if nxt else None
 
-    def first_undecided(self, coder: str) -> str | None:
-        """The first document of the coder's queue (import order) the coder has not decided."""
+    def first_undecided(self, coder: str, proposed_only: bool = False) -> str | None:
+        """The first document of the coder's queue (queue order) the coder has not decided;
+        ``proposed_only``: the first with LLM proposals."""
+        proposed = (" AND EXISTS (SELECT 1 FROM proposals p WHERE p.doc_id=d.doc_id)"
+                    if proposed_only else "")
         row = self.conn.execute(
-            f"SELECT d.doc_id FROM documents d WHERE {self._in_queue()} AND NOT EXISTS "
-            "(SELECT 1 FROM decisions x WHERE x.doc_id=d.doc_id AND x.coder=?) "
-            "ORDER BY d.seq LIMIT 1", (*self._queue_params(coder), coder)).fetchone()
+            f"SELECT d.doc_id FROM queue_keys d WHERE {self._in_queue()} AND NOT EXISTS "
+            f"(SELECT 1 FROM decisions x WHERE x.doc_id=d.doc_id AND x.coder=?){proposed} "
+            "ORDER BY d.key LIMIT 1", (*self._queue_params(coder), coder)).fetchone()
         return row[0] if row else None
 
     def decided_seconds(self, coder: str) -> list[float]:

@@ -15,11 +15,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from paths import BILLS
-from replicoder.classify.local import ClassifyStopped, classify
 from test_splits import make_study
 from typer.testing import CliRunner
 
 from replicoder import study as study_mod
+from replicoder.classify.local import ClassifyStopped, classify
 from replicoder.cli import app
 from replicoder.errors import ReplicoderError
 from replicoder.models.tiny import build_tiny

@@ -19,12 +19,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from replicoder.classify.blocks import list_inputs, plan_file, read_block
-from replicoder.classify.local import classify
 from typer.testing import CliRunner
 
 from replicoder import importer
 from replicoder import study as study_mod
+from replicoder.classify.blocks import list_inputs, plan_file, read_block
+from replicoder.classify.local import classify
 from replicoder.cli import app
 from replicoder.errors import ReplicoderError
 from replicoder.io.readers import open_table

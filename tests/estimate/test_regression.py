@@ -8,8 +8,8 @@ import pytest
 import statsmodels.api as sm
 
 from replicoder.errors import ReplicoderError
-from replicoder.estimate.regression import Data, fit, power, solve, tuned_lambda
 from replicoder.estimate.coefficients import design_matrix
+from replicoder.estimate.regression import Data, fit, power, solve, tuned_lambda
 
 
 def corpus(n_docs: int = 3000, seed: int = 0, accuracy: float = 0.85

@@ -1,0 +1,237 @@
+"""`replicoder estimate plan` (issue 30): how many documents a random validation sample
+needs so that each label's PPI interval has width ``W`` (high - low), per label and group,
+next to the number the sample alone would need.
+
+The estimator is `replicoder estimate`'s: PPI stratified on the predicted label, a Wilson
+interval per stratum, combined by MOVER (:mod:`replicoder.estimate.ppi`). For a simple random sample
+of n documents a label's two strata get ``n * pi`` and ``n * (1 - pi)`` documents (``pi``:
+the share the model gave the label), of which a share PPV (precision) and FOR (false
+omission rate) carry it. The plan evaluates that interval at its expected counts and finds
+the smallest n whose width is at most W (bisection). PPV and FOR come from a pilot sample
+(the verified documents of the latest `review sample` among the predictions) when there is
+one, each shrunk towards the value of the scores recalibrated on the pilot
+(:func:`calibrate`) with the weight of PRIOR documents; else from
+the model's scores alone (``score_<code>``: PPV = mean score where predicted, FOR = mean
+score where not; right when the scores are calibrated). Sample-only: a Wilson interval of
+the label's share p = pi * PPV + (1 - pi) * FOR.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from replicoder.errors import ReplicoderError
+from replicoder.estimate.ppi import mover_sum, wilson, z_value
+from replicoder.io.tables import column_values, read_table
+from replicoder.run import Run
+from replicoder.study import Study
+
+__all__ = ["PlanResult", "plan", "ppi_width", "sample_only_width", "sample_size"]
+
+PRIOR = 20.0  # documents' worth of the scores' PPV / FOR added to a pilot's counts
+MAX_N = 10_000_000
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    table: pd.DataFrame  # one row per group and label
+    totals: dict[str, int]  # n_ppi and n_sample_only: every label within W, all groups
+    source: str  # "pilot" or "scores"
+    pilot: int
+    run_id: str
+    warnings: list[str]
+
+
+def ppi_width(n: float, pi: float, ppv: float, fom: float, z: float) -> float:
+    """Expected width of the stratified PPI interval from a sample of ``n``."""
+    m = np.array([[n * pi], [n * (1 - pi)]])
+    k = np.array([[n * pi * ppv], [n * (1 - pi) * fom]])
+    b = mover_sum(np.array([[pi], [1 - pi]]), wilson(k, m, z))
+    return float(b.high[0] - b.low[0])
+
+
+def sample_only_width(n: float, p: float, z: float) -> float:
+    b = wilson(np.array([n * p]), np.array([n]), z)
+    return float(b.high[0] - b.low[0])
+
+
+def sample_size(width: float, at: Any) -> int:
+    """Smallest n >= 2 with ``at(n) <= width`` (``at`` falls with n)."""
+    if at(MAX_N) > width:
+        return MAX_N
+    low, high = 1, 2
+    while at(high) > width:
+        low, high = high, high * 2
+    while high - low > 1:
+        mid = (low + high) // 2
+        if at(mid) > width:
+            low = mid
+        else:
+            high = mid
+    return max(high, 2)
+
+
+def _predicted(frame: pd.DataFrame, codes: list[str], path: Path) -> np.ndarray:
+    from replicoder.estimate import _label_matrix
+
+    return _label_matrix(frame, codes, path)
+
+
+def _scores(frame: pd.DataFrame, codes: list[str]) -> np.ndarray | None:
+    cols = [f"score_{c}" for c in codes]
+    if not all(c in frame.columns for c in cols):
+        return None
+    s = frame[cols].to_numpy(dtype=np.float64)
+    if not np.isfinite(s).all() or s.min() < 0 or s.max() > 1:
+        return None
+    return np.asarray(s)
+
+
+def _pilot(study: Study, ids: list[str], codes: list[str], sample_id: str | None
+           ) -> tuple[dict[int, np.ndarray], str | None]:
+    """Row index -> verified 0/1 labels of the pilot's documents among the predictions."""
+    with study.store() as store:
+        samples = store.sample_ids()
+        chosen = sample_id or (samples[-1] if samples else None)
+        if chosen is None:
+            return {}, None
+        sample = store.sample(chosen)
+        if sample is None:
+            raise ReplicoderError(f"--sample {sample_id}: no such sample in the study "
+                                  f"(samples: {', '.join(samples[-5:]) or 'none yet'})")
+        verified = store.verified_labels()
+    row = {d: i for i, d in enumerate(ids)}
+    col = {c: j for j, c in enumerate(codes)}
+    out: dict[int, np.ndarray] = {}
+    for d in sample.docs:
+        if d in verified and d in row:
+            y = np.zeros(len(codes))
+            for c in verified[d]:
+                if c in col:
+                    y[col[c]] = 1.0
+            out[row[d]] = y
+    return out, chosen
+
+
+def calibrate(scores: np.ndarray, pilot: dict[int, np.ndarray]) -> np.ndarray:
+    """The scores recalibrated on the pilot: one logistic fit of the verified 0/1 labels
+    on the scores' logits, pooled over every label (Platt scaling with two parameters, so
+    a pilot of a few hundred documents pins it down although each label has few)."""
+    from sklearn.linear_model import LogisticRegression
+
+    rows = sorted(pilot)
+    y = np.stack([pilot[i] for i in rows]).ravel()
+    if y.min() == y.max():
+        return scores
+    s = np.clip(scores, 1e-6, 1 - 1e-6)
+    logit = np.log(s / (1 - s))
+    fit = LogisticRegression(C=100.0).fit(logit[rows].reshape(-1, 1), y)
+    return np.asarray(fit.predict_proba(logit.reshape(-1, 1))[:, 1].reshape(scores.shape))
+
+
+def plan(study: Study, width: float, *, predictions: Path | None = None,
+         by: Sequence[str] = (), level: float = 0.95, sample_id: str | None = None,
+         id_column: str = "id") -> PlanResult:
+    """Sample sizes for PPI intervals of width ``width`` per label (and group)."""
+    if not 0 < width < 1:
+        raise ReplicoderError(f"--width {width}: give the interval's full width as a share "
+                              "between 0 and 1, e.g. 0.05 for +/- 2.5 points")
+    if not 0.5 <= level < 1.0:
+        raise ReplicoderError(f"--level {level}: give a confidence level such as 0.95")
+    book = study.codebook
+    if book.graded:
+        raise ReplicoderError("estimate plan works on codes, not graded intensities; the "
+                              "codebook is graded (estimate shares are per code too)")
+    codes = book.codes
+    if len(codes) < 2 and not book.multi_label:
+        raise ReplicoderError(
+            f"the codebook '{book.name}' has one label and is single-label: its share is 1 "
+            "by definition, so no sample is needed")
+    if predictions is None:
+        raise ReplicoderError(
+            "--predictions: give the classified output (`replicoder classify --out FILE`); "
+            "the plan needs the model's answers for every document (no model yet? train "
+            "one with `replicoder train`)")
+    predictions = Path(predictions)
+    frame = read_table(predictions, id_column)
+    if frame.empty:
+        raise ReplicoderError(f"{predictions}: no documents")
+    ids = frame[id_column].astype(str).tolist()
+    yhat = _predicted(frame, codes, predictions)
+    scores = _scores(frame, codes)
+    pilot, pilot_id = _pilot(study, ids, codes, sample_id)
+    if scores is None and not pilot:
+        raise ReplicoderError(
+            f"{predictions} has no score_<code> probabilities and the study has no verified "
+            "pilot sample, so the model's precision is unknown: give the output of `replicoder "
+            "classify` (it writes the scores), or draw and review a small pilot sample first "
+            "(`replicoder review sample 50 --seed 1 --from FILE`)")
+    calibrated = scores
+    if scores is not None and pilot:
+        calibrated = calibrate(scores, pilot)
+    columns = {c: frame[c].tolist() for c in by if c in frame.columns}
+    values = [[str(v) for v in column_values(study, ids, c, columns, predictions)] for c in by]
+    groups = list(zip(*values, strict=True)) if by else [()] * len(ids)
+    z = z_value(level)
+    names = book.names
+    records: list[dict[str, Any]] = []
+    warnings: list[str] = []
+    for key in sorted(set(groups)):
+        rows = np.array([i for i, g in enumerate(groups) if g == key])
+        in_pilot = [i for i in rows if i in pilot]
+        for j, code in enumerate(codes):
+            yj = yhat[rows, j] >= 0.5
+            pi = float(yj.mean())
+            if calibrated is not None:
+                sj = calibrated[rows, j]
+                ppv0 = float(sj[yj].mean()) if yj.any() else 0.5
+                fom0 = float(sj[~yj].mean()) if (~yj).any() else 0.5
+            else:
+                ppv0 = fom0 = 0.5
+            prior = PRIOR if calibrated is not None else 1.0
+            if in_pilot:
+                pred = np.array([yhat[i, j] >= 0.5 for i in in_pilot])
+                true = np.array([pilot[i][j] for i in in_pilot])
+                ppv = (true[pred].sum() + prior * ppv0) / (pred.sum() + prior)
+                fom = (true[~pred].sum() + prior * fom0) / ((~pred).sum() + prior)
+            else:
+                ppv, fom = ppv0, fom0
+            p = pi * ppv + (1 - pi) * fom
+            n_ppi = sample_size(width, lambda n, a=pi, b=ppv, c=fom: ppi_width(n, a, b, c, z))
+            n_so = sample_size(width, lambda n, q=p: sample_only_width(n, q, z))
+            record: dict[str, Any] = dict(zip(by, key, strict=True))
+            record.update({"label": code, "label_name": names.get(code, code),
+                           "documents": len(rows), "predicted_share": pi, "ppv": float(ppv),
+                           "false_omission": float(fom), "expected_share": float(p),
+                           "pilot": len(in_pilot), "n_ppi": n_ppi, "n_sample_only": n_so,
+                           "saving": 1 - n_ppi / n_so if n_so else 0.0, "width": width,
+                           "level": level})
+            records.append(record)
+            if n_ppi > len(rows):
+                where = ", ".join(f"{c}={v}" for c, v in zip(by, key, strict=True)) or "corpus"
+                warnings.append(f"{where}, label {code}: {n_ppi:,} documents needed but only "
+                                f"{len(rows):,} exist; widen --width")
+    table = pd.DataFrame.from_records(records)
+    per_group = table.groupby(list(by), sort=True) if by else [((), table)]
+    totals = {"n_ppi": int(sum(g["n_ppi"].max() for _, g in per_group)),
+              "n_sample_only": int(sum(g["n_sample_only"].max()
+                                       for _, g in (table.groupby(list(by)) if by
+                                                    else [((), table)])))}
+    source = "pilot" if pilot else "scores"
+    run = Run.start(study, "estimate-plan")
+    from replicoder import atomic
+
+    atomic.write_text(run.dir / "plan.csv", table.to_csv(index=False))
+    run.write({"predictions": run.relative(predictions), "width": width, "level": level,
+               "by": list(by), "source": source, "pilot_sample": pilot_id,
+               "pilot_documents": len(pilot), "totals": totals, "warnings": warnings,
+               "method": "expected Wilson-per-stratum + MOVER width of stratified PPI "
+                         "(as `replicoder estimate`), smallest n by bisection",
+               "output": "plan.csv"})
+    return PlanResult(table, totals, source, len(pilot), run.run_id, warnings)

@@ -26,15 +26,8 @@ import pandas as pd
 
 from replicoder import atomic
 from replicoder.errors import ReplicoderError
-from replicoder.estimate import (
-    _check_population,
-    _known,
-    _label_matrix,
-    _sample,
-    _score_matrix,
-    _strata,
-    _verified,
-)
+from replicoder.estimate.corpus import _check_population, _known, _sample, _strata, _verified
+from replicoder.estimate.inputs import Targets, label_matrix, score_matrix
 from replicoder.estimate.regression import METHODS, MODELS, Data, fit, power
 from replicoder.hashing import input_sha256
 from replicoder.io.tables import column_values, read_table
@@ -224,8 +217,9 @@ def regress(study: Study, predictions: Path, *, outcome: str, covariates: Sequen
     if frame.empty:
         raise ReplicoderError(f"{predictions}: no documents")
     ids = [str(i) for i in frame[id_column].tolist()]
-    yhat = _label_matrix(frame, codes, predictions)[:, j] if outcome_from == "labels" else \
-        _score_matrix(frame, codes, predictions)[:, j]
+    targets = Targets(study.codebook)
+    yhat = label_matrix(frame, targets, predictions)[:, j] if outcome_from == "labels" else \
+        score_matrix(frame, targets, predictions)[:, j]
     columns = {c: _values(study, frame, ids, c, predictions, "covariate")
                for c in dict.fromkeys(covariates)}
     x, terms, refs = design_matrix(columns, categorical, reference)
@@ -250,7 +244,7 @@ def regress(study: Study, predictions: Path, *, outcome: str, covariates: Sequen
         _check_population(sample, ids, predictions)
         _strata(study, sample, ids, frame, predictions)
         warnings += check_training(study, frame, sample)
-        verified = _verified(study, sample, codes, allow_incomplete)
+        verified = _verified(study, sample, targets, allow_incomplete)
         sampled = sorted(verified)
         rows = np.asarray([row_of[d] for d in sampled], dtype=np.int64)
         y = np.asarray([verified[d][j] for d in sampled])
@@ -262,7 +256,7 @@ def regress(study: Study, predictions: Path, *, outcome: str, covariates: Sequen
                 f"{int(len(y) - y.sum())} without: too few for the corrected intervals to be "
                 "reliable; verify more documents (or a sample stratified by the predicted "
                 "label)")
-    known = _known(study, codes, sample.created_at if sample else None)
+    known = _known(study, targets, sample.created_at if sample else None)
     replaced = 0
     for doc_id, labels in known.items():
         if doc_id in row_of:

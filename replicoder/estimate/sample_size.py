@@ -29,6 +29,7 @@ import pandas as pd
 from replicoder.errors import ReplicoderError
 from replicoder.estimate.ppi import mover_sum, wilson, z_value
 from replicoder.io.tables import column_values, read_table
+from replicoder.labels.codebook import Codebook
 from replicoder.run import Run
 from replicoder.study import Study
 
@@ -77,10 +78,10 @@ def sample_size(width: float, at: Any) -> int:
     return max(high, 2)
 
 
-def _predicted(frame: pd.DataFrame, codes: list[str], path: Path) -> np.ndarray:
-    from replicoder.estimate import _label_matrix
+def _predicted(frame: pd.DataFrame, book: Codebook, path: Path) -> np.ndarray:
+    from replicoder.estimate.inputs import Targets, label_matrix
 
-    return _label_matrix(frame, codes, path)
+    return label_matrix(frame, Targets(book), path)
 
 
 def _scores(frame: pd.DataFrame, codes: list[str]) -> np.ndarray | None:
@@ -163,7 +164,7 @@ def plan(study: Study, width: float, *, predictions: Path | None = None,
     if frame.empty:
         raise ReplicoderError(f"{predictions}: no documents")
     ids = frame[id_column].astype(str).tolist()
-    yhat = _predicted(frame, codes, predictions)
+    yhat = _predicted(frame, book, predictions)
     scores = _scores(frame, codes)
     pilot, pilot_id = _pilot(study, ids, codes, sample_id)
     if scores is None and not pilot:

@@ -45,31 +45,26 @@ class Limits:
 
 def unpack_archive(archive: Path, target: Path, limits: Limits | None = None) -> dict[str, Any]:
     """Check ``archive`` against its lock, extract it into ``target`` and return the lock.
-    On failure nothing written stays behind and the error says so."""
+    On failure what was written is removed (say where with ``remove_unpacked``)."""
     limits = limits or Limits()
     existed = target.exists()
     try:
         lock, allowed = _scan(archive, target, limits)
-    except ReplicoderError as exc:
-        raise ReplicoderError(f"{exc}\nNothing was written to {target}.") from None
-    except (tarfile.TarError, EOFError, OSError) as exc:
-        raise ReplicoderError(f"{archive}: not a readable .tar.gz archive ({exc})\n"
-                              f"Nothing was written to {target}.") from None
-    try:
         _extract(archive, target, allowed, limits)
-    except ReplicoderError as exc:
-        raise ReplicoderError(f"{exc}\n{remove_unpacked(target, existed)}") from None
+    except ReplicoderError:
+        remove_unpacked(target, existed)
+        raise
     except (tarfile.TarError, EOFError, OSError) as exc:
-        raise ReplicoderError(f"{archive}: unpacking into {target} failed ({exc})\n"
-                              f"{remove_unpacked(target, existed)}") from None
+        remove_unpacked(target, existed)
+        raise ReplicoderError(f"{archive}: unpacking into {target} failed ({exc})") from None
     return lock
 
 
 def remove_unpacked(target: Path, existed: bool) -> str:
     """Delete what was unpacked into ``target`` (the folder too, unless it was there before);
     the sentence that says so."""
-    if not target.exists():
-        return f"Nothing was left in {target}."
+    if not target.exists() or existed and not any(target.iterdir()):
+        return f"Nothing was written to {target}."
     if existed:
         for child in target.iterdir():
             if child.is_dir() and not child.is_symlink():
@@ -207,7 +202,7 @@ def _scan(archive: Path, target: Path, limits: Limits
     total = sum(files.values())
     if total > limits.max_bytes:
         raise ReplicoderError(f"{archive}: unpacks to {total:,} bytes, more than the cap of "
-                              f"{limits.max_bytes:,}; refused (raise it with --max-gb if you "
+                              f"{limits.max_bytes:,} bytes; refused (raise it with --max-gb if you "
                               "trust the archive)")
     free = shutil.disk_usage(_existing(target)).free
     if total > free:

@@ -77,10 +77,10 @@ def freeze(study: Study, out: Path, *, include_texts: bool = True,
             "withheld": withheld,
         }
         readme = _readme(study, lock, runs).encode()
-        lock["files"] = {name: file_sha256(path) for name, path in files}
-        lock["sizes"] = {name: path.stat().st_size for name, path in files}
-        lock["files"][README] = hashlib.sha256(readme).hexdigest()
-        lock["sizes"][README] = len(readme)
+        lock["files"] = {**{name: file_sha256(path) for name, path in files},
+                         README: hashlib.sha256(readme).hexdigest()}
+        lock["sizes"] = {**{name: path.stat().st_size for name, path in files},
+                         README: len(readme)}
         members = [(name, path.read_bytes) for name, path in files]
         lock_bytes = (json.dumps(lock, indent=2, sort_keys=True) + "\n").encode()
         members += [(LOCK, lambda: lock_bytes), (README, lambda: readme)]

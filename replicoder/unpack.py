@@ -134,7 +134,7 @@ def _members(archive: Path) -> Iterator[tuple[tarfile.TarFile, tarfile.TarInfo]]
     try:
         with tarfile.open(archive, "r|gz") as tar:
             for member in tar:
-                tar.members = []  # stream mode keeps every header otherwise
+                tar.members = []  # type: ignore[attr-defined]  # stream mode keeps them all
                 yield tar, member
     except FileNotFoundError:
         raise ReplicoderError(f"{archive}: no such archive") from None

@@ -23,6 +23,7 @@ from typing import Any
 import pyarrow as pa
 
 from replicoder import atomic, writers
+from replicoder.adapter_check import warn_adapter
 from replicoder.blocks import Block, FilePlan, list_inputs, plan_file, read_block
 from replicoder.errors import ReplicoderError
 from replicoder.hashing import input_sha256
@@ -116,6 +117,7 @@ def classify_ray(study: Study, model: str, input: str | Path, out: Path, *,
     if workers is not None and workers < 1:
         raise ReplicoderError("--workers must be at least 1")
     adapter_sha256, model_manifest = _model_manifest(study, model)
+    warn_adapter(model, adapter_sha256, model_manifest)
     plans = [plan_file(path, input_sha256(path), block_rows, text, id_column)
              for path in list_inputs(input)]
     blocks = [b for p in plans for b in p.blocks]

@@ -4,11 +4,12 @@ The archive (a .tar.gz, members in sorted order, no absolute paths, no links)::
 
     README.md            how to reproduce each number, command by command
     lock.json            environment, runs (device, precision), models, base references,
-                         and the sha256 of every other member
+                         and the sha256 and size of every other member
     study/               replicoder.toml, codebook.yaml, study.db (texts or only their
                          hashes), models/NAME (adapter, head, label map, manifest),
                          runs/ID/ (manifest.json, metrics.json, predictions.parquet, the
                          classify output), the classify input when it lies in the study
+                         (with --no-texts only its sha256 and size, in the lock's "withheld")
     templates/           the package's prompt templates
     base/NAME/           the base weights of model NAME (only with include_base_weights)
 """

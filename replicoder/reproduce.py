@@ -1,7 +1,10 @@
 """Re-run a frozen study and compare the answers: ``replicoder reproduce``.
 
-The archive is untrusted: members with absolute paths, ``..``, links or devices are
-refused before anything is written; nothing in it is imported or unpickled. Then the
+The archive is untrusted (``replicoder.unpack``): its lock is read first and members with
+absolute paths, ``..``, links, devices, pickles or code, unlisted or larger than listed, or
+beyond the caps on count and size are refused before they are written; model folders with
+``auto_map`` are refused before anything is loaded; nothing in it is imported or unpickled,
+and a refused archive is removed. Then the
 environment is compared with the lock (a warning per difference), every hash is checked
 (adapters against their manifests, the codebook against the runs, each file against the
 lock), and each evaluate and classify run is re-run with its recorded settings and
@@ -95,10 +98,14 @@ def reproduce(archive: Path, workdir: Path | None = None, *,
     for run_id, m in reproducible_runs(study.root, study.runs_dir).items():
         if m["kind"] not in steps:
             continue
-        if m["kind"] == "evaluate":
-            _evaluate(study, run_id, m, lock, result)
-        else:
-            _classify(study, run_id, m, result, sample, checkpoint_every)
+        try:
+            if m["kind"] == "evaluate":
+                _evaluate(study, run_id, m, lock, result)
+            else:
+                _classify(study, run_id, m, result, sample, checkpoint_every)
+        except RecursionError:
+            raise ReplicoderError(f"{archive}: run {run_id}: a file of it is nested too "
+                                  f"deeply to read; refused (unpacked in {workdir})") from None
     if not result.checks:
         result.warnings.append("the archive holds no run of the steps asked for: nothing "
                                "was compared")

@@ -165,6 +165,9 @@ def test_an_adapter_changed_after_training_warns_and_fails_reproduce(
         result = classify(st, "m", st.root / "coded.parquet", input=st.root / "corpus.csv")
     assert result.manifest["adapter_sha256"] != result.manifest["model_manifest"][
         "adapter_sha256"]
+    with pytest.warns(UserWarning, match="model 'm': the adapter loaded has sha256"):
+        metrics = evaluate_models(st, ["m"], n_boot=5)
+    assert metrics["models"]["m"]["adapter_sha256"] == result.manifest["adapter_sha256"]
     weights.write_bytes(good)  # the archive's adapter is the trained one again
     archive = freeze(st, tmp_path / "a.tar.gz").path
     with pytest.raises(ReplicoderError, match=r"run \S+ \(classify\) loaded model 'm' with "

@@ -147,11 +147,14 @@ def environment_warnings(recorded: dict[str, Any]) -> list[str]:
     now = environment()
     out = [f"{key}: recorded {recorded.get(key)}, here {now[key]}"
            for key in ("python", "machine") if recorded.get(key) != now[key]]
-    for key, value in recorded.get("torch", {}).items():
+    torch = recorded.get("torch")
+    for key, value in (torch if isinstance(torch, dict) else {}).items():
         if now["torch"].get(key) != value:
             out.append(f"torch {key}: recorded {value}, here {now['torch'].get(key)}")
     packages = now["packages"]
-    for name, version in recorded.get("packages", {}).items():
+    recorded_packages = recorded.get("packages")
+    for name, version in (recorded_packages if isinstance(recorded_packages, dict)
+                          else {}).items():
         if packages.get(name) != version:
             out.append(f"package {name}: recorded {version}, here "
                        f"{packages.get(name, 'not installed')}")

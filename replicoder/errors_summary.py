@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["ITEM_CHARS", "summarise"]
+__all__ = ["ITEM_CHARS", "shorten", "summarise"]
 
 ITEM_CHARS = 200  # an item longer than this is cut (a 3 MB cell must not become a message)
 
@@ -12,14 +12,15 @@ ITEM_CHARS = 200  # an item longer than this is cut (a 3 MB cell must not become
 def summarise(items: Sequence[str], limit: int = 10) -> str:
     """``items`` as one line each (each at most ITEM_CHARS), at most ``limit`` of them, then
     '... and N more (T in all)'. The message stays short whatever ``items`` holds."""
-    shown = [_cut(str(item)) for item in items[:max(limit, 0)]]
+    shown = [shorten(str(item)) for item in items[:max(limit, 0)]]
     rest = len(items) - len(shown)
     if rest > 0:
         shown.append(f"... and {rest:,} more ({len(items):,} in all)")
     return "\n".join(shown)
 
 
-def _cut(item: str) -> str:
-    if len(item) <= ITEM_CHARS:
+def shorten(item: str, limit: int = ITEM_CHARS) -> str:
+    """``item`` cut to ``limit`` characters, saying how long it was."""
+    if len(item) <= limit:
         return item
-    return f"{item[:ITEM_CHARS]}... ({len(item):,} characters)"
+    return f"{item[:limit]}... ({len(item):,} characters)"

@@ -20,7 +20,7 @@ from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
 from replicoder.errors import ReplicoderError
-from replicoder.errors_summary import summarise
+from replicoder.errors_summary import shorten, summarise
 from replicoder.freeze import FORMAT, LOCK
 
 __all__ = ["CODE_SUFFIXES", "LOCK_BYTES", "Limits", "check_no_code", "loads", "remove_unpacked",
@@ -143,18 +143,18 @@ def _members(archive: Path) -> Iterator[tuple[tarfile.TarFile, tarfile.TarInfo]]
 
 
 def _check_member(archive: Path, member: tarfile.TarInfo) -> None:
-    name = member.name
-    why = safe_name(name)
+    name = shorten(member.name)
+    why = safe_name(member.name)
     if why:
         raise ReplicoderError(f"{archive}: member {name!r} {why}; refused")
     if not (member.isfile() or member.isdir()):
         raise ReplicoderError(f"{archive}: member {name!r} is a link or device, not a file; "
                               "refused")
-    suffix = PurePosixPath(name).suffix.lower()
+    suffix = PurePosixPath(member.name).suffix.lower()
     if suffix in PICKLES:
         raise ReplicoderError(f"{archive}: member {name!r} is a pickle-based file, which can "
                               "run code when loaded; refused (freeze writes safetensors only)")
-    if suffix in CODE_SUFFIXES and name.startswith(MODEL_DIRS):
+    if suffix in CODE_SUFFIXES and member.name.startswith(MODEL_DIRS):
         raise ReplicoderError(f"{archive}: member {name!r} is code in a model folder, which "
                               "loading the model could run; refused")
 
@@ -173,7 +173,8 @@ def _scan(archive: Path, target: Path, limits: Limits
         if member.isdir():
             continue
         if member.name in files:
-            raise ReplicoderError(f"{archive}: member {member.name!r} appears twice; refused")
+            raise ReplicoderError(f"{archive}: member {shorten(member.name)!r} appears twice; "
+                                  "refused")
         files[member.name] = member.size
         if member.name == LOCK:
             if member.size > LOCK_BYTES:
@@ -253,12 +254,13 @@ def _extract(archive: Path, target: Path, allowed: dict[str, int], limits: Limit
             path.mkdir(parents=True, exist_ok=True)
             continue
         if member.name not in allowed:
-            raise ReplicoderError(f"{archive}: {member.name}: not listed in the lock; refused")
+            raise ReplicoderError(f"{archive}: {shorten(member.name)}: not listed in the lock; "
+                                  "refused")
         source = tar.extractfile(member)
         assert source is not None
         path.parent.mkdir(parents=True, exist_ok=True)
         with source, open(path, "xb") as fh:
-            copy_capped(source, fh, allowed[member.name], f"{archive}: {member.name}")
+            copy_capped(source, fh, allowed[member.name], f"{archive}: {shorten(member.name)}")
 
 
 def copy_capped(source: IO[bytes], sink: IO[bytes], limit: int, where: str) -> int:

@@ -196,3 +196,13 @@ def test_auto_map_in_a_model_config_is_refused_before_loading(tmp_path: Path, na
     message = _refused(archive, tmp_path / "w", "'auto_map' names custom model code")
     assert name in message and "before loading anything" in message
     assert not (tmp_path / "w").exists()
+
+
+def test_a_huge_member_name_gives_a_short_error(tmp_path: Path) -> None:
+    name = "study/" + "a" * 100_000 + ".pkl"
+    archive = tmp_path / "a.tar.gz"
+    with tarfile.open(archive, "w:gz", format=tarfile.PAX_FORMAT) as tar:
+        info = tarfile.TarInfo(name)
+        tar.addfile(info, io.BytesIO(b""))
+    message = _refused(archive, tmp_path / "w", "100,010 characters")
+    assert "pickle" in message and len(message) < 1000

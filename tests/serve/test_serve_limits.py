@@ -69,3 +69,36 @@ def test_requests_within_the_limits_are_answered(server: ServeProcess) -> None:
     assert resp.status_code == 200, resp.text
     assert resp.json()["usage"]["completion_tokens"] >= 1
     assert httpx.get(server.url + "/health").status_code == 200
+
+
+def test_the_body_limit_keeps_disconnect_detection() -> None:
+    """The middleware reads the body ahead; the app must still see the client leave (so a
+    disconnect still cancels a generation)."""
+    import asyncio
+    from typing import Any
+
+    from starlette.requests import Request
+
+    from replicoder.serve.limits import BodyLimit
+
+    async def run() -> list[object]:
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        await queue.put({"type": "http.request", "body": b'{"a":', "more_body": True})
+        await queue.put({"type": "http.request", "body": b"1}", "more_body": False})
+        seen: list[object] = []
+
+        async def app(scope: Any, receive: Any, send: Any) -> None:
+            request = Request(scope, receive)
+            seen.append(await request.body())
+            seen.append(await request.is_disconnected())
+            await queue.put({"type": "http.disconnect"})
+            seen.append(await request.is_disconnected())
+
+        async def send(message: Any) -> None:
+            seen.append(message)
+
+        scope = {"type": "http", "method": "POST", "headers": []}
+        await BodyLimit(app, 100)(scope, queue.get, send)
+        return seen
+
+    assert asyncio.run(run()) == [b'{"a":1}', False, True]

@@ -135,10 +135,7 @@ def _checked(archive: Path, workdir: Path, limits: Limits | None
 def unpack(archive: Path, target: Path, limits: Limits | None = None) -> list[str]:
     """Extract ``archive`` within ``limits`` after checking it against its lock; the names
     written."""
-    try:
-        lock = unpack_archive(archive, target, limits)
-    except ReplicoderError as exc:
-        raise ReplicoderError(f"{exc}\n{remove_unpacked(target, True)}") from None
+    lock = unpack_archive(archive, target, limits)
     return sorted({LOCK, *lock["files"]})
 
 

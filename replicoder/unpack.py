@@ -44,10 +44,12 @@ class Limits:
 
 
 def unpack_archive(archive: Path, target: Path, limits: Limits | None = None) -> dict[str, Any]:
-    """Check ``archive`` against its lock, extract it into ``target`` and return the lock.
-    On failure what was written is removed (say where with ``remove_unpacked``)."""
+    """Check ``archive`` against its lock, extract it into ``target`` (new or empty) and
+    return the lock. On failure what was written is removed (``remove_unpacked`` says so)."""
     limits = limits or Limits()
     existed = target.exists()
+    if existed and (not target.is_dir() or any(target.iterdir())):
+        raise ReplicoderError(f"{target}: not an empty folder; unpack into a new or empty one")
     try:
         lock, allowed = _scan(archive, target, limits)
         _extract(archive, target, allowed, limits)

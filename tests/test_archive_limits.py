@@ -206,3 +206,22 @@ def test_a_huge_member_name_gives_a_short_error(tmp_path: Path) -> None:
         tar.addfile(info, io.BytesIO(b""))
     message = _refused(archive, tmp_path / "w", "100,010 characters")
     assert "pickle" in message and len(message) < 1000
+
+
+def test_unpack_never_touches_a_folder_with_files(tmp_path: Path) -> None:
+    from replicoder.reproduce import unpack
+
+    archive = _pack(tmp_path / "a.tar.gz", {"study/a.txt": b"a"},
+                    extra={"study/b.txt": b"b"})
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "keep.txt").write_text("mine")
+    with pytest.raises(ReplicoderError, match="not an empty folder"):
+        unpack(archive, mine)
+    assert (mine / "keep.txt").read_text() == "mine"
+    with pytest.raises(ReplicoderError, match="b.txt: not listed"):
+        unpack(archive, tmp_path / "new")
+    assert not (tmp_path / "new").exists()
+    ok = _pack(tmp_path / "ok.tar.gz", {"study/a.txt": b"a"})
+    assert unpack(ok, tmp_path / "good") == ["lock.json", "study/a.txt"]
+    assert (tmp_path / "good" / "study" / "a.txt").read_bytes() == b"a"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["ReplicoderError", "clip", "listed", "summarise"]
+__all__ = ["ReplicoderError", "clip", "lines", "listed", "summarise"]
 
 
 class ReplicoderError(Exception):
@@ -40,3 +40,13 @@ def listed(items: Sequence[str], limit: int = 10) -> str:
     if len(items) <= limit:
         return ", ".join(clip(str(i)) for i in items)
     return summarise(items, limit)
+
+
+def lines(items: Sequence[str], limit: int = 10) -> str:
+    """``items`` one a line (each cut by :func:`clip`), at most ``limit`` of them, then
+    "... and N more (T in all)": for lists whose items are long, such as archive members."""
+    shown = [clip(str(item)) for item in items[:max(limit, 0)]]
+    rest = len(items) - len(shown)
+    if rest > 0:
+        shown.append(f"... and {rest:,} more ({len(items):,} in all)")
+    return "\n".join(shown)

@@ -34,6 +34,7 @@ from replicoder.classify.ids import id_warnings
 from replicoder.errors import ReplicoderError, summarise
 from replicoder.hashing import input_sha256
 from replicoder.io import writers
+from replicoder.models.adapter_check import warn_adapter
 from replicoder.models.folder import ModelFolder
 from replicoder.progress import Progress, start
 from replicoder.run import PACKAGES, Run, versions
@@ -129,6 +130,7 @@ def classify_ray(study: Study, model: str, input: str | Path, out: Path, *,
         raise ReplicoderError("--workers must be at least 1")
     adapter_sha256, model_manifest = _model_manifest(study, model)
     files, skipped = input_files(input, skip_unreadable)
+    warn_adapter(model, adapter_sha256, model_manifest)
     plans = [plan_file(path, input_sha256(path), block_rows, text, id_column)
              for path in files]
     blocks = [b for p in plans for b in p.blocks]

@@ -29,8 +29,10 @@ def freeze(
     ] = False,
     texts: Annotated[bool, typer.Option(
         "--include-texts/--no-texts", help="--no-texts: for data that may not be shared, "
-                                           "study.db keeps only each text's sha256 (the "
-                                           "archive then cannot be re-run as is).")] = True,
+                                           "study.db keeps only each text's sha256, LLM "
+                                           "answers only theirs, and classify input files "
+                                           "are left out (their sha256 is listed); the "
+                                           "archive then cannot be re-run as is.")] = True,
     study: StudyOption = Path("."),
 ) -> None:
     """Pack the study into one archive that another person can re-run.
@@ -67,10 +69,19 @@ def reproduce(
     checkpoint_every: Annotated[int | None, typer.Option(
         help="Classify in blocks of N documents instead of the recorded size (scores must "
              "not depend on it).", show_default=False)] = None,
+    max_members: Annotated[int, typer.Option(
+        min=1, help="Refuse an archive with more members than this (raise it only for an "
+                    "archive you trust).")] = 10_000,
+    max_gb: Annotated[float, typer.Option(
+        min=0.001, help="Refuse an archive that unpacks to more than this many GB (10^9 "
+                        "bytes).")] = 50.0,
 ) -> None:
     """Re-run a frozen study and check that it gives the same answers.
 
-    Unpacks the archive safely (no absolute paths, '..', links or devices), warns about
+    Unpacks the archive safely: lock.json is read first and every member must be listed
+    in it and be no larger than listed; absolute paths, '..', links, devices, pickles and
+    code in model folders (.py files, 'auto_map' in a config) are refused before anything
+    is loaded, and a refused archive is removed again. Then it warns about
     each difference between this environment and the recorded one, checks every hash
     (adapters, codebook, files), re-runs each evaluate and classify run with its recorded
     settings and precision, and compares: metrics equal to 3 decimals, labels identical,
@@ -80,9 +91,11 @@ def reproduce(
     Example: replicoder reproduce study-20250101.tar.gz --workdir rerun
     """
     from replicoder.replicate.rerun import reproduce as run
+    from replicoder.replicate.unpack import Limits
 
     result = run(archive, workdir, steps=tuple(s.strip() for s in steps.split(",") if s.strip()),
-                 sample=sample, checkpoint_every=checkpoint_every)
+                 sample=sample, checkpoint_every=checkpoint_every,
+                 limits=Limits(max_members=max_members, max_bytes=int(max_gb * 1e9)))
     for warning in result.warnings:
         err_console.print(f"[yellow]warning:[/] {warning}")
     table = Table(title=f"Reproduced in {result.workdir}")

@@ -35,6 +35,12 @@ def serve(
         show_default=False)] = None,
     dtype: Annotated[str, typer.Option(
         help="auto (bfloat16 on GPU, float32 on CPU), float32, bfloat16 or float16.")] = "auto",
+    max_request_bytes: Annotated[int | None, typer.Option(
+        min=1, help="Largest request body accepted, in bytes (default 4,000,000); a larger "
+        "one is answered 413 before it is read whole.", show_default=False)] = None,
+    max_prompt_chars: Annotated[int | None, typer.Option(
+        min=1, help="Most characters the messages of one request may hold, counted before "
+        "tokenising (default 200,000); more is answered 413.", show_default=False)] = None,
 ) -> None:
     """Serve a local model as an OpenAI-compatible API (/v1/chat/completions, /v1/models).
 
@@ -46,6 +52,7 @@ def serve(
     """
     from replicoder.serve import serve as run_server
     from replicoder.serve.app import LOOPBACK, api_key_from_env
+    from replicoder.serve.limits import MAX_PROMPT_CHARS, MAX_REQUEST_BYTES, RequestLimits
 
     api_key_from_env(api_key_env)  # fail before loading the model
     if host not in LOOPBACK and api_key_env is None:
@@ -53,4 +60,6 @@ def serve(
                           "who can reach this port can use the model")
     console.print(f"loading {model}" + (f" + adapter {adapter}" if adapter else "") + " ...")
     run_server(model, adapter, host, port, name=name, api_key_env=api_key_env, device=device,
-               dtype=dtype)
+               dtype=dtype, limits=RequestLimits(
+                   max_request_bytes=max_request_bytes or MAX_REQUEST_BYTES,
+                   max_prompt_chars=max_prompt_chars or MAX_PROMPT_CHARS))

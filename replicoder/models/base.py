@@ -155,8 +155,10 @@ def _dequantise(gguf: Path, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=target.parent))
     try:
-        tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-        model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+        tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name,
+                                            trust_remote_code=False)
+        model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name,
+                                                     trust_remote_code=False)
         model.hf_quantizer = None  # type: ignore[assignment]
         if hasattr(model.config, "quantization_config"):
             del model.config.quantization_config
@@ -183,7 +185,7 @@ def load_tokenizer(base: BaseModel) -> PreTrainedTokenizerBase:
 
     quiet()
     try:
-        tok = AutoTokenizer.from_pretrained(base.path)
+        tok = AutoTokenizer.from_pretrained(base.path, trust_remote_code=False)
     except (OSError, ValueError) as exc:
         raise _load_error(base, exc) from exc
     if tok.pad_token is None:
@@ -237,7 +239,8 @@ def load_causal_lm(base: BaseModel, dtype: torch.dtype | None = None,
     dev = pick_device(device)
     kwargs = _load_kwargs(dtype, quantize, dev)
     try:
-        model = AutoModelForCausalLM.from_pretrained(base.path, **kwargs)
+        model = AutoModelForCausalLM.from_pretrained(base.path, trust_remote_code=False,
+                                                     **kwargs)
     except (OSError, ValueError) as exc:
         raise _load_error(base, exc) from exc
     result: PreTrainedModel = _placed(model, dev, quantize)
@@ -258,7 +261,8 @@ def load_sequence_classifier(
     problem = "multi_label_classification" if multi_label else "single_label_classification"
     try:
         model = AutoModelForSequenceClassification.from_pretrained(
-            base.path, num_labels=num_labels, problem_type=problem, **kwargs
+            base.path, num_labels=num_labels, problem_type=problem, trust_remote_code=False,
+            **kwargs
         )
     except (OSError, ValueError) as exc:
         raise _load_error(base, exc) from exc

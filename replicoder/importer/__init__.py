@@ -8,11 +8,12 @@
 from replicoder.importer.documents import (
     EmptyLabels,
     EmptyTexts,
+    ImportOptions,
     ImportResult,
     LabelsFormat,
     UnknownLabels,
     import_file,
 )
 
-__all__ = ["EmptyLabels", "EmptyTexts", "ImportResult", "LabelsFormat", "UnknownLabels",
-           "import_file"]
+__all__ = ["EmptyLabels", "EmptyTexts", "ImportOptions", "ImportResult", "LabelsFormat",
+           "UnknownLabels", "import_file"]

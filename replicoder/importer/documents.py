@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -18,7 +19,8 @@ from replicoder.labels.codebook import Codebook
 from replicoder.run import Run
 from replicoder.study import Study
 
-__all__ = ["BATCH", "ImportResult", "SHOW", "dict_labels", "import_file", "split_labels"]
+__all__ = ["BATCH", "SHOW", "ImportOptions", "ImportResult", "dict_labels", "import_file",
+           "split_labels"]
 
 UnknownLabels = Literal["error", "drop", "keep"]
 LabelsFormat = Literal["list", "dict"]
@@ -188,6 +190,44 @@ def _require_columns(table: Table, wanted: dict[str, str | None]) -> None:
             )
 
 
+@dataclass(frozen=True)
+class ImportOptions:
+    """How one file is read into a study: the settings of ``import_file``, recorded as they
+    are in study.db and in the run's manifest."""
+
+    text: str
+    id: str | None = None
+    labels: str | None = None
+    sep: str = ";"
+    labels_format: LabelsFormat = "list"
+    meta: tuple[str, ...] = ()
+    unknown_labels: UnknownLabels = "error"
+    empty: EmptyTexts = "error"
+    empty_labels: EmptyLabels = "unlabelled"
+    encoding: str = "utf-8"
+    update_labels: bool = False
+
+    def check(self, table: Table, book: Codebook) -> None:
+        """Refuse settings that cannot work on this file and codebook, before any row."""
+        _require_columns(table, {"--text": self.text, "--id": self.id, "--labels": self.labels,
+                                 **{f"--meta {m}": m for m in self.meta}})
+        if self.labels is not None and self.sep and self.labels_format == "list":
+            _check_sep(book, self.sep)
+        if self.empty_labels == "none" and not book.multi_label:
+            raise ReplicoderError(
+                "--empty-labels none means 'no label applies', which only a multi-label "
+                "codebook allows; this study's codebook is single-label"
+            )
+        if self.empty_labels == "none" and self.labels is None:
+            raise ReplicoderError("--empty-labels none needs --labels (the column with labels)")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self), "meta": list(self.meta)}
+
+
+Row = tuple[int, str, str, dict[str, Any], frozenset[str] | None]
+
+
 def import_file(
     study: Study,
     path: Path,
@@ -226,83 +266,48 @@ def import_file(
             f"{path}: say which column holds the text with --text. "
             f"Columns: {listed([repr(c) for c in table.columns], 50)}"
         )
-    _require_columns(table, {"--text": text, "--id": id, "--labels": labels,
-                             **{f"--meta {m}": m for m in meta}})
-    if labels is not None and sep and labels_format == "list":
-        _check_sep(study.codebook, sep)
-    if empty_labels == "none" and not study.codebook.multi_label:
-        raise ReplicoderError(
-            "--empty-labels none means 'no label applies', which only a multi-label "
-            "codebook allows; this study's codebook is single-label"
-        )
-    if empty_labels == "none" and labels is None:
-        raise ReplicoderError("--empty-labels none needs --labels (the column with labels)")
-    result = ImportResult(path=str(path), empty_labels=empty_labels)
-    labeler = _Labeler(study.codebook, sep, unknown_labels, labels_format,
-                       f"{path}, {table.where}")
+    options = ImportOptions(text=text, id=id, labels=labels, sep=sep,
+                            labels_format=labels_format, meta=tuple(meta),
+                            unknown_labels=unknown_labels, empty=empty,
+                            empty_labels=empty_labels, encoding=encoding,
+                            update_labels=update_labels)
+    options.check(table, study.codebook)
+    return _import(study, path, table, options, progress)
+
+
+def _import(study: Study, path: Path, table: Table, options: ImportOptions,
+            progress: Callable[[int], None] | None) -> ImportResult:
+    """Read every row of ``table`` into study.db in one transaction, and record the run."""
+    result = ImportResult(path=str(path), empty_labels=options.empty_labels)
+    labeler = _Labeler(study.codebook, options.sep, options.unknown_labels,
+                       options.labels_format, f"{path}, {table.where}")
     empty_rows: list[int] = []
     conflicts: list[str] = []
-    changes = GoldChanges(update_labels)
+    changes = GoldChanges(options.update_labels)
     run = Run.start(study, "import")
     now = run.created_at
-    options = {"text": text, "id": id, "labels": labels, "sep": sep,
-               "labels_format": labels_format, "meta": list(meta),
-               "unknown_labels": unknown_labels, "empty": empty, "empty_labels": empty_labels,
-               "encoding": encoding, "update_labels": update_labels}
     store = study.store()
     try:
         with store.transaction():
             sha = input_sha256(path)
-            import_id = store.start_import(str(path), sha, options, now)
-            batch: list[tuple[int, str, str, dict[str, Any], frozenset[str] | None]] = []
-
-            def flush() -> None:
-                _flush(store, batch, result, conflicts, table, changes)
-                batch.clear()
-                if progress is not None:
-                    progress(result.rows_read)
-
-            for row_no, record in table.rows:
-                result.rows_read += 1
-                body = _cell_str(_scalar(_get(record, text, table, row_no), text, table,
-                                         row_no, text_only=True))
-                if not body:
-                    result.skipped_empty += 1
-                    if len(empty_rows) < SHOW:
-                        empty_rows.append(row_no)
-                    continue
-                gold: frozenset[str] | None = None
-                if labels is not None:
-                    cell = _get(record, labels, table, row_no)
-                    gold, bad = labeler(row_no, cell)
-                    if bad and unknown_labels == "drop":
-                        result.dropped_unknown += 1
-                        continue
-                    if not labeler.items(row_no, cell):
-                        result.empty_label_cells += 1
-                        if empty_labels == "none":
-                            gold = frozenset()
-                if id:
-                    doc_id = _cell_str(_scalar(_get(record, id, table, row_no), id, table,
-                                               row_no, text_only=False))
-                else:
-                    doc_id = text_sha256(body)[:16]
-                if not doc_id:
-                    raise ReplicoderError(
-                        f"{path}, {table.where} {row_no}: the id column {id!r} is empty; "
-                        "every document needs an id (or leave out --id to hash the text)"
-                    )
-                doc_meta = {m: record.get(m) for m in meta}
-                batch.append((row_no, doc_id, body, doc_meta, gold))
+            import_id = store.start_import(str(path), sha, options.to_dict(), now)
+            batch: list[Row] = []
+            for row in _rows(table, options, labeler, result, empty_rows):
+                batch.append(row)
                 if len(batch) >= BATCH:
-                    flush()
-            flush()
-            _check(result, labeler, empty_rows, conflicts, empty, table)
+                    _flush(store, batch, result, conflicts, table, changes)
+                    batch.clear()
+                    if progress is not None:
+                        progress(result.rows_read)
+            _flush(store, batch, result, conflicts, table, changes)
+            if progress is not None:
+                progress(result.rows_read)
+            _check(result, labeler, empty_rows, conflicts, options.empty, table)
             changes.check(table)
             result.gold_changed, result.gold_updated = changes.count, changes.updated
             store.finish_import(import_id, result.rows_read, result.added, now)
             run.write({"input": {"path": run.relative(path), "sha256": sha},
-                       "options": options, "rows_read": result.rows_read,
+                       "options": options.to_dict(), "rows_read": result.rows_read,
                        "added": result.added, "already_present": result.already_present,
                        "skipped_empty": result.skipped_empty,
                        "dropped_unknown": result.dropped_unknown,
@@ -311,6 +316,44 @@ def import_file(
         store.close()
     result.unknown_labels = labeler.unknown
     return result
+
+
+def _rows(table: Table, options: ImportOptions, labeler: _Labeler, result: ImportResult,
+          empty_rows: list[int]) -> Iterator[Row]:
+    """The documents of ``table`` as (row, id, text, metadata, gold) tuples; counts what is
+    skipped in ``result`` (empty texts, rows dropped for unknown labels)."""
+    text, id, labels = options.text, options.id, options.labels
+    for row_no, record in table.rows:
+        result.rows_read += 1
+        body = _cell_str(_scalar(_get(record, text, table, row_no), text, table,
+                                 row_no, text_only=True))
+        if not body:
+            result.skipped_empty += 1
+            if len(empty_rows) < SHOW:
+                empty_rows.append(row_no)
+            continue
+        gold: frozenset[str] | None = None
+        if labels is not None:
+            cell = _get(record, labels, table, row_no)
+            gold, bad = labeler(row_no, cell)
+            if bad and options.unknown_labels == "drop":
+                result.dropped_unknown += 1
+                continue
+            if not labeler.items(row_no, cell):
+                result.empty_label_cells += 1
+                if options.empty_labels == "none":
+                    gold = frozenset()
+        if id:
+            doc_id = _cell_str(_scalar(_get(record, id, table, row_no), id, table,
+                                       row_no, text_only=False))
+        else:
+            doc_id = text_sha256(body)[:16]
+        if not doc_id:
+            raise ReplicoderError(
+                f"{table.path}, {table.where} {row_no}: the id column {id!r} is empty; "
+                "every document needs an id (or leave out --id to hash the text)"
+            )
+        yield row_no, doc_id, body, {m: record.get(m) for m in options.meta}, gold
 
 
 def _get(record: Record, column: str | None, table: Table, row_no: int) -> Any:
@@ -341,7 +384,7 @@ def _scalar(value: Any, column: str, table: Table, row_no: int, *, text_only: bo
 
 def _flush(
     store: Any,
-    batch: list[tuple[int, str, str, dict[str, Any], frozenset[str] | None]],
+    batch: list[Row],
     result: ImportResult,
     conflicts: list[str],
     table: Table,

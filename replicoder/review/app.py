@@ -54,6 +54,54 @@ def coder_url(coder: str, page: str = "") -> str:
     return f"/c/{quote(coder, safe='')}/{page}"
 
 
+class Pages:
+    """What every route of one study's app shares: its codebook, templates and stores."""
+
+    def __init__(self, study: Study) -> None:
+        self.study = study
+        self.book = study.codebook
+        self.allow_party = party_adjudication(study)
+        self.env = jinja2.Environment(
+            loader=jinja2.PackageLoader("replicoder.review", "templates"), autoescape=True,
+            undefined=jinja2.StrictUndefined,
+        )
+        self.index = {c: i for i, c in enumerate(self.book.codes)}
+        self.codebook_json = [{"code": lab.code, "name": lab.name,
+                               "description": lab.description} for lab in self.book.labels]
+
+    @contextmanager
+    def store_for(self, name: str | None = None, assigned: bool = True) -> Iterator[Store]:
+        with self.study.store() as store:
+            if name is not None:
+                session.check_coder(store, name) if assigned else session.check_name(name)
+            yield store
+
+    def page(self, template: str, status: int = 200, **ctx: Any) -> HTMLResponse:
+        html = self.env.get_template(template).render(study=self.study.root.resolve().name,
+                                                      **ctx)
+        return HTMLResponse(html, status_code=status)
+
+    def label_name(self, value: str) -> str:
+        code = graded.split(value)[0] if self.book.graded else value
+        return self.book.label(code).name if code in self.book else "(not in codebook)"
+
+    def rank(self, value: str) -> int:
+        return self.index.get(graded.split(value)[0] if self.book.graded else value, 1 << 30)
+
+    def item(self, value: str, sources: list[str], on: bool, added: bool) -> dict[str, Any]:
+        level = graded.split(value)[1] if self.book.graded else None
+        return {"code": value, "name": self.label_name(value), "sources": sources, "on": on,
+                "added": added, "level": level}
+
+    def state(self, mode: str, name: str, doc_id: str, items: list[dict[str, Any]],
+              unclear: bool, seconds: float, previous: str | None) -> dict[str, Any]:
+        """What the page's script starts from."""
+        return {"mode": mode, "doc_id": doc_id, "items": items, "unclear": unclear,
+                "seconds": seconds, "multi_label": self.book.multi_label,
+                "intensities": list(self.book.intensities), "codebook": self.codebook_json,
+                "coder": name, "api": f"/api/c/{quote(name, safe='')}", "previous": previous}
+
+
 def create_app(study: Study, coder: str | None = None, token: str | None = None,
                keys: CoderKeys | None = None) -> FastAPI:
     """The app for one study; ``coder`` is who `/` sends to; ``token`` None: loopback only;
@@ -62,44 +110,22 @@ def create_app(study: Study, coder: str | None = None, token: str | None = None,
     app.middleware("http")(guard(token, keys or CoderKeys()))
     static = resources.files("replicoder.review") / "static"
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("replicoder.review", "templates"), autoescape=True,
-        undefined=jinja2.StrictUndefined,
-    )
-    book = study.codebook
-    allow_party = party_adjudication(study)
-    index = {c: i for i, c in enumerate(book.codes)}
-    codebook_json = [{"code": lab.code, "name": lab.name, "description": lab.description}
-                     for lab in book.labels]
-
-    @contextmanager
-    def store_for(name: str | None = None, assigned: bool = True) -> Iterator[Store]:
-        with study.store() as store:
-            if name is not None:
-                session.check_coder(store, name) if assigned else session.check_name(name)
-            yield store
-
-    def page(template: str, status: int = 200, **ctx: Any) -> HTMLResponse:
-        html = env.get_template(template).render(study=study.root.resolve().name, **ctx)
-        return HTMLResponse(html, status_code=status)
-
-    def label_name(value: str) -> str:
-        code = graded.split(value)[0] if book.graded else value
-        return book.label(code).name if code in book else "(not in codebook)"
-
-    def rank(value: str) -> int:
-        return index.get(graded.split(value)[0] if book.graded else value, 1 << 30)
-
-    def item(value: str, sources: list[str], on: bool, added: bool) -> dict[str, Any]:
-        level = graded.split(value)[1] if book.graded else None
-        return {"code": value, "name": label_name(value), "sources": sources, "on": on,
-                "added": added, "level": level}
+    pages = Pages(study)
 
     @app.exception_handler(ReplicoderError)
     async def user_error(request: Request, exc: ReplicoderError) -> Response:
         if request.url.path.startswith("/api/"):
             return JSONResponse({"error": str(exc)}, status_code=400)
-        return page("error.html", status=400, message=str(exc))
+        return pages.page("error.html", status=400, message=str(exc))
+
+    _coder_routes(app, pages, coder)
+    _adjudication_routes(app, pages)
+    return app
+
+
+def _coder_routes(app: FastAPI, pages: Pages, coder: str | None) -> None:
+    """The home page and a coder's review of their documents."""
+    book, store_for, page = pages.book, pages.store_for, pages.page
 
     @app.get("/", response_class=HTMLResponse)
     def home() -> HTMLResponse:
@@ -133,15 +159,11 @@ def create_app(study: Study, coder: str | None = None, token: str | None = None,
         with store_for(name) as store:
             v = session.view(store, name, id)
             prog = session.progress(store, name)
-        order = sorted(v.proposed, key=lambda c: (-len(v.proposed[c]), rank(c), c))
-        items = [item(c, v.proposed[c], c not in v.rejected, False) for c in order]
-        items += [item(c, [], True, True) for c in sorted(v.added, key=rank)]
-        state = {"mode": "review", "doc_id": v.doc_id, "items": items, "unclear": v.unclear,
-                 "seconds": v.seconds, "multi_label": book.multi_label,
-                 "intensities": list(book.intensities),
-                 "codebook": codebook_json, "coder": name,
-                 "api": f"/api/c/{quote(name, safe='')}",
-                 "previous": doc_url(name, v.previous) if v.previous else None}
+        order = sorted(v.proposed, key=lambda c: (-len(v.proposed[c]), pages.rank(c), c))
+        items = [pages.item(c, v.proposed[c], c not in v.rejected, False) for c in order]
+        items += [pages.item(c, [], True, True) for c in sorted(v.added, key=pages.rank)]
+        state = pages.state("review", name, v.doc_id, items, v.unclear, v.seconds,
+                            doc_url(name, v.previous) if v.previous else None)
         return page("review.html", coder=name, view=v, progress=prog, state=state,
                     home=coder_url(name), adjudicate=coder_url(name, "adjudicate"))
 
@@ -157,9 +179,14 @@ def create_app(study: Study, coder: str | None = None, token: str | None = None,
         with store_for(name) as store:
             session.decide(store, book, name, body.doc_id, body.rejected, body.added,
                            body.unclear, body.seconds)
-            refresh_if_due(study, store)
+            refresh_if_due(pages.study, store)
             nxt = session.next_undecided(store, name)
         return {"next": doc_url(name, nxt) if nxt else coder_url(name)}
+
+
+def _adjudication_routes(app: FastAPI, pages: Pages) -> None:
+    """The list of disagreements and a third coder's decision on each."""
+    book, store_for, page = pages.book, pages.store_for, pages.page
 
     @app.get("/c/{name}/adjudicate", response_class=HTMLResponse)
     def disagreements(name: str) -> HTMLResponse:
@@ -195,15 +222,12 @@ def create_app(study: Study, coder: str | None = None, token: str | None = None,
         else:
             on = {code for code, who in chosen.items() if clear and set(clear) <= set(who)}
         codes = sorted(set(chosen) | set(proposed),
-                       key=lambda c: (-len(chosen.get(c, [])), rank(c), c))
-        items = [item(c, chosen.get(c, []), c in on, False) for c in codes]
+                       key=lambda c: (-len(chosen.get(c, [])), pages.rank(c), c))
+        items = [pages.item(c, chosen.get(c, []), c in on, False) for c in codes]
         pos = ids.index(id)
-        state = {"mode": "adjudicate", "doc_id": id, "items": items,
-                 "unclear": bool(dis.adjudicated and dis.adjudicated.unclear), "seconds": 0.0,
-                 "multi_label": book.multi_label, "codebook": codebook_json, "coder": name,
-                 "intensities": list(book.intensities),
-                 "api": f"/api/c/{quote(name, safe='')}",
-                 "previous": doc_url(name, ids[pos - 1], True) if pos > 0 else None}
+        state = pages.state("adjudicate", name, id, items,
+                            bool(dis.adjudicated and dis.adjudicated.unclear), 0.0,
+                            doc_url(name, ids[pos - 1], True) if pos > 0 else None)
         return page("adjudicate.html", coder=name, dis=dis, text=docs[0].text, state=state,
                     names={v: display_name(book, v) for v in book.values},
                     position=pos, total=len(ids), back=coder_url(name, "adjudicate"))
@@ -212,10 +236,9 @@ def create_app(study: Study, coder: str | None = None, token: str | None = None,
     def adjudicate(name: str, body: AdjudicateBody) -> dict[str, str]:
         with store_for(name, assigned=False) as store:
             adjudication.adjudicate(store, book, name, body.doc_id, body.labels, body.unclear,
-                                 allow_party=allow_party)
+                                    allow_party=pages.allow_party)
             pending = [d.doc_id for d in adjudication.disagreements(store)
-                       if d.adjudicated is None and (allow_party or name not in d.labels)]
+                       if d.adjudicated is None
+                       and (pages.allow_party or name not in d.labels)]
         nxt = pending[0] if pending else None
         return {"next": doc_url(name, nxt, True) if nxt else coder_url(name, "adjudicate")}
-
-    return app

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["ReplicoderError", "clip", "lines", "listed", "summarise"]
+__all__ = ["ITEM_CHARS", "LINE_CHARS", "ReplicoderError", "clip", "lines", "listed", "summarise"]
 
 
 class ReplicoderError(Exception):
@@ -18,6 +18,7 @@ class ReplicoderError(Exception):
     """
 
 
+LINE_CHARS = 200  # an item on a line of its own is cut to this many
 ITEM_CHARS = 80  # one listed item is cut to this many characters
 
 
@@ -45,7 +46,7 @@ def listed(items: Sequence[str], limit: int = 10) -> str:
 def lines(items: Sequence[str], limit: int = 10) -> str:
     """``items`` one a line (each cut by :func:`clip`), at most ``limit`` of them, then
     "... and N more (T in all)": for lists whose items are long, such as archive members."""
-    shown = [clip(str(item)) for item in items[:max(limit, 0)]]
+    shown = [clip(str(item), LINE_CHARS) for item in items[:max(limit, 0)]]
     rest = len(items) - len(shown)
     if rest > 0:
         shown.append(f"... and {rest:,} more ({len(items):,} in all)")

@@ -198,18 +198,7 @@ def regress(study: Study, predictions: Path, *, outcome: str, covariates: Sequen
     coefficients.csv, coefficients.parquet, coefficients.png (power.csv with
     ``power_se``) and manifest.json to ``out_dir`` (default runs/<id>/)."""
     predictions = Path(predictions)
-    if model not in MODELS:
-        raise ReplicoderError(f"--model {model}: choose ols or logit")
-    if outcome_from not in OUTCOME_FROM:
-        raise ReplicoderError(f"--outcome-from {outcome_from}: choose labels or scores")
-    if not 0.5 <= level < 1.0:
-        raise ReplicoderError(f"--level {level}: give a confidence level such as 0.95")
-    methods = list(dict.fromkeys(methods or METHODS))
-    bad = [m for m in methods if m not in METHODS]
-    if bad:
-        raise ReplicoderError(f"--method {bad[0]}: choose from {', '.join(METHODS)}")
-    if not covariates:
-        raise ReplicoderError("give at least one --covariates column")
+    methods = _check_options(model, outcome_from, level, methods, covariates)
     codes = study.codebook.codes
     code = _outcome_code(study, outcome)
     j = codes.index(code)
@@ -244,18 +233,8 @@ def regress(study: Study, predictions: Path, *, outcome: str, covariates: Sequen
         _check_population(sample, ids, predictions)
         _strata(study, sample, ids, frame, predictions)
         warnings += check_training(study, frame, sample)
-        verified = _verified(study, sample, targets, allow_incomplete)
-        sampled = sorted(verified)
-        rows = np.asarray([row_of[d] for d in sampled], dtype=np.int64)
-        y = np.asarray([verified[d][j] for d in sampled])
-        strata = sample.design["strata"]
-        prob = np.asarray([strata[sample.docs[d]]["inclusion_probability"] for d in sampled])
-        if y.sum() < 5 or len(y) - y.sum() < 5:
-            warnings.append(
-                f"the verified sample holds {int(y.sum())} documents with {code} and "
-                f"{int(len(y) - y.sum())} without: too few for the corrected intervals to be "
-                "reliable; verify more documents (or a sample stratified by the predicted "
-                "label)")
+        rows, y, prob = _sampled(study, sample, targets, allow_incomplete, row_of, j)
+        warnings += _few(y, code)
     known = _known(study, targets, sample.created_at if sample else None)
     replaced = 0
     for doc_id, labels in known.items():
@@ -263,28 +242,10 @@ def regress(study: Study, predictions: Path, *, outcome: str, covariates: Sequen
             yhat[row_of[doc_id]] = labels[j]
             replaced += 1
     data = Data(x, yhat, rows, y, prob, clusters)
-    records = []
-    lams: dict[str, float] = {}
-    failed: dict[str, str] = {}
-    for method in methods:
-        try:
-            result = fit(data, model, method)
-        except ReplicoderError as exc:
-            failed[method] = str(exc)
-            continue
-        lams[method] = result.lam
-        low, high = result.interval(level)
-        for k, term in enumerate(terms):
-            records.append({"term": term, "method": method,
-                            "estimate": float(result.coef[k]), "se": float(result.se[k]),
-                            "low": float(low[k]), "high": float(high[k]),
-                            "df": float(result.df[k]), "lambda": result.lam, "outcome": code,
-                            "outcome_from": outcome_from, "model": model,
-                            "documents": len(ids), "verified": len(rows), "level": level})
-    if len(failed) == len(methods):
-        raise ReplicoderError(next(iter(failed.values())))
-    warnings += [f"--method {m} gave no result: {why}" for m, why in failed.items()]
-    table = pd.DataFrame.from_records(records)
+    common = {"outcome": code, "outcome_from": outcome_from, "model": model,
+              "documents": len(ids), "verified": len(rows), "level": level}
+    table, lams, failures = _fit_all(data, model, methods, terms, level, common)
+    warnings += failures
     power_table = None
     if power_se is not None:
         power_table = _power(data, model, power_se, terms, methods, lams)
@@ -318,6 +279,72 @@ def regress(study: Study, predictions: Path, *, outcome: str, covariates: Sequen
                                               if not p.name.startswith("."))}),
     }, copies=[out / "manifest.json"] if out != run.dir else [])
     return RegressResult(run.run_id, out, table, power_table, warnings, manifest)
+
+
+def _check_options(model: str, outcome_from: str, level: float, methods: Sequence[str],
+                   covariates: Sequence[str]) -> list[str]:
+    """The methods asked for, once each; refuses settings that cannot be fitted."""
+    if model not in MODELS:
+        raise ReplicoderError(f"--model {model}: choose ols or logit")
+    if outcome_from not in OUTCOME_FROM:
+        raise ReplicoderError(f"--outcome-from {outcome_from}: choose labels or scores")
+    if not 0.5 <= level < 1.0:
+        raise ReplicoderError(f"--level {level}: give a confidence level such as 0.95")
+    chosen = list(dict.fromkeys(methods or METHODS))
+    bad = [m for m in chosen if m not in METHODS]
+    if bad:
+        raise ReplicoderError(f"--method {bad[0]}: choose from {', '.join(METHODS)}")
+    if not covariates:
+        raise ReplicoderError("give at least one --covariates column")
+    return chosen
+
+
+def _sampled(study: Study, sample: StoredSample, targets: Targets, allow_incomplete: bool,
+             row_of: Mapping[str, int], j: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(rows in the predictions, verified outcome, inclusion probability) of the verified
+    documents of the sample."""
+    verified = _verified(study, sample, targets, allow_incomplete)
+    sampled = sorted(verified)
+    rows = np.asarray([row_of[d] for d in sampled], dtype=np.int64)
+    y = np.asarray([verified[d][j] for d in sampled])
+    strata = sample.design["strata"]
+    prob = np.asarray([strata[sample.docs[d]]["inclusion_probability"] for d in sampled])
+    return rows, y, prob
+
+
+def _few(y: np.ndarray, code: str) -> list[str]:
+    if y.sum() >= 5 and len(y) - y.sum() >= 5:
+        return []
+    return [f"the verified sample holds {int(y.sum())} documents with {code} and "
+            f"{int(len(y) - y.sum())} without: too few for the corrected intervals to be "
+            "reliable; verify more documents (or a sample stratified by the predicted label)"]
+
+
+def _fit_all(data: Data, model: str, methods: Sequence[str], terms: Sequence[str],
+             level: float, common: Mapping[str, Any]
+             ) -> tuple[pd.DataFrame, dict[str, float], list[str]]:
+    """One row per method and term, each method's lambda, and a warning per method that
+    could not be fitted (all failing is an error)."""
+    records = []
+    lams: dict[str, float] = {}
+    failed: dict[str, str] = {}
+    for method in methods:
+        try:
+            result = fit(data, model, method)
+        except ReplicoderError as exc:
+            failed[method] = str(exc)
+            continue
+        lams[method] = result.lam
+        low, high = result.interval(level)
+        for k, term in enumerate(terms):
+            records.append({"term": term, "method": method,
+                            "estimate": float(result.coef[k]), "se": float(result.se[k]),
+                            "low": float(low[k]), "high": float(high[k]),
+                            "df": float(result.df[k]), "lambda": result.lam, **common})
+    if len(failed) == len(methods):
+        raise ReplicoderError(next(iter(failed.values())))
+    warnings = [f"--method {m} gave no result: {why}" for m, why in failed.items()]
+    return pd.DataFrame.from_records(records), lams, warnings
 
 
 def _outcome_code(study: Study, outcome: str) -> str:

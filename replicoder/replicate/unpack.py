@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
-from replicoder.errors import ReplicoderError, clip, lines
+from replicoder.errors import LINE_CHARS, ReplicoderError, clip, lines
 from replicoder.replicate.archive import FORMAT, LOCK
 
 __all__ = ["CODE_SUFFIXES", "LOCK_BYTES", "Limits", "check_no_code", "loads", "remove_unpacked",
@@ -143,8 +143,13 @@ def _members(archive: Path) -> Iterator[tuple[tarfile.TarFile, tarfile.TarInfo]]
         raise ReplicoderError(f"{archive}: not a readable .tar.gz archive ({exc})") from None
 
 
+def _shown(name: str) -> str:
+    """A member's name as an error message shows it: cut, so a huge name stays short."""
+    return clip(name, LINE_CHARS)
+
+
 def _check_member(archive: Path, member: tarfile.TarInfo) -> None:
-    name = clip(member.name)
+    name = _shown(member.name)
     why = safe_name(member.name)
     if why:
         raise ReplicoderError(f"{archive}: member {name!r} {why}; refused")
@@ -174,7 +179,7 @@ def _scan(archive: Path, target: Path, limits: Limits
         if member.isdir():
             continue
         if member.name in files:
-            raise ReplicoderError(f"{archive}: member {clip(member.name)!r} appears twice; "
+            raise ReplicoderError(f"{archive}: member {_shown(member.name)!r} appears twice; "
                                   "refused")
         files[member.name] = member.size
         if member.name == LOCK:
@@ -255,13 +260,13 @@ def _extract(archive: Path, target: Path, allowed: dict[str, int], limits: Limit
             path.mkdir(parents=True, exist_ok=True)
             continue
         if member.name not in allowed:
-            raise ReplicoderError(f"{archive}: {clip(member.name)}: not listed in the lock; "
+            raise ReplicoderError(f"{archive}: {_shown(member.name)}: not listed in the lock; "
                                   "refused")
         source = tar.extractfile(member)
         assert source is not None
         path.parent.mkdir(parents=True, exist_ok=True)
         with source, open(path, "xb") as fh:
-            copy_capped(source, fh, allowed[member.name], f"{archive}: {clip(member.name)}")
+            copy_capped(source, fh, allowed[member.name], f"{archive}: {_shown(member.name)}")
 
 
 def copy_capped(source: IO[bytes], sink: IO[bytes], limit: int, where: str) -> int:

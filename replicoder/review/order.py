@@ -256,8 +256,10 @@ def refresh_if_due(study: Study, store: Store) -> bool:
         return False
     current = orders[-1]
     every = current.refresh_every
+    if every is None:
+        return False
     logged = store.decision_log_size()
-    if every is None or logged - current.fitted_at < every:
+    if logged - current.fitted_at < every:
         return False
     verified = store.verified_labels()
     keys = store.queue_keys()

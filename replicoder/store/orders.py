@@ -66,8 +66,8 @@ class Orders(Base):
     CREATE TABLE IF NOT EXISTS queue_keys (
         doc_id TEXT PRIMARY KEY,
         key INTEGER NOT NULL
-    ) WITHOUT ROWID;
-    CREATE INDEX IF NOT EXISTS queue_keys_key ON queue_keys(key, doc_id);
+    );
+    CREATE INDEX IF NOT EXISTS queue_keys_key ON queue_keys(key);
     CREATE TABLE IF NOT EXISTS review_orders (
         order_id INTEGER PRIMARY KEY,
         run_id TEXT NOT NULL,

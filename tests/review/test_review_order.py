@@ -234,3 +234,23 @@ def test_assign_cli_order(tmp_path: Path) -> None:
     assert res.exit_code == 0 and "in random order" in res.output
     res = runner.invoke(cli_app, ["review", "assign", "--help"])
     assert "disagreement" in res.output and "--refresh-every" in res.output
+
+
+def test_the_app_refits_the_order_every_k_decisions(tmp_path: Path) -> None:
+    st, gold = bills_study(tmp_path, 120)
+    ids = list(gold)
+    with st.store() as store:
+        code(store, st, gold, ids[:30])
+    assign(st, ["anna"], 0.0, order="uncertain", refresh_every=2)
+    for base in run_server(st, None):
+        with httpx.Client(base_url=base, headers=JSON) as http:
+            login(http, "anna")
+            for _ in range(2):
+                nxt = http.get("/c/anna/").headers["location"].split("id=")[1]
+                body = {"doc_id": nxt, "rejected": [], "added": [gold[nxt]],
+                        "unclear": False, "seconds": 1}
+                assert http.post("/api/c/anna/decide", json=body).status_code == 200
+    with st.store() as store:
+        fits = store.order_fits(store.orders()[-1].order_id)
+        assert [f["verified"] for f in fits] == [30, 32]  # refitted after the 2nd decision
+        assert store.decision_log_size() == 32

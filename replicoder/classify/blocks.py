@@ -19,6 +19,8 @@ from typing import Any
 from replicoder.errors import ReplicoderError, summarise
 from replicoder.io.readers import Start, detect_format, documents, open_table
 
+__all__ = ["FORMATS", "Block", "FilePlan", "input_files", "list_inputs", "plan_file", "read_block"]
+
 FORMATS = ("csv", "tsv", "jsonl", "parquet")
 
 

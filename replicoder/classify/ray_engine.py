@@ -49,6 +49,8 @@ except ImportError as exc:  # the optional extra is missing
         "to classify on this machine)"
     ) from exc
 
+__all__ = ["JOB", "RUN_MANIFEST", "BlockCoder", "RayClassifyResult", "classify_ray"]
+
 JOB = "_job.json"
 RUN_MANIFEST = "_manifest.json"
 

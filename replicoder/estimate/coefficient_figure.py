@@ -10,6 +10,8 @@ import pandas as pd
 
 from replicoder.estimate.figure import _save, plt
 
+__all__ = ["STYLE", "coefficients_figure"]
+
 STYLE = {  # method -> colour, marker, label
     "dsl": ("#1f5fa8", "o", "DSL (model + verified sample)"),
     "ppi": ("#2a9d8f", "D", "PPI++ (model + verified sample)"),

@@ -13,6 +13,8 @@ from replicoder.run import now
 from replicoder.store import Store
 from replicoder.store.reviews import Adjudication, Decision
 
+__all__ = ["AgreementReport", "Disagreement", "adjudicate", "coder_agreement", "disagreements"]
+
 
 @dataclass(frozen=True)
 class Disagreement:

@@ -30,6 +30,8 @@ from replicoder.review.security import CoderKeys, guard
 from replicoder.store import Store
 from replicoder.study import Study
 
+__all__ = ["AdjudicateBody", "Pages", "ReviewBody", "coder_url", "create_app", "doc_url"]
+
 
 class ReviewBody(BaseModel):
     doc_id: str

@@ -14,6 +14,8 @@ from replicoder.review.session import check_name
 from replicoder.run import Run, now
 from replicoder.study import Study
 
+__all__ = ["AssignResult", "assign", "parse_coders"]
+
 
 @dataclass(frozen=True)
 class AssignResult:

@@ -36,6 +36,9 @@ from replicoder.store import Store
 from replicoder.store.orders import Finding
 from replicoder.study import Study
 
+__all__ = ["SOURCES", "AuditResult", "Judged", "audit", "audit_labels", "cross_fit", "describe",
+           "flagged_ranking", "judge", "queue_for", "second_coders"]
+
 SOURCES = ("both", "verified", "gold")
 
 

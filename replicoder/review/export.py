@@ -19,6 +19,8 @@ from replicoder.review.policy import party_adjudicated, party_adjudication
 from replicoder.run import Run
 from replicoder.study import Study
 
+__all__ = ["FORMATS", "SEP", "ExportResult", "display_name", "export_verified"]
+
 FORMATS = (".csv", ".jsonl", ".parquet")
 SEP = ";"
 

@@ -35,6 +35,10 @@ from replicoder.run import now
 from replicoder.store import Store, StoredSample
 from replicoder.study import Study
 
+__all__ = ["CANDIDATES", "ORDERS", "STEERED", "Ordered", "apply_order", "check_codebook",
+           "check_order", "check_random_review", "compute_order", "disagreement", "diverse",
+           "fit_scores", "margins", "model_scores", "record_order", "refresh_if_due"]
+
 ORDERS = ("default", "random", "uncertain", "disagreement", "diverse")
 STEERED = ("default", "uncertain", "disagreement", "diverse", "audit", "route")
 CANDIDATES = 5  # diverse: a batch is chosen among this many times its size

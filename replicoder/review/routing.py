@@ -22,6 +22,8 @@ from replicoder.run import Run, now
 from replicoder.store import Proposal
 from replicoder.study import Study
 
+__all__ = ["REVIEW", "annotator_name", "export_corpus", "record_route", "to_review"]
+
 REVIEW = "review"
 
 

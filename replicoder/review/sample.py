@@ -20,6 +20,8 @@ from replicoder.review import design as sampling
 from replicoder.run import Run, now, write_json
 from replicoder.study import Study
 
+__all__ = ["SampleResult", "draw_sample", "population"]
+
 
 @dataclass(frozen=True)
 class SampleResult:

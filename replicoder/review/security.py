@@ -29,6 +29,9 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 from replicoder.atomic import write_bytes
 from replicoder.review.session import CODER_NAME
 
+__all__ = ["CODER_COOKIE", "COOKIE", "LOOPBACK_NAMES", "SECRET_FILE", "CoderKeys", "guard",
+           "is_loopback", "new_token"]
+
 COOKIE = "replicoder_token"
 CODER_COOKIE = "replicoder_coder"
 _CODER_PATH = re.compile(r"^/(?:api/)?c/([^/]+)/")

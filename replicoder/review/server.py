@@ -12,6 +12,8 @@ from replicoder.review.security import CoderKeys, is_loopback, new_token
 from replicoder.run import Run
 from replicoder.study import Study
 
+__all__ = ["check_port", "coder_link", "default_coder", "serve"]
+
 
 def default_coder() -> str:
     try:

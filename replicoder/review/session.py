@@ -19,6 +19,9 @@ from replicoder.run import now
 from replicoder.store import Store
 from replicoder.store.reviews import Decision, Draft
 
+__all__ = ["CODER_NAME", "DocView", "Progress", "check_coder", "check_codes", "check_name",
+           "decide", "next_undecided", "opening", "progress", "proposals_for", "save_draft", "view"]
+
 CODER_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")  # ASCII only: no look-alike names
 
 

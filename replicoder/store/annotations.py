@@ -9,6 +9,8 @@ from typing import Any
 
 from replicoder.store.base import Base, chunks, placeholders
 
+__all__ = ["Annotations", "Proposal"]
+
 
 @dataclass(frozen=True)
 class Proposal:

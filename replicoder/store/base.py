@@ -10,6 +10,8 @@ from typing import Any
 
 from replicoder.errors import ReplicoderError
 
+__all__ = ["Base", "chunks", "placeholders"]
+
 
 def _open_error(path: Path, exc: sqlite3.OperationalError) -> ReplicoderError:
     text = str(exc)

@@ -15,6 +15,8 @@ from typing import Any
 from replicoder.store.annotations import Annotations, Proposal
 from replicoder.store.base import Base, chunks, placeholders
 
+__all__ = ["CachedResponse", "LlmCache"]
+
 
 @dataclass(frozen=True)
 class CachedResponse:

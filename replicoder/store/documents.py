@@ -10,6 +10,8 @@ from typing import Any
 
 from replicoder.store.base import Base, chunks, placeholders
 
+__all__ = ["Document", "Documents", "Existing"]
+
 
 @dataclass(frozen=True)
 class Document:

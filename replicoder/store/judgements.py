@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 from replicoder.store.base import Base
 
+__all__ = ["Judgement", "Judgements"]
+
 
 @dataclass(frozen=True)
 class Judgement:

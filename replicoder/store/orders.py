@@ -16,6 +16,8 @@ from typing import Any
 
 from replicoder.store.base import Base, chunks, placeholders
 
+__all__ = ["PROPOSED", "TRIGGERS", "UNPROPOSED", "Finding", "Orders", "ReviewOrder"]
+
 PROPOSED = 1 << 40
 UNPROPOSED = 1 << 41
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from replicoder.store.base import Base
 
+__all__ = ["Adjudication", "Decision", "Draft", "Reviews", "Verified"]
+
 
 @dataclass(frozen=True)
 class Decision:

@@ -7,6 +7,8 @@ from typing import Any
 
 from replicoder.store.base import Base
 
+__all__ = ["Runs"]
+
 
 class Runs(Base):
     SCHEMA = """

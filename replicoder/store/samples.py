@@ -9,6 +9,8 @@ from typing import Any
 
 from replicoder.store.base import Base
 
+__all__ = ["Samples", "StoredSample"]
+
 
 @dataclass(frozen=True)
 class StoredSample:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from replicoder.store.base import Base
 
+__all__ = ["PARTS", "Splits"]
+
 PARTS = ("train", "validation", "test")
 
 

@@ -31,8 +31,8 @@ def check_no_secrets(path: Path) -> None:
         data = tomllib.loads(text)
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ReplicoderError(f"{path}: unreadable settings ({exc})") from None
-    lines = text.splitlines()
-    found = [f"{path}:{_line(lines, key, value)}: {key} holds {why}"
+    rows = text.splitlines()
+    found = [f"{path}:{_line(rows, key, value)}: {key} holds {why}"
              for key, value in _strings(data) if (why := _secret(key, value))]
     if found:
         raise ReplicoderError(
@@ -63,14 +63,14 @@ def _secret(key: str, value: str) -> str | None:
     return None
 
 
-def _line(lines: list[str], key: str, value: str) -> int:
+def _line(rows: list[str], key: str, value: str) -> int:
     """The line of ``key = value`` (the value's first line if the key is not found)."""
     name = key.rsplit(".", 1)[-1].split("[", 1)[0]
     needle = value.splitlines()[0] if value.strip() else value
-    for i, line in enumerate(lines, 1):
+    for i, line in enumerate(rows, 1):
         if name in line and "=" in line and (not needle or needle in line):
             return i
-    for i, line in enumerate(lines, 1):
+    for i, line in enumerate(rows, 1):
         if needle and needle in line:
             return i
     return 1

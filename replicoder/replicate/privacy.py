@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from replicoder.errors import ReplicoderError
+from replicoder.errors import ReplicoderError, lines
 
 __all__ = ["check_no_secrets", "redact_database"]
 

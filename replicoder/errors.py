@@ -23,8 +23,10 @@ ITEM_CHARS = 80  # one listed item is cut to this many characters
 
 
 def clip(text: str, limit: int = ITEM_CHARS) -> str:
-    """``text`` cut to ``limit`` characters, with an ellipsis when cut."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """``text`` cut to ``limit`` characters, saying how long it was when cut."""
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 1]}… ({len(text):,} characters)"
 
 
 def summarise(items: Sequence[str], limit: int = 10) -> str:

@@ -185,9 +185,9 @@ def _out_of_sample(study: Study, name: str) -> set[str]:
 
 def _model_probs(study: Study, name: str, book: Codebook, texts: Sequence[str]
                  ) -> list[np.ndarray]:
-    from replicoder.classify.inference import load_model
+    from replicoder.models.trained import load_trained
 
-    trained = load_model(study, name)
+    trained = load_trained(study, name)
     scores = np.asarray(trained.predict(list(texts), [str(i) for i in range(len(texts))]).scores,
                         dtype=np.float64).clip(1e-6, 1.0)
     if book.graded:

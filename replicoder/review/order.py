@@ -117,9 +117,9 @@ def fit_scores(book: Codebook, train: dict[str, frozenset[str]], texts: dict[str
 def model_scores(study: Study, name: str, texts: dict[str, str], doc_ids: Sequence[str]
                  ) -> tuple[np.ndarray, bool, dict[str, Any]]:
     """Scores of a trained model (models/NAME) for ``doc_ids``."""
-    from replicoder.classify.inference import load_model
+    from replicoder.models.trained import load_trained
 
-    trained = load_model(study, name)
+    trained = load_trained(study, name)
     pred = trained.predict([texts[d] for d in doc_ids], list(doc_ids))
     assert pred.scores is not None
     multi = trained.multi_label or bool(trained.intensities)

@@ -29,7 +29,7 @@ def test_summarise_caps_long_lists() -> None:
     assert summarise(["a", "b"]) == "2: a, b"
     text = summarise([str(i) for i in range(200_000)], 3)
     assert text == "200,000 in all, first 3: 0, 1, 2"
-    assert listed(["a", "b"]) == "a, b" and listed(["x" * 500]).endswith("…")
+    assert listed(["a", "b"]) == "a, b" and listed(["x" * 500]).endswith("… (500 characters)")
 
 
 def test_changed_gold_is_refused_then_updated_on_request(cap_study: Study,

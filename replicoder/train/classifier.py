@@ -33,11 +33,14 @@ from replicoder.models.decide import (
     outputs,
     tune_thresholds,
 )
-from replicoder.models.runtime import train_attention, train_dtype
+from replicoder.models.fastpath import skip_input_casts
+from replicoder.models.runtime import to_device, train_attention, train_dtype
 from replicoder.progress import Progress
 from replicoder.train import loop
 from replicoder.train.config import TrainConfig
 from replicoder.train.data import Example
+
+COMPILE_BUCKET = 16  # with --compile, batch widths are multiples of this (few shapes)
 
 
 def new_model(base: BaseModel, n_labels: int, multi_label: bool, config: TrainConfig,
@@ -50,7 +53,10 @@ def new_model(base: BaseModel, n_labels: int, multi_label: bool, config: TrainCo
                                      dtype=train_dtype(device, bf16, config.base_dtype),
                                      quantize=config.quantize,
                                      attention=train_attention(device))
-    return config.with_lora(model, "SEQ_CLS")
+    model = config.with_lora(model, "SEQ_CLS")
+    if bf16:  # run under autocast: peft's cast of each adapter input is undone at once
+        skip_input_casts(model)
+    return model
 
 
 @dataclass
@@ -75,9 +81,11 @@ def fit(base: BaseModel, codes: list[str], multi_label: bool, config: TrainConfi
     values = outputs(codes, intensities)
     model = new_model(base, len(values), multi_label, config, device, bf16)
     scorer = ClassifierScorer(model, tok, multi_label, config.max_length, device, bf16,
-                              config.template)
+                              config.template, COMPILE_BUCKET if config.compile else 1)
     ids = scorer.encode([e.text for e in train])
-    y = torch.from_numpy(label_matrix([e.labels for e in train], values)).to(device)
+    # targets stay on the host: each step indexes them there and copies its rows once
+    y = torch.from_numpy(label_matrix([e.labels for e in train], values))
+    classes = y.argmax(-1)
     val_texts = [e.text for e in validation]
     val_truth = [e.labels for e in validation]
     graded_presence = bool(intensities) and multi_label and config.presence_weight > 0
@@ -86,16 +94,18 @@ def fit(base: BaseModel, codes: list[str], multi_label: bool, config: TrainConfi
 
     def step_loss(batch: list[int]) -> Any:
         logits = scorer.logits([ids[i] for i in batch])
-        target = y[batch]
+        rows = torch.tensor(batch)
+        if not multi_label:
+            return torch.nn.functional.cross_entropy(
+                logits, to_device(classes[rows], device),
+                label_smoothing=config.label_smoothing)
+        target = to_device(y[rows], device)
         if graded_presence:
             shape = (len(batch), len(codes), len(intensities))
             present = target.view(shape).amax(-1)
             return bce(logits, target) + config.presence_weight * bce(
                 logits.view(shape).logsumexp(-1), present)
-        if multi_label:
-            return bce(logits, target)
-        return torch.nn.functional.cross_entropy(logits, target.argmax(-1),
-                                                 label_smoothing=config.label_smoothing)
+        return bce(logits, target)
 
     last: list[np.ndarray] = []  # the latest validation scores
 

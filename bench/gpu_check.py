@@ -189,14 +189,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     root = Path(tempfile.mkdtemp(prefix="gpu-check-"))
     device = pick_device(args.device)
     base = str(build_tiny(root / "tiny")) if args.quick else "embedded"
-    docs = 500 if args.quick else args.docs
+    docs = 200 if args.quick else args.docs
     report = Report(args.out, {
         "device": device, "quick": args.quick, "torch": torch.__version__,
         "gpu": torch.cuda.get_device_name() if device.startswith("cuda") else None})
     rate = report.stage("matmul", lambda: {
         "bf16_tflops": matmul_rate(device, 512 if args.quick else 8192) / 1e12})
     peak = float(rate.get("bf16_tflops", 0.0)) * 1e12
-    df, parts = reference_split(100 if args.quick else 300)
+    df, parts = reference_split(40 if args.quick else 300)
     st = study_mod.init(root / "study")
     importer.import_file(st, bills_path(), text="text", id="id", labels="major_topic",
                          unknown_labels="drop")
@@ -205,7 +205,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     train_ids = [d for d, p in parts.items() if p == "train"]
     test = df[df.id.astype(str).map(parts) == "test"]
     if args.quick:
-        train_ids, test = train_ids[:64], test.head(50)
+        train_ids, test = train_ids[:32], test.head(30)
     epochs = 1 if args.quick else args.epochs
     labels = dict(zip(df.id.astype(str), df.major_topic.astype(str), strict=True))
     for mode in ("classifier", "generative"):

@@ -24,6 +24,7 @@ import numpy as np
 
 from replicoder.graded_metrics import presence_sets
 from replicoder.metrics import headline
+from replicoder.models import quant
 from replicoder.models.base import BaseModel, load_sequence_classifier, load_tokenizer
 from replicoder.models.classifier import ClassifierScorer
 from replicoder.models.decide import (
@@ -52,6 +53,7 @@ def new_model(base: BaseModel, n_labels: int, multi_label: bool, config: TrainCo
     model = load_sequence_classifier(base, n_labels, multi_label=multi_label, device=device,
                                      dtype=train_dtype(device, bf16, config.base_dtype),
                                      quantize=config.quantize,
+                                     quantization=quant.record(config.quantize, bf16),
                                      attention=train_attention(device))
     model = config.with_lora(model, "SEQ_CLS")
     if bf16:  # run under autocast: peft's cast of each adapter input is undone at once

@@ -11,6 +11,7 @@ from typing import Any
 
 from replicoder.codebook import Codebook
 from replicoder.metrics import headline
+from replicoder.models import quant
 from replicoder.models.base import BaseModel, load_causal_lm, load_tokenizer
 from replicoder.models.fastpath import (
     causal_attention,
@@ -44,7 +45,8 @@ def fit(base: BaseModel, book: Codebook, config: TrainConfig, train: list[Exampl
     tok = load_tokenizer(base)
     torch.manual_seed(config.seed)
     causal = load_causal_lm(base, device=device, dtype=train_dtype(device, bf16, config.base_dtype),
-                            quantize=config.quantize)
+                            quantize=config.quantize,
+                            quantization=quant.record(config.quantize, bf16))
     model = config.with_lora(causal, "CAUSAL_LM")
     if bf16:  # run under autocast: peft's cast of each adapter input is undone at once
         skip_input_casts(model)

@@ -36,6 +36,7 @@ class LoopResult:
     seconds: float
     stopped_early: bool
     history: list[dict[str, float]] = field(default_factory=list)
+    compilations: int | None = None  # graphs compiled during the run (--compile)
 
 
 def _trainable(model: Any) -> dict[str, Any]:
@@ -105,10 +106,32 @@ def _grad_norm(params: list[Any]) -> Any:
 
 
 def _compile(model: Any) -> None:
-    """Compile each transformer layer in place (parameter names stay as they are)."""
+    """Compile each transformer layer in place (parameter names stay as they are), with
+    dynamic batch and length dimensions: odd-sized batches do not recompile (the
+    scorers also round batch widths up to length buckets, train.classifier.COMPILE_BUCKET)."""
     for module in model.modules():
         if type(module).__name__.endswith("DecoderLayer"):
             module.compile(dynamic=True)
+
+
+def compilations() -> int:
+    """Graphs torch.compile has compiled in this process so far."""
+    from torch._dynamo.utils import counters
+
+    return int(counters["stats"]["unique_graphs"])
+
+
+def _warm_up(torch: Any, model: Any, step_loss: Callable[[list[int]], Any],
+             batch: list[int]) -> None:
+    """One forward and backward of ``batch`` with nothing kept (gradients dropped, random
+    state restored): compiles the training graphs before the timed loop."""
+    rng = torch.get_rng_state()
+    cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
+    step_loss(batch).backward()
+    model.zero_grad(set_to_none=True)
+    torch.set_rng_state(rng)
+    if cuda_rng is not None:
+        torch.cuda.set_rng_state_all(cuda_rng)
 
 
 def _check_finite(what: str, value: float, step: int, total: int, config: TrainConfig
@@ -167,8 +190,7 @@ def run(
         if cuda_rng is not None and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(cuda_rng)
         state.update(saved)
-    if config.compile:
-        _compile(model)
+    compiled_before = compilations() if config.compile else 0
     params = [p for p in model.parameters() if p.requires_grad]
 
     def save() -> None:
@@ -180,6 +202,15 @@ def run(
         torch.save(blob, tmp)
         os.replace(tmp, path)
 
+    plan: tuple[int, list[list[int]]] = (-1, [])
+    use_cache = getattr(model.config, "use_cache", None)
+    model.config.use_cache = False
+    model.train()
+    if config.compile and state["step"] < total:  # compiled here, not in the timed loop
+        _compile(model)
+        epoch = state["step"] // per_epoch
+        plan = (epoch, train_batches(lengths, config.batch_size, config.seed, epoch))
+        _warm_up(torch, model, step_loss, max(plan[1], key=len))
     started = time.perf_counter() - state["seconds"]
     last_save = time.perf_counter()
     task = start(progress, "training", total, state["step"])
@@ -201,11 +232,7 @@ def run(
         task(len(rows), loss=running_loss)
         pending.clear()
 
-    plan: tuple[int, list[list[int]]] = (-1, [])
     done_this_call = 0
-    use_cache = getattr(model.config, "use_cache", None)
-    model.config.use_cache = False
-    model.train()
     try:
         while state["step"] < total and not state["stopped_early"]:
             step = state["step"]
@@ -257,5 +284,8 @@ def run(
         model.config.use_cache = use_cache
     _load_trainable(model, state["best"])
     model.eval()
-    return LoopResult(state["best_score"], state["best_step"], state["step"],
-                      state["seconds"], state["stopped_early"], state["history"])
+    result = LoopResult(state["best_score"], state["best_step"], state["step"],
+                        state["seconds"], state["stopped_early"], state["history"])
+    if config.compile:
+        result.compilations = compilations() - compiled_before
+    return result

@@ -6,7 +6,8 @@ GPU trains in (bf16 base weights under autocast, SDPA attention, LoRA on every l
 batch of 16 bill titles, fused AdamW), for the path before issue 26 (tokenizer padding
 with a mask, peft's casts of each adapter input, targets indexed on the device) and the
 path now (host padding, SDPA's causal kernel without a mask, no input casts, host
-targets copied once). Operators are counted twice: as dispatched (TorchDispatchMode:
+targets copied once, bf16 trainable weights with fp32 masters: train.master).
+Operators are counted twice: as dispatched (TorchDispatchMode:
 what reaches the kernels, forward and backward) and as recorded by torch.profiler (all
 aten events, nested ones included). Writes bench/results/step_ops.json. Usage:
   .venv/bin/python bench/bench_step_ops.py [--steps 3] [--base embedded]
@@ -37,6 +38,7 @@ from replicoder.models.fastpath import (
 )
 from replicoder.models.runtime import autocast, to_device
 from replicoder.train import TrainConfig
+from replicoder.train.master import Masters
 
 RESULTS = Path(__file__).parent / "results"
 CASTS = {"aten::_to_copy", "aten::to", "aten::copy_"}
@@ -59,11 +61,18 @@ def set_casts(model: Any, on: bool) -> None:
             module.cast_input_dtype_enabled = on
 
 
-def measure(step: Any, model: Any, optimizer: Any, steps: int) -> dict[str, Any]:
+def measure(step: Any, optimizer: Any, steps: int, masters: Masters | None = None
+            ) -> dict[str, Any]:
+    """Operators of ``steps`` optimizer steps, as train.loop runs them."""
     def one() -> None:
         step().backward()
+        if masters is not None:
+            masters.grads_up()
         optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
+        if masters is not None:
+            masters.weights_down()
+        else:
+            optimizer.zero_grad(set_to_none=True)
 
     one()  # warm-up
     ops = Ops()
@@ -128,10 +137,12 @@ def main() -> None:
             logits, to_device(classes[torch.tensor(batch)], "cpu"))
 
     set_casts(model, True)
-    old = measure(before, model, optimizer, args.steps)
+    old = measure(before, optimizer, args.steps)
     skip_input_casts(model)
     assert use_causal_attention(model) and not needs_padding_mask(model)
-    new = measure(after, model, optimizer, args.steps)
+    masters = Masters(params)
+    new = measure(after, torch.optim.AdamW(masters.masters, lr=1e-6, fused=True),
+                  args.steps, masters)
     out = {
         "base": args.base, "batch_size": args.batch_size, "steps": args.steps,
         "threads": torch.get_num_threads(), "torch": torch.__version__,

@@ -124,7 +124,8 @@ def fit(base: BaseModel, codes: list[str], multi_label: bool, config: TrainConfi
         return float(m[key] or 0.0), shown
 
     result = loop.run(model, [len(x) for x in ids], step_loss, evaluate, config, workdir,
-                      progress=progress, stop_after=stop_after)
+                      progress=progress, stop_after=stop_after,
+                      low_precision=bf16 and not config.quantize)
     # the loop's last validation (at its final step) scored the weights it kept
     kept_last = last and result.best_step == result.steps
     val_scores = last[0] if kept_last else scorer.scores(val_texts)

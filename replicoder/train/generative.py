@@ -73,7 +73,8 @@ def fit(base: BaseModel, book: Codebook, config: TrainConfig, train: list[Exampl
 
     with causal_attention(model):  # right-padded batches; generation below pads left
         result = loop.run(model, [len(s[0]) for s in seqs], step_loss, evaluate, config,
-                          workdir, progress=progress, stop_after=stop_after)
+                          workdir, progress=progress, stop_after=stop_after,
+                          low_precision=bf16 and not config.quantize)
     pred, _, _ = scorer.predict([e.text for e in validation], config.batch_size)
     metrics = headline([e.labels for e in validation], pred, book.values)
     metrics["validation_loss"] = -result.best_score

@@ -247,3 +247,14 @@ def test_no_sync_in_sdpa_classifier_steps_as_on_cuda(tiny: str, tmp_path: Path) 
                           config, tmp_path)
     assert result.steps == 12 and not needs_padding_mask(model)
     assert counter.in_steps() == []
+
+
+def test_compile_counts_its_compilations_and_odd_batches_do_not_recompile(
+        tiny: str, study: study_mod.Study, monkeypatch: pytest.MonkeyPatch) -> None:
+    # dynamo traces as on a GPU; the "eager" backend skips inductor's C++ build on a CPU
+    monkeypatch.setenv("REPLICODER_COMPILE_BACKEND", "eager")
+    config = TrainConfig(base=tiny, epochs=2, batch_size=7, device="cpu", compile=True)
+    result = train(study, "compiled", config)
+    # one graph for training steps, one for validation under inference mode: odd-sized
+    # last batches and other lengths reuse them (dynamic dims, width buckets)
+    assert 1 <= result.metrics["compilations"] <= 4, result.metrics

@@ -39,10 +39,11 @@ class Masters:
         """The bf16 gradients into the masters' fp32 gradients (one foreach copy)."""
         import torch
 
-        grads = [p.grad for p in self.params]
+        grads: list[Any] = [p.grad for p in self.params]
         if all(g is not None for g in grads) and all(m.grad is not None
                                                      for m in self.masters):
-            torch._foreach_copy_([m.grad for m in self.masters], grads)
+            targets: list[Any] = [m.grad for m in self.masters]
+            torch._foreach_copy_(targets, grads)
         else:  # a weight the step did not reach has no gradient: AdamW skips it
             for p, m in zip(self.params, self.masters, strict=True):
                 m.grad = None if p.grad is None else p.grad.float()
@@ -53,7 +54,8 @@ class Masters:
         """The updated masters into the model's bf16 weights (one foreach copy)."""
         import torch
 
-        torch._foreach_copy_([p.data for p in self.params], self.masters)
+        masters: list[Any] = list(self.masters)
+        torch._foreach_copy_([p.data for p in self.params], masters)
 
     def restore(self) -> None:
         """The model's trainable weights back to fp32 (the masters' values)."""

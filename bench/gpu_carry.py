@@ -58,8 +58,11 @@ def split(source: Path, folder: Path, piece: int = PIECE) -> list[Path]:
 
 def join(folder: Path, target: Path) -> Path:
     """The pieces in ``folder`` joined into ``target`` after checking every sha256."""
-    sums = dict(reversed(line.split("  ", 1))  # type: ignore[misc]
-                for line in (folder / SUMS).read_text().splitlines() if line)
+    sums: dict[str, str] = {}
+    for line in (folder / SUMS).read_text().splitlines():
+        if line:
+            digest, name = line.split("  ", 1)
+            sums[name] = digest
     whole = [n for n in sums if ".part" not in n]
     if len(whole) != 1:
         raise SystemExit(f"{folder / SUMS}: expected one whole-file line")

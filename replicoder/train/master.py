@@ -55,7 +55,8 @@ class Masters:
         import torch
 
         masters: list[Any] = list(self.masters)
-        torch._foreach_copy_([p.data for p in self.params], masters)
+        with torch.no_grad():  # not ``p.data``: that is one more (detach) operator each
+            torch._foreach_copy_(self.params, masters)
 
     def restore(self) -> None:
         """The model's trainable weights back to fp32 (the masters' values)."""

@@ -121,7 +121,8 @@ def train(study: Study, name: str, config: TrainConfig, *,
         instruction, max_new = gen.scorer.instruction, gen.scorer.max_new_tokens
     metrics = {**metrics, "best_step": result.best_step, "steps": result.steps,
                "stopped_early": result.stopped_early, "train_seconds": result.seconds,
-               **({"compilations": result.compilations} if config.compile else {})}
+               **({"compilations": int(result.compilations or 0)} if config.compile
+                  else {})}
     adapter_sha256 = folder.save(
         model, settings=config.to_dict(), thresholds=thresholds,
         metrics={"split": "validation (trained on)" if config.refit else "validation",

@@ -246,6 +246,18 @@ def _classify_ray(d: dict[str, Any]) -> Row:
             f"Ray 1 worker {one['ratio_vs_local_wall']:.2f} × local")
 
 
+def _step_ops(d: dict[str, Any]) -> Row:
+    old, new = d["before"], d["after"]
+    return (f"operators per classifier training step ({d['base']} model, batch "
+            f"{d['batch_size']}, the cuda configuration on the CPU) before and after issue 26",
+            f"{old['launching_ops_per_step']:,.0f} → {new['launching_ops_per_step']:,.0f} "
+            f"kernel-launching operators ({old['dispatched_casts_per_step']:,.0f} → "
+            f"{new['dispatched_casts_per_step']:,.0f} casts; sync operators "
+            f"{old['sync_ops_per_step']:.0f} → {new['sync_ops_per_step']:.0f})",
+            f"{d['launch_ratio']:.2f} × the launching operators (all dispatched "
+            f"{d['ops_ratio']:.2f} ×, profiler events {d['profiler_ratio']:.2f} ×)")
+
+
 def _reproduce(d: dict[str, Any]) -> Row:
     return (f"`freeze` + `reproduce` of the demo study ({d['documents']:,} titles, {d['base']} "
             f"model, {d['precision']}) vs its evaluate + classify",
@@ -317,6 +329,7 @@ SUMMARIES: dict[str, Callable[[dict[str, Any]], Row]] = {
     "flourishing_eval": _flourishing_eval,
     "flourishing_replay": _flourishing_replay,
     "reproduce": _reproduce,
+    "step_ops": _step_ops,
     "estimate": _estimate,
     "regress": _regress,
     "review_scale": _review_scale,

@@ -24,6 +24,7 @@ def load_model(study: Study | Path | str, name: str, *, device: str | None = Non
                ) -> TrainedModel:
     """models/NAME of ``study`` (a Study or its folder) with merged weights, ready to score.
 
+    A model trained on a 4-bit base (QLoRA) keeps that base and its adapter unmerged.
     Where bf16 is chosen, the merged weights are cast to bf16 once, instead of autocast
     re-casting fp32 weights at every forward (2.2x on 2 CPU cores, 99% label agreement
     with fp32; bench/bench_classify.py).
@@ -33,8 +34,11 @@ def load_model(study: Study | Path | str, name: str, *, device: str | None = Non
     st = study if isinstance(study, Study) else open_study(Path(study))
     model = load_trained(st, name, device=device)
     scorer = model.scorer
+    if model.quantization is not None:
+        return model  # the 4-bit base it was trained on, adapter on top (models.quant)
     if hasattr(scorer.model, "merge_and_unload"):
         scorer.model = scorer.model.merge_and_unload().eval()
+        model.merged = True
     if scorer.bf16:
         scorer.model = scorer.model.to(torch.bfloat16)
     return model

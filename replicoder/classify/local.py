@@ -7,8 +7,9 @@ Output (format by extension: .parquet, .csv, .jsonl, .dta) has one row per docum
 Every ``checkpoint_every`` documents a Parquet part is written to OUT.parts/; a killed
 job resumes after the last part, and the parts are joined into OUT at the end. Rows are
 scored a window of blocks at a time (WINDOW_BATCHES batches), so batches are length-sorted across
-blocks whatever the block size, while the next window is tokenised in a background thread
-and finished parts are written by another.
+blocks whatever the block size; the next window is read, tokenised and padded in a background
+thread and queued on the device before this one is read back, and finished parts are decoded
+and written by another (replicoder.windows).
 """
 
 from __future__ import annotations
@@ -24,13 +25,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from replicoder import atomic
 from replicoder.classify.ids import id_warnings
 from replicoder.classify.inference import load_model, result_table
+from replicoder.classify.windows import scored_windows
 from replicoder.errors import ReplicoderError
 from replicoder.hashing import input_sha256
 from replicoder.io import writers
 from replicoder.io.readers import documents, open_table
+from replicoder.models.fastpath import default_batch
 from replicoder.models.trained import TrainedModel
 from replicoder.predictions import Predictions
 from replicoder.progress import Progress, start
@@ -40,6 +45,7 @@ from replicoder.study import Study
 __all__ = ["ClassifyResult", "ClassifyStopped", "JOB", "classify"]
 
 JOB = "job.json"
+BATCH = "batch.json"
 
 
 @dataclass
@@ -86,23 +92,6 @@ def window_blocks(batch_size: int, checkpoint_every: int) -> int:
     return max(1, -(-(WINDOW_BATCHES * batch_size) // checkpoint_every))
 
 
-def _next_window(rows: Iterator[tuple[str, str]], block_size: int, size: int,
-                 trained: TrainedModel, tokeniser: ThreadPoolExecutor
-                 ) -> tuple[list[list[tuple[str, str]]], Future[list[list[int]] | None]] | None:
-    """The next ``size`` blocks of rows (read here), their tokenisation started in the
-    background; None at the end of the input."""
-    blocks: list[list[tuple[str, str]]] = []
-    for _ in range(size):
-        block = list(itertools.islice(rows, block_size))
-        if not block:
-            break
-        blocks.append(block)
-    if not blocks:
-        return None
-    texts = [r[1] for block in blocks for r in block]
-    return blocks, tokeniser.submit(trained.encode, texts)
-
-
 def _route(study: Study, pred: Predictions, texts: list[str], below: float,
            annotator: str) -> tuple[Predictions, dict[str, Any], int]:
     """Send documents whose top score is below ``below`` to ``annotator``; keep its answer
@@ -129,19 +118,21 @@ def _route(study: Study, pred: Predictions, texts: list[str], below: float,
 
 
 def classify(study: Study, model: str, out: Path, *, input: Path | None = None,
-             text: str = "text", id_column: str | None = None, batch_size: int = 32,
+             text: str = "text", id_column: str | None = None, batch_size: int | None = None,
              checkpoint_every: int = 1000, route_below: float | None = None,
              route_to: str | None = None, progress: Progress | None = None,
              stop_after: int | None = None, device: str | None = None) -> ClassifyResult:
     """Label every document of ``input`` (or the study) with models/``model``; write ``out``.
 
     ``stop_after``: stop after that many parts of this call (for tests; run again to resume).
+    ``batch_size`` None: the batch an interrupted run of the job used, else the device's
+    default (fastpath.default_batch: 32 on the CPU, 512-1024 on cuda).
     """
     out = Path(out)
     writers.check_output(out)
     if (route_below is None) != (route_to is None):
         raise ReplicoderError("routing needs both --route-below P and --route-to ANNOTATOR")
-    if checkpoint_every < 1 or batch_size < 1:
+    if checkpoint_every < 1 or (batch_size is not None and batch_size < 1):
         raise ReplicoderError("--checkpoint-every and --batch-size must be at least 1")
     _check_writable(study)
     trained = load_model(study, model, device=device)
@@ -159,6 +150,7 @@ def classify(study: Study, model: str, out: Path, *, input: Path | None = None,
         rows, total = _study_rows(study)
     parts_dir = out.with_name(out.name + ".parts")
     done = _resume(parts_dir, job)
+    batch_size = _batch(parts_dir, batch_size, trained.device)
     size = window_blocks(batch_size, checkpoint_every)
     # Windows start at multiples of their size, so a resumed job scores each document in
     # the same batch as an uninterrupted one: its first window is scored again whole.
@@ -168,36 +160,42 @@ def classify(study: Study, model: str, out: Path, *, input: Path | None = None,
     count, routed, parts_now = 0, 0, 0
     advance = start(progress, "classifying", total, done)
     pending: list[Future[None]] = []
-    with ThreadPoolExecutor(1, thread_name_prefix="tokenise") as tokeniser, \
+    with ThreadPoolExecutor(1, thread_name_prefix="read") as reader, \
             ThreadPoolExecutor(1, thread_name_prefix="write") as writer:
-        window = _next_window(rows, checkpoint_every, size, trained, tokeniser)
-        while window is not None:
-            blocks, encoding = window
-            flat = [row for block in blocks for row in block]
-            ids, texts = [r[0] for r in flat], [r[1] for r in flat]
-            upcoming = _next_window(rows, checkpoint_every, size, trained, tokeniser)
-            whole = trained.predict(texts, ids, batch_size, encoded=encoding.result())
+        for window, scored in scored_windows(rows, checkpoint_every, size, trained,
+                                             batch_size, reader):
+            routing = route_below is not None and route_to is not None
+            whole = scored if isinstance(scored, Predictions) else None
+            if whole is None and routing:
+                assert isinstance(scored, np.ndarray)
+                whole = trained.decide(window.texts, window.ids, scored)
             offset = 0
-            for block in blocks:
-                pred = whole.slice(offset, offset + len(block))
-                offset += len(block)
+            for block in window.blocks:
+                start_row, offset = offset, offset + len(block)
                 position += len(block)
                 if position <= done:
                     continue  # written before the job was stopped
-                extra = None
-                if route_below is not None and route_to == "review":
-                    from replicoder.review.routing import to_review
+                path = parts_dir / f"part-{done + count:012d}.parquet"
+                # One writer thread decodes and writes parts in order, so the parts on
+                # disk are always a prefix of the job and resume counts them as done.
+                if whole is None:
+                    assert isinstance(scored, np.ndarray)
+                    pending.append(writer.submit(_decide_and_write, trained, block,
+                                                 scored[start_row:offset], path))
+                else:
+                    pred = whole.slice(start_row, offset)
+                    extra = None
+                    if route_below is not None and route_to == "review":
+                        from replicoder.review.routing import to_review
 
-                    extra, n = to_review(study, model, pred, route_below)
-                    routed += n
-                elif route_below is not None and route_to is not None:
-                    pred, extra, n = _route(study, pred, [r[1] for r in block], route_below,
-                                            route_to)
-                    routed += n
-                # One writer thread writes parts in order, so the parts on disk are always
-                # a prefix of the job and resume counts them as done.
-                pending.append(writer.submit(_write_part, pred, trained, extra,
-                                             parts_dir / f"part-{done + count:012d}.parquet"))
+                        extra, n = to_review(study, model, pred, route_below)
+                        routed += n
+                    elif routing:
+                        assert route_below is not None and route_to is not None
+                        pred, extra, n = _route(study, pred, [r[1] for r in block],
+                                                route_below, route_to)
+                        routed += n
+                    pending.append(writer.submit(_write_part, pred, trained, extra, path))
                 pending = _raise_failed(pending)
                 count += len(block)
                 parts_now += 1
@@ -208,7 +206,6 @@ def classify(study: Study, model: str, out: Path, *, input: Path | None = None,
                         f"classify stopped after {done + count} documents as asked; run the "
                         "same command again to resume"
                     )
-            window = upcoming
         _wait(pending)
     if done + count == 0:
         raise ReplicoderError("the input has no documents to classify")
@@ -219,6 +216,8 @@ def classify(study: Study, model: str, out: Path, *, input: Path | None = None,
     manifest = run.write({
         **job, "output": run.relative(out), "documents": done + count, "resumed_from": done,
         "routed": routed, "warnings": warnings, "model_manifest": trained.manifest,
+        "batch_size": batch_size,
+        "base_loading": {"quantization": trained.quantization, "merged": trained.merged},
         "seconds_this_call": seconds,
     }, copies=[out.with_name(out.name + ".manifest.json")])
     shutil.rmtree(parts_dir, ignore_errors=True)
@@ -228,6 +227,12 @@ def classify(study: Study, model: str, out: Path, *, input: Path | None = None,
         record_route(study, run.run_id, model, route_below, routed)
     return ClassifyResult(out, done + count, done, seconds, count / seconds if seconds else 0.0,
                           routed, manifest, warnings)
+
+
+def _decide_and_write(trained: TrainedModel, block: list[tuple[str, str]],
+                      scores: np.ndarray, path: Path) -> None:
+    pred = trained.decide([r[1] for r in block], [r[0] for r in block], scores)
+    writers.write_part(result_table(pred, trained), path)
 
 
 def _write_part(pred: Predictions, trained: TrainedModel, extra: dict[str, Any] | None,
@@ -271,6 +276,17 @@ def _sha(path: Path) -> str:
     if not path.exists():
         raise ReplicoderError(f"{path}: no such input file")
     return input_sha256(path)
+
+
+def _batch(parts_dir: Path, batch_size: int | None, device: str) -> int:
+    """The batch size of this call, recorded beside the parts: without --batch-size, a
+    resumed job keeps the one it started with (the same batches, whatever memory is free)."""
+    path = parts_dir / BATCH
+    if batch_size is None:
+        recorded = json.loads(path.read_text("utf-8")) if path.is_file() else None
+        batch_size = int(recorded) if isinstance(recorded, int) else default_batch(device)
+    atomic.write_text(path, json.dumps(batch_size))
+    return batch_size
 
 
 def _resume(parts_dir: Path, job: dict[str, Any]) -> int:

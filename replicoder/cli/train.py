@@ -147,7 +147,9 @@ def classify(
     text: Annotated[str, typer.Option(help="Column with the text.")] = "text",
     id: Annotated[str | None, typer.Option("--id", help="Column with document ids "
                                                        "(default: the row number).")] = None,
-    batch_size: Annotated[int, typer.Option(help="Documents per forward pass.")] = 32,
+    batch_size: Annotated[int | None, typer.Option(
+        help="Documents per forward pass (default: 32 on the CPU; on cuda 1024, or 512 "
+             "with under 16 GiB free; a resumed job keeps its batch).")] = None,
     checkpoint_every: Annotated[int, typer.Option(help="Save results every N documents; "
                                                        "a rerun resumes from there.")] = 1000,
     route_below: Annotated[float | None, typer.Option(help="Send documents whose top score "
@@ -199,7 +201,7 @@ def classify(
         raise ReplicoderError("--skip-unreadable is for --engine ray on a folder or glob; "
                               "the local engine reads one file")
     if engine == "ray":
-        _classify_ray(model, out, input, text, id, batch_size, checkpoint_every,
+        _classify_ray(model, out, input, text, id, batch_size or 32, checkpoint_every,
                       route_below, route_to, address, workers,
                       0.0 if device == "cpu" else gpus_per_worker, study, skip_unreadable)
         return

@@ -210,18 +210,19 @@ def check_quantize(quantize: str | None, device: str) -> None:
 
 
 def _load_kwargs(dtype: torch.dtype | None, quantize: str | None, device: str,
-                 attention: str | None = None) -> dict[str, Any]:
+                 attention: str | None = None,
+                 quantization: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``quantization``: what to load for ``quantize`` (models.quant.record; default: NF4
+    computing in bf16)."""
     kwargs: dict[str, Any] = {"dtype": dtype} if dtype is not None else {}
     if attention is not None:
         kwargs["attn_implementation"] = attention
     if quantize == "4bit":
-        import torch
-        from transformers import BitsAndBytesConfig
+        from replicoder.models import quant
 
         check_quantize(quantize, device)
-        kwargs["quantization_config"] = BitsAndBytesConfig(
-            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-            bnb_4bit_compute_dtype=torch.bfloat16)
+        kwargs["quantization_config"] = quant.bnb_config(
+            quantization or quant.record(quantize, True) or {})
         kwargs["device_map"] = {"": device}
     return kwargs
 
@@ -231,13 +232,13 @@ def _placed(model: Any, device: str, quantize: str | None) -> Any:
 
 
 def load_causal_lm(base: BaseModel, dtype: torch.dtype | None = None,
-                   device: str | None = None, quantize: str | None = None
-                   ) -> PreTrainedModel:
+                   device: str | None = None, quantize: str | None = None,
+                   quantization: dict[str, Any] | None = None) -> PreTrainedModel:
     from transformers import AutoModelForCausalLM
 
     quiet()
     dev = pick_device(device)
-    kwargs = _load_kwargs(dtype, quantize, dev)
+    kwargs = _load_kwargs(dtype, quantize, dev, quantization=quantization)
     try:
         model = AutoModelForCausalLM.from_pretrained(base.path, trust_remote_code=False,
                                                      **kwargs)
@@ -250,14 +251,14 @@ def load_causal_lm(base: BaseModel, dtype: torch.dtype | None = None,
 def load_sequence_classifier(
     base: BaseModel, num_labels: int, *, multi_label: bool,
     dtype: torch.dtype | None = None, device: str | None = None, quantize: str | None = None,
-    attention: str | None = None,
+    attention: str | None = None, quantization: dict[str, Any] | None = None,
 ) -> PreTrainedModel:
     """``attention``: transformers' attn_implementation (None: its default, sdpa)."""
     from transformers import AutoModelForSequenceClassification
 
     quiet()
     dev = pick_device(device)
-    kwargs = _load_kwargs(dtype, quantize, dev, attention)
+    kwargs = _load_kwargs(dtype, quantize, dev, attention, quantization)
     problem = "multi_label_classification" if multi_label else "single_label_classification"
     try:
         model = AutoModelForSequenceClassification.from_pretrained(

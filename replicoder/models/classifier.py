@@ -12,7 +12,14 @@ from typing import Any
 import numpy as np
 
 from replicoder.errors import ReplicoderError
-from replicoder.models.runtime import autocast, length_batches, to_device
+from replicoder.models.fastpath import (
+    HostBatch,
+    host_batch,
+    needs_padding_mask,
+    on_device,
+    use_causal_attention,
+)
+from replicoder.models.runtime import autocast, length_batches
 
 __all__ = ["TEXT", "ClassifierScorer", "check_template"]
 
@@ -42,6 +49,7 @@ class ClassifierScorer:
     device: str
     bf16: bool
     template: str = TEXT
+    pad_multiple: int = 1  # batch widths rounded up to this (shape buckets for compile)
 
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
         """Token ids of each text shown through ``template``, at most ``max_length``: a
@@ -54,30 +62,71 @@ class ClassifierScorer:
         enc = self.tokenizer([before + t for t in texts], truncation=True, max_length=room)
         return [list(ids) + cue for ids in enc["input_ids"]]
 
+    def batch(self, ids: Sequence[list[int]]) -> HostBatch:
+        """One batch padded on the right, on the host (no device work: a worker thread
+        may build the next while the device runs this one). A classifier never generates,
+        so its SDPA attention runs causal and mask-free (fastpath.use_causal_attention)."""
+        use_causal_attention(self.model)
+        return host_batch(ids, self.tokenizer.pad_token_id, device=self.device,
+                          mask=needs_padding_mask(self.model), multiple=self.pad_multiple)
+
+    def forward(self, batch: HostBatch) -> Any:
+        """Logits (rows, n_labels) of a host batch, float32, left on the device."""
+        with autocast(self.device, self.bf16):
+            out = self.model(**on_device(batch, self.device), use_cache=False)
+        return out.logits.float()
+
     def logits(self, ids: Sequence[list[int]]) -> Any:
         """Logits (len(ids), n_labels) of one padded batch, float32."""
-        batch = self.tokenizer.pad({"input_ids": list(ids)}, return_tensors="pt")
-        with autocast(self.device, self.bf16):
-            out = self.model(input_ids=to_device(batch["input_ids"], self.device),
-                             attention_mask=to_device(batch["attention_mask"], self.device))
-        return out.logits.float()
+        return self.forward(self.batch(ids))
 
     def scores(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
         return self.scores_of(self.encode(texts), batch_size)
 
-    def scores_of(self, ids: Sequence[list[int]], batch_size: int = 32) -> np.ndarray:
-        """Scores of texts already encoded; one copy to the host for the whole call."""
+    def prepare(self, ids: Sequence[list[int]], batch_size: int = 32) -> Prepared:
+        """Length-sorted batches of encoded texts, padded on the host."""
+        batches = length_batches([len(x) for x in ids], batch_size)
+        return Prepared(len(ids), [(b, self.batch([ids[i] for i in b])) for b in batches])
+
+    def launch(self, prepared: Prepared) -> Launched:
+        """Queue the forward passes of ``prepared`` on the device; nothing is read back."""
         import torch
 
-        out = np.zeros((len(ids), self.model.config.num_labels), dtype=np.float32)
         self.model.eval()
         parts: list[Any] = []
         order: list[int] = []
         with torch.inference_mode():
-            for batch in length_batches([len(x) for x in ids], batch_size):
-                logits = self.logits([ids[i] for i in batch])
+            for rows, batch in prepared.batches:
+                logits = self.forward(batch)
                 parts.append(logits.sigmoid() if self.multi_label else logits.softmax(-1))
-                order.extend(batch)
-            if parts:
-                out[order] = torch.cat(parts).cpu().numpy()
+                order.extend(rows)
+            scores = torch.cat(parts) if parts else None
+        return Launched(prepared.n, order, scores)
+
+    def collect(self, launched: Launched) -> np.ndarray:
+        """The scores of launched batches in input order: one copy to the host."""
+        out = np.zeros((launched.n, self.model.config.num_labels), dtype=np.float32)
+        if launched.scores is not None:
+            out[launched.order] = launched.scores.cpu().numpy()
         return out
+
+    def scores_of(self, ids: Sequence[list[int]], batch_size: int = 32) -> np.ndarray:
+        """Scores of texts already encoded; one copy to the host for the whole call."""
+        return self.collect(self.launch(self.prepare(ids, batch_size)))
+
+
+@dataclass
+class Prepared:
+    """Encoded texts as padded host batches: (rows of the input, batch) in scoring order."""
+
+    n: int
+    batches: list[tuple[list[int], HostBatch]]
+
+
+@dataclass
+class Launched:
+    """Scores being computed on the device; ``order``: the input row of each score row."""
+
+    n: int
+    order: list[int]
+    scores: Any

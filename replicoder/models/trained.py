@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from replicoder.errors import ReplicoderError
+from replicoder.models import quant
 from replicoder.models.adapter_check import warn_adapter
 from replicoder.models.base import load_causal_lm, load_sequence_classifier, load_tokenizer, resolve
 from replicoder.models.classifier import TEXT, ClassifierScorer
@@ -45,6 +46,8 @@ class TrainedModel:
     adapter_sha256: str
     ensemble: Ensemble | None = None  # trained with --with-tfidf
     presence: str = "max"  # how a graded head gives label presence (decide.PRESENCE)
+    quantization: dict[str, Any] | None = None  # the 4-bit base it runs on (models.quant)
+    merged: bool = False  # adapter merged into the base weights (inference.load_model)
 
     @property
     def mode(self) -> str:
@@ -75,20 +78,29 @@ class TrainedModel:
         0/1 scores (the codes they wrote). ``encoded``: ``encode(texts)``, if done."""
         if len(texts) != len(doc_ids):
             raise ValueError("texts and doc_ids differ in length")
-        provenance: dict[str, Any] = {"model": self.name, "adapter_sha256": self.adapter_sha256,
-                                      "mode": self.mode}
         if isinstance(self.scorer, ClassifierScorer):
             scores = self.scorer.scores_of(
                 encoded if encoded is not None else self.scorer.encode(texts), batch_size)
-            if self.ensemble is not None:
-                scores = self.ensemble.scores(texts, scores)
-                provenance["tfidf_weight"] = self.ensemble.weight
-            labels = decode(scores, self.codes, self.intensities, self.multi_label,
-                            self.thresholds, self.presence)
-        else:
-            labels, scores, raw = self.scorer.predict(texts, batch_size)
-            provenance["raw_answers"] = raw
+            return self.decide(texts, doc_ids, scores)
+        labels, gen_scores, raw = self.scorer.predict(texts, batch_size)
+        provenance = {**self._provenance(), "raw_answers": raw}
+        return Predictions(self.name, list(doc_ids), labels, self.outputs, gen_scores,
+                           provenance)
+
+    def decide(self, texts: list[str], doc_ids: list[str], scores: np.ndarray
+               ) -> Predictions:
+        """Labels from a classifier's ``scores`` of ``texts`` (TF-IDF ensemble included):
+        the host-side half of :meth:`predict`, row by row."""
+        provenance = self._provenance()
+        if self.ensemble is not None:
+            scores = self.ensemble.scores(texts, scores)
+            provenance["tfidf_weight"] = self.ensemble.weight
+        labels = decode(scores, self.codes, self.intensities, self.multi_label,
+                        self.thresholds, self.presence)
         return Predictions(self.name, list(doc_ids), labels, self.outputs, scores, provenance)
+
+    def _provenance(self) -> dict[str, Any]:
+        return {"model": self.name, "adapter_sha256": self.adapter_sha256, "mode": self.mode}
 
     @property
     def outputs(self) -> list[str]:
@@ -116,28 +128,38 @@ def load_trained(study: Study, name: str, *, device: str | None = None) -> Train
             f"{settings['base']!r} now has {base.sha256[:12]}; restore the base model or retrain"
         )
     dev, bf16 = choose(device, settings.get("precision", "auto"))
+    quantization = quant.recorded(manifest, settings, bf16)
+    quant.require_device(name, quantization, dev)
+    # the same NF4 base the adapter was trained (and validated) on
+    bits: dict[str, Any] = {"quantize": "4bit", "quantization": quantization} \
+        if quantization else {}
     tok = load_tokenizer(base)
     max_length = int(settings["max_length"])
     scorer: ClassifierScorer | GenerativeScorer
     if settings["mode"] == "classifier":
         tok.padding_side = "right"
         body = load_sequence_classifier(base, len(outputs(codes, intensities)),
-                                        multi_label=multi, device=dev)
-        model = PeftModel.from_pretrained(body, str(folder.adapter)).to(dev).eval()
+                                        multi_label=multi, device=dev, **bits)
+        model = _placed(PeftModel.from_pretrained(body, str(folder.adapter)), dev, bits)
         scorer = ClassifierScorer(model, tok, multi, max_length, dev, bf16,
                                   str(settings.get("template", TEXT)))
     else:
         if study.codebook.codes != codes:
             raise ReplicoderError(f"model {name!r} was trained with another codebook")
-        model = PeftModel.from_pretrained(load_causal_lm(base, device=dev),
-                                          str(folder.adapter)).to(dev).eval()
+        model = _placed(PeftModel.from_pretrained(load_causal_lm(base, device=dev, **bits),
+                                                  str(folder.adapter)), dev, bits)
         scorer = GenerativeScorer(model, tok, study.codebook, label_map["instruction"],
                                   max_length, int(label_map["max_new_tokens"]), dev, bf16)
     loaded = folder.adapter_sha256()
     warn_adapter(name, loaded, manifest)
     return TrainedModel(name, folder.path, settings, manifest, codes, multi, intensities,
                         folder.thresholds(codes), scorer, loaded,
-                        folder.ensemble(), _presence(name, label_map))
+                        folder.ensemble(), _presence(name, label_map), quantization)
+
+
+def _placed(model: Any, device: str, bits: dict[str, Any]) -> Any:
+    """In eval mode on ``device`` (a 4-bit model was placed at load and cannot move)."""
+    return (model if bits else model.to(device)).eval()
 
 
 def _presence(name: str, label_map: dict[str, Any]) -> str:

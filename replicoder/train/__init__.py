@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from replicoder.errors import ReplicoderError
+from replicoder.models import quant
 from replicoder.models.base import check_quantize, resolve
 from replicoder.models.classifier import TEXT
 from replicoder.models.folder import ModelFolder
@@ -119,7 +120,9 @@ def train(study: Study, name: str, config: TrainConfig, *,
         model, metrics, result = gen.scorer.model, gen.validation, gen.result
         instruction, max_new = gen.scorer.instruction, gen.scorer.max_new_tokens
     metrics = {**metrics, "best_step": result.best_step, "steps": result.steps,
-               "stopped_early": result.stopped_early, "train_seconds": result.seconds}
+               "stopped_early": result.stopped_early, "train_seconds": result.seconds,
+               **({"compilations": int(result.compilations or 0)} if config.compile
+                  else {})}
     adapter_sha256 = folder.save(
         model, settings=config.to_dict(), thresholds=thresholds,
         metrics={"split": "validation (trained on)" if config.refit else "validation",
@@ -134,6 +137,7 @@ def train(study: Study, name: str, config: TrainConfig, *,
     manifest = run.write({
         "name": name, "config": config.to_dict(),
         "base": {"name": base.name, "sha256": base.sha256},
+        "quantization": quant.record(config.quantize, bf16),
         "adapter_sha256": adapter_sha256, "tfidf_sha256": tfidf_sha256,
         "data": {"source": config.source, "n_train": len(train_set),
                  "n_validation": len(validation), **{k: v for k, v in run_key.items()

@@ -24,6 +24,7 @@ import numpy as np
 
 from replicoder.metrics.graded import presence_sets
 from replicoder.metrics.labelsets import headline
+from replicoder.models import quant
 from replicoder.models.base import BaseModel, load_sequence_classifier, load_tokenizer
 from replicoder.models.classifier import ClassifierScorer
 from replicoder.models.decide import (
@@ -33,11 +34,14 @@ from replicoder.models.decide import (
     outputs,
     tune_thresholds,
 )
-from replicoder.models.runtime import train_attention, train_dtype
+from replicoder.models.fastpath import skip_input_casts
+from replicoder.models.runtime import to_device, train_attention, train_dtype
 from replicoder.progress import Progress
 from replicoder.train import loop
 from replicoder.train.config import TrainConfig
 from replicoder.train.data import Example
+
+COMPILE_BUCKET = 16  # with --compile, batch widths are multiples of this (few shapes)
 
 
 def new_model(base: BaseModel, n_labels: int, multi_label: bool, config: TrainConfig,
@@ -49,8 +53,12 @@ def new_model(base: BaseModel, n_labels: int, multi_label: bool, config: TrainCo
     model = load_sequence_classifier(base, n_labels, multi_label=multi_label, device=device,
                                      dtype=train_dtype(device, bf16, config.base_dtype),
                                      quantize=config.quantize,
+                                     quantization=quant.record(config.quantize, bf16),
                                      attention=train_attention(device))
-    return config.with_lora(model, "SEQ_CLS")
+    model = config.with_lora(model, "SEQ_CLS")
+    if bf16:  # run under autocast: peft's cast of each adapter input is undone at once
+        skip_input_casts(model)
+    return model
 
 
 @dataclass
@@ -75,9 +83,11 @@ def fit(base: BaseModel, codes: list[str], multi_label: bool, config: TrainConfi
     values = outputs(codes, intensities)
     model = new_model(base, len(values), multi_label, config, device, bf16)
     scorer = ClassifierScorer(model, tok, multi_label, config.max_length, device, bf16,
-                              config.template)
+                              config.template, COMPILE_BUCKET if config.compile else 1)
     ids = scorer.encode([e.text for e in train])
-    y = torch.from_numpy(label_matrix([e.labels for e in train], values)).to(device)
+    # targets stay on the host: each step indexes them there and copies its rows once
+    y = torch.from_numpy(label_matrix([e.labels for e in train], values))
+    classes = y.argmax(-1)
     val_texts = [e.text for e in validation]
     val_truth = [e.labels for e in validation]
     graded_presence = bool(intensities) and multi_label and config.presence_weight > 0
@@ -86,16 +96,18 @@ def fit(base: BaseModel, codes: list[str], multi_label: bool, config: TrainConfi
 
     def step_loss(batch: list[int]) -> Any:
         logits = scorer.logits([ids[i] for i in batch])
-        target = y[batch]
+        rows = torch.tensor(batch)
+        if not multi_label:
+            return torch.nn.functional.cross_entropy(
+                logits, to_device(classes[rows], device),
+                label_smoothing=config.label_smoothing)
+        target = to_device(y[rows], device)
         if graded_presence:
             shape = (len(batch), len(codes), len(intensities))
             present = target.view(shape).amax(-1)
             return bce(logits, target) + config.presence_weight * bce(
                 logits.view(shape).logsumexp(-1), present)
-        if multi_label:
-            return bce(logits, target)
-        return torch.nn.functional.cross_entropy(logits, target.argmax(-1),
-                                                 label_smoothing=config.label_smoothing)
+        return bce(logits, target)
 
     last: list[np.ndarray] = []  # the latest validation scores
 
@@ -112,7 +124,8 @@ def fit(base: BaseModel, codes: list[str], multi_label: bool, config: TrainConfi
         return float(m[key] or 0.0), shown
 
     result = loop.run(model, [len(x) for x in ids], step_loss, evaluate, config, workdir,
-                      progress=progress, stop_after=stop_after)
+                      progress=progress, stop_after=stop_after,
+                      low_precision=bf16 and not config.quantize)
     # the loop's last validation (at its final step) scored the weights it kept
     kept_last = last and result.best_step == result.steps
     val_scores = last[0] if kept_last else scorer.scores(val_texts)

@@ -19,6 +19,7 @@ from replicoder.errors import ReplicoderError
 from replicoder.progress import Progress, start
 from replicoder.train.config import TrainConfig
 from replicoder.train.data import train_batches
+from replicoder.train.master import Masters
 
 CHECKPOINT = "checkpoint.pt"
 SYNC_EVERY = 10  # optimizer steps between reads of the loss on the host
@@ -36,10 +37,15 @@ class LoopResult:
     seconds: float
     stopped_early: bool
     history: list[dict[str, float]] = field(default_factory=list)
+    compilations: int | None = None  # graphs compiled during the run (--compile)
 
 
-def _trainable(model: Any) -> dict[str, Any]:
-    return {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+def _trainable(model: Any, masters: Masters | None = None) -> dict[str, Any]:
+    def value(p: Any) -> Any:
+        master = masters.master_of(p) if masters is not None else None
+        return (p if master is None else master).detach().clone()
+
+    return {n: value(p) for n, p in model.named_parameters() if p.requires_grad}
 
 
 def _load_trainable(model: Any, state: dict[str, Any]) -> None:
@@ -60,14 +66,16 @@ def _load_checkpoint(torch: Any, path: Path) -> dict[str, Any]:
     return saved
 
 
-def _optimizer(model: Any, config: TrainConfig) -> Any:
+def _optimizer(model: Any, config: TrainConfig, masters: Masters | None = None) -> Any:
     import torch
 
     head: list[Any] = []
     body: list[Any] = []
     for name, p in model.named_parameters():
         if p.requires_grad:
-            (head if "modules_to_save" in name else body).append(p)
+            master = masters.master_of(p) if masters is not None else None
+            (head if "modules_to_save" in name else body).append(p if master is None
+                                                                 else master)
     lr = config.lr
     assert lr is not None, "TrainConfig.__post_init__ sets the mode's default"
     groups = [{"params": body, "lr": lr}]
@@ -105,10 +113,33 @@ def _grad_norm(params: list[Any]) -> Any:
 
 
 def _compile(model: Any) -> None:
-    """Compile each transformer layer in place (parameter names stay as they are)."""
+    """Compile each transformer layer in place (parameter names stay as they are), with
+    dynamic batch and length dimensions: odd-sized batches do not recompile (the
+    scorers also round batch widths up to length buckets, train.classifier.COMPILE_BUCKET)."""
+    backend = os.environ.get("REPLICODER_COMPILE_BACKEND", "inductor")  # tests: "eager"
     for module in model.modules():
         if type(module).__name__.endswith("DecoderLayer"):
-            module.compile(dynamic=True)
+            module.compile(dynamic=True, backend=backend)
+
+
+def compilations() -> int:
+    """Graphs torch.compile has compiled in this process so far."""
+    from torch._dynamo.utils import counters
+
+    return int(counters["stats"]["unique_graphs"])
+
+
+def _warm_up(torch: Any, model: Any, step_loss: Callable[[list[int]], Any],
+             batch: list[int]) -> None:
+    """One forward and backward of ``batch`` with nothing kept (gradients dropped, random
+    state restored): compiles the training graphs before the timed loop."""
+    rng = torch.get_rng_state()
+    cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
+    step_loss(batch).backward()
+    model.zero_grad(set_to_none=True)
+    torch.set_rng_state(rng)
+    if cuda_rng is not None:
+        torch.cuda.set_rng_state_all(cuda_rng)
 
 
 def _check_finite(what: str, value: float, step: int, total: int, config: TrainConfig
@@ -131,6 +162,7 @@ def run(
     *,
     progress: Progress | None = None,
     stop_after: int | None = None,
+    low_precision: bool = False,
 ) -> LoopResult:
     """Train ``model``'s trainable parameters; leave the best ones (by ``evaluate``) loaded.
 
@@ -142,7 +174,9 @@ def run(
     (raising TrainingStopped) once this many optimizer steps are done, after a checkpoint.
     The loss and gradient norm stay on the device and are read every SYNC_EVERY steps
     (and before each validation and checkpoint); a non-finite one, or a non-finite
-    validation score, stops training with a ReplicoderError.
+    validation score, stops training with a ReplicoderError. ``low_precision``: every
+    forward runs under bf16 autocast, so the trainable weights are held in bf16 with fp32
+    masters in the optimizer (train.master: the same numbers, far fewer casts).
     """
     import torch
 
@@ -150,16 +184,21 @@ def run(
     total = per_epoch * config.epochs
     # refit keeps the last weights whatever validation says: score only those
     eval_every = config.eval_every or (total if config.refit else per_epoch)
-    optimizer = _optimizer(model, config)
-    scheduler = _schedule(optimizer, total, config.warmup_ratio)
     state: dict[str, Any] = {
         "step": 0, "best_score": -math.inf, "best_step": 0, "best": _trainable(model),
         "bad": 0, "history": [], "seconds": 0.0, "stopped_early": False,
     }
     path = workdir / CHECKPOINT
+    saved: dict[str, Any] | None = None
     if path.is_file():
         saved = _load_checkpoint(torch, path)
         _load_trainable(model, saved.pop("trainable"))
+    params = [p for p in model.parameters() if p.requires_grad]
+    masters = Masters(params) if low_precision else None
+    grad_params = masters.masters if masters is not None else params
+    optimizer = _optimizer(model, config, masters)
+    scheduler = _schedule(optimizer, total, config.warmup_ratio)
+    if saved is not None:
         optimizer.load_state_dict(saved.pop("optimizer"))
         scheduler.load_state_dict(saved.pop("scheduler"))
         torch.set_rng_state(saved.pop("rng"))
@@ -167,12 +206,11 @@ def run(
         if cuda_rng is not None and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(cuda_rng)
         state.update(saved)
-    if config.compile:
-        _compile(model)
-    params = [p for p in model.parameters() if p.requires_grad]
+    compiled_before = compilations() if config.compile else 0
 
     def save() -> None:
-        blob = {**state, "trainable": _trainable(model), "optimizer": optimizer.state_dict(),
+        blob = {**state, "trainable": _trainable(model, masters),
+                "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(), "rng": torch.get_rng_state(),
                 "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available()
                 else None}
@@ -180,6 +218,15 @@ def run(
         torch.save(blob, tmp)
         os.replace(tmp, path)
 
+    plan: tuple[int, list[list[int]]] = (-1, [])
+    use_cache = getattr(model.config, "use_cache", None)
+    model.config.use_cache = False
+    model.train()
+    if config.compile and state["step"] < total:  # compiled here, not in the timed loop
+        _compile(model)
+        epoch = state["step"] // per_epoch
+        plan = (epoch, train_batches(lengths, config.batch_size, config.seed, epoch))
+        _warm_up(torch, model, step_loss, max(plan[1], key=len))
     started = time.perf_counter() - state["seconds"]
     last_save = time.perf_counter()
     task = start(progress, "training", total, state["step"])
@@ -201,11 +248,7 @@ def run(
         task(len(rows), loss=running_loss)
         pending.clear()
 
-    plan: tuple[int, list[list[int]]] = (-1, [])
     done_this_call = 0
-    use_cache = getattr(model.config, "use_cache", None)
-    model.config.use_cache = False
-    model.train()
     try:
         while state["step"] < total and not state["stopped_early"]:
             step = state["step"]
@@ -214,10 +257,15 @@ def run(
                 plan = (epoch, train_batches(lengths, config.batch_size, config.seed, epoch))
             loss = step_loss(plan[1][index])
             loss.backward()
-            pending.append((loss.detach(), _grad_norm(params)))
+            if masters is not None:
+                masters.grads_up()  # the model's bf16 gradients are dropped here
+            pending.append((loss.detach(), _grad_norm(grad_params)))
             optimizer.step()
             scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
+            if masters is not None:
+                masters.weights_down()  # each master gradient is overwritten next step
+            else:
+                optimizer.zero_grad(set_to_none=True)
             state["step"] = step + 1
             done_this_call += 1
             if len(pending) >= SYNC_EVERY:
@@ -233,7 +281,7 @@ def run(
                 task(0, **figures)
                 if score > state["best_score"] or config.refit:  # refit keeps the last
                     state.update(best_score=score, best_step=state["step"], bad=0,
-                                 best=_trainable(model))
+                                 best=_trainable(model, masters))
                 else:
                     state["bad"] += 1
                     state["stopped_early"] = state["bad"] >= config.patience
@@ -255,7 +303,12 @@ def run(
         flush()
     finally:
         model.config.use_cache = use_cache
+        if masters is not None:
+            masters.restore()  # fp32 trainable weights again, as loaded
     _load_trainable(model, state["best"])
     model.eval()
-    return LoopResult(state["best_score"], state["best_step"], state["step"],
-                      state["seconds"], state["stopped_early"], state["history"])
+    result = LoopResult(state["best_score"], state["best_step"], state["step"],
+                        state["seconds"], state["stopped_early"], state["history"])
+    if config.compile:
+        result.compilations = compilations() - compiled_before
+    return result

@@ -24,8 +24,10 @@ from typing import Any
 
 from replicoder.annotate.backends import NAMES
 from replicoder.errors import ReplicoderError
+from replicoder.models.label_scores import DEFAULT_VARIANT, Variant
 from replicoder.study import CONFIG, Study
 
+ANSWERS = ("auto", "score", "generate")
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 _ENV = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -53,10 +55,19 @@ class AnnotatorConfig:
     max_retries: int = 5
     retry_backoff_s: float = 1.0  # first wait; doubles at each retry
     allow_http: bool = False  # plain http:// to a host other than this machine
+    answer: str = "auto"  # "score" the codebook's labels, "generate" text; auto: local scores
+    scoring: str = DEFAULT_VARIANT  # how label scores are read (models.label_scores.Variant)
+
+    @property
+    def scores(self) -> bool:
+        """Whether this annotator answers by scoring the codebook (local models only)."""
+        return self.answer == "score" or (self.answer == "auto" and self.backend == "local")
 
     def params(self) -> dict[str, Any]:
         """The generation parameters that change an answer (part of the cache key)."""
-        return {"temperature": self.temperature, "seed": self.seed, "max_tokens": self.max_tokens}
+        base: dict[str, Any] = {"temperature": self.temperature, "seed": self.seed,
+                                "max_tokens": self.max_tokens}
+        return {**base, "answer": "score", "scoring": self.scoring} if self.scores else base
 
     def public(self) -> dict[str, Any]:
         """Settings for manifests and provenance (holds the env var's name, never a key)."""
@@ -113,6 +124,16 @@ def _check(cfg: AnnotatorConfig, where: str) -> None:
         raise _fail(where, f"base_url {cfg.base_url!r} is plain http to another machine: "
                     "prompts and the API key would travel unencrypted. Use https://, or set "
                     "allow_http = true for this annotator if the network is trusted")
+    if cfg.answer not in ANSWERS:
+        raise _fail(where, f"field 'answer' must be one of {', '.join(ANSWERS)} "
+                    f"(got {cfg.answer!r})")
+    if cfg.answer == "score" and cfg.backend != "local":
+        raise _fail(where, "answer = \"score\" needs the local backend (a model run here); "
+                    "use answer = \"generate\" for an HTTP annotator")
+    try:
+        Variant.parse(cfg.scoring)
+    except ReplicoderError as exc:
+        raise _fail(where, f"field 'scoring': {exc}") from None
     if not 0.0 <= cfg.temperature <= 2.0:
         raise _fail(where, f"field 'temperature' must be between 0 and 2 (got {cfg.temperature})")
     for key in ("max_tokens", "max_concurrency", "batch_size"):

@@ -1,7 +1,8 @@
 """``annotate --plan``: what a run would send and cost, computed without sending anything.
 
 Input tokens are estimated at 4 characters per token plus 8 per message; output tokens are
-the ``max_tokens`` ceiling, so cost is an upper bound. Time assumes the rate limit.
+the ``max_tokens`` ceiling, so cost is an upper bound (none for an annotator that
+scores labels). Time assumes the rate limit.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ def plan(study: Study, annotators: list[str] | None = None, *, limit: int | None
                     else:
                         requests += 1
                         tokens_in += job.chars // CHARS_PER_TOKEN + 8 * len(job.messages)
-            tokens_out = requests * cfg.max_tokens
+            tokens_out = 0 if cfg.scores else requests * cfg.max_tokens
             rpm = cfg.requests_per_minute
             rows.append(PlanRow(
                 cfg.name, cfg.backend, cfg.model, len(ids), cached, requests, tokens_in,

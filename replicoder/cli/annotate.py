@@ -125,6 +125,14 @@ def add_annotator(
     price_input_per_1k: Annotated[float, typer.Option(help="Price per 1k input tokens.")] = 0.0,
     price_output_per_1k: Annotated[float, typer.Option(help="Price per 1k output tokens.")
     ] = 0.0,
+    answer: Annotated[str, typer.Option(
+        help="'score' (rate each label's answer: always a valid label, with probabilities; "
+        "local models only), 'generate' (free text, read back) or 'auto' (score when "
+        "local).")] = "auto",
+    scoring: Annotated[str, typer.Option(
+        help="How label scores are read: FORM-REDUCTION[-cf], FORM 'code' or 'name', "
+        "REDUCTION 'sum', 'first' or 'mean', '-cf' minus a content-free prompt's scores.")
+    ] = "",
     replace: Annotated[bool, typer.Option(help="Overwrite an annotator of that name.")] = False,
     study: StudyOption = Path("."),
 ) -> None:
@@ -142,6 +150,7 @@ def add_annotator(
         template=template, temperature=temperature, max_tokens=max_tokens,
         requests_per_minute=requests_per_minute, max_concurrency=max_concurrency,
         price_input_per_1k=price_input_per_1k, price_output_per_1k=price_output_per_1k,
+        answer=answer, **({"scoring": scoring} if scoring else {}),
     ), replace=replace)
     console.print(f"Added annotator [bold]{name}[/] ({backend}, {model}) to "
                   f"{st.root / 'replicoder.toml'}.")

@@ -28,7 +28,8 @@ from replicoder.cli import app
 from replicoder.errors import ReplicoderError
 from replicoder.models.tiny import build_tiny
 
-SMOL = AnnotatorConfig(name="smol", template="short", max_tokens=8, batch_size=2, threads=1)
+SMOL = AnnotatorConfig(name="smol", template="short", max_tokens=8, batch_size=2, threads=1,
+                       answer="generate")
 
 
 def with_smol(study: study_mod.Study, **kw: object) -> study_mod.Study:

@@ -55,6 +55,8 @@ class AnnotatorConfig:
     max_retries: int = 5
     retry_backoff_s: float = 1.0  # first wait; doubles at each retry
     allow_http: bool = False  # plain http:// to a host other than this machine
+    max_cost: float = 0.0  # USD this annotator may spend in all (all runs); 0: no cap
+    batch_discount: float = 0.5  # batch price as a share of the live price (--batch)
     answer: str = "auto"  # "score" the codebook's labels, "generate" text; auto: local scores
     scoring: str = DEFAULT_VARIANT  # how label scores are read (models.label_scores.Variant)
 
@@ -140,9 +142,12 @@ def _check(cfg: AnnotatorConfig, where: str) -> None:
         if getattr(cfg, key) < 1:
             raise _fail(where, f"field {key!r} must be at least 1 (got {getattr(cfg, key)})")
     for key in ("requests_per_minute", "price_input_per_1k", "price_output_per_1k",
-                "max_retries", "retry_backoff_s", "threads"):
+                "max_retries", "retry_backoff_s", "threads", "max_cost"):
         if getattr(cfg, key) < 0:
             raise _fail(where, f"field {key!r} must not be negative (got {getattr(cfg, key)})")
+    if not 0 < cfg.batch_discount <= 1:
+        raise _fail(where, "field 'batch_discount' is the batch price as a share of the live "
+                    f"price, above 0 and at most 1 (got {cfg.batch_discount})")
     if cfg.timeout_s <= 0:
         raise _fail(where, f"field 'timeout_s' must be positive (got {cfg.timeout_s})")
 

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from replicoder.annotate.budget import estimated_tokens
 from replicoder.annotate.config import select
 from replicoder.annotate.jobs import Annotator, choose_documents, doc_texts
 from replicoder.annotate.runner import CHUNK
 from replicoder.study import Study
-
-CHARS_PER_TOKEN = 4
 
 
 @dataclass(frozen=True)
@@ -51,7 +50,7 @@ def plan(study: Study, annotators: list[str] | None = None, *, limit: int | None
                         cached += len(job.doc_ids)
                     else:
                         requests += 1
-                        tokens_in += job.chars // CHARS_PER_TOKEN + 8 * len(job.messages)
+                        tokens_in += estimated_tokens(job.messages)
             tokens_out = 0 if cfg.scores else requests * cfg.max_tokens
             rpm = cfg.requests_per_minute
             rows.append(PlanRow(

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from replicoder.annotate.backends.base import Response
+from replicoder.annotate.budget import Budget, estimated_tokens, spend_within, worst_cost
 from replicoder.annotate.config import select
 from replicoder.annotate.jobs import Annotator, Job, choose_documents, doc_texts
 from replicoder.progress import Progress, Task, start
@@ -42,6 +43,9 @@ class AnnotatorSummary:
     output_tokens: int = 0
     cost: float = 0.0
     seconds: float = 0.0
+    left: int = 0  # documents not answered: a cost cap stopped them
+    left_cost: float = 0.0  # what they would cost, estimated as --plan does
+    stopped_by: str = ""  # the cap that stopped this annotator
 
     @property
     def docs_per_s(self) -> float:
@@ -74,7 +78,7 @@ def _answers(ann: Annotator, jobs: list[Job]) -> Iterator[tuple[Job, Response]]:
 
 
 def _run_chunk(ann: Annotator, store: Store, docs: Sequence[tuple[str, str]], run_id: str,
-               summary: AnnotatorSummary, step: Task) -> None:
+               summary: AnnotatorSummary, step: Task, budget: Budget | None = None) -> None:
     jobs = ann.jobs(docs)
     hits = store.cached([j.key for j in jobs])
     have = {p.doc_id: p.provenance.get("request_key")
@@ -93,16 +97,31 @@ def _run_chunk(ann: Annotator, store: Store, docs: Sequence[tuple[str, str]], ru
     if stale:
         store.add_proposals(stale)
     step(len(docs) - sum(len(j.doc_ids) for j in todo))
-    for job, resp in _answers(ann, todo):
-        entry = _entry(ann, job, resp, run_id)
-        proposals = ann.proposals(job, entry)
-        store.cache_answer(entry, proposals)
-        _count(summary, proposals)
-        summary.sent += 1
-        summary.input_tokens += entry.input_tokens
-        summary.output_tokens += entry.output_tokens
-        summary.cost += entry.cost
-        step(len(proposals))
+    costs = [worst_cost(ann.cfg, j.messages) for j in todo]
+
+    def answer(wave: list[int]) -> Iterator[tuple[int, float]]:
+        for k, resp in ann.backend.answer_all([todo[i].messages for i in wave]):
+            job = todo[wave[k]]
+            entry = _entry(ann, job, resp, run_id)
+            proposals = ann.proposals(job, entry)
+            store.cache_answer(entry, proposals)
+            _count(summary, proposals)
+            summary.sent += 1
+            summary.input_tokens += entry.input_tokens
+            summary.output_tokens += entry.output_tokens
+            summary.cost += entry.cost
+            step(len(proposals))
+            yield wave[k], entry.cost
+
+    done = set(spend_within(budget, ann.cfg.name, costs, answer))
+    left = [i for i in range(len(todo)) if i not in done]
+    if left and budget is not None:
+        cap = budget.blocking(ann.cfg.name, costs[left[0]])
+        summary.stopped_by = summary.stopped_by or (cap.what if cap else "a cost cap")
+        for i in left:
+            summary.left += len(todo[i].doc_ids)
+            summary.left_cost += ann.cost(estimated_tokens(todo[i].messages),
+                                          ann.cfg.max_tokens)
 
 
 def _count(summary: AnnotatorSummary, proposals: list[Proposal]) -> None:
@@ -115,13 +134,15 @@ def _count(summary: AnnotatorSummary, proposals: list[Proposal]) -> None:
 
 
 def annotate(study: Study, annotators: list[str] | None = None, *, limit: int | None = None,
-             sample: int | None = None, seed: int = 0, progress: Progress | None = None
-             ) -> AnnotateSummary:
+             sample: int | None = None, seed: int = 0, progress: Progress | None = None,
+             max_cost: float | None = None) -> AnnotateSummary:
     """Let each annotator (all by default) propose labels for the chosen documents.
 
     ``sample`` draws N documents at random with ``seed``; ``limit`` keeps the first N.
-    Cached answers are reused; only missing ones are sent. Writes a manifest to
-    runs/<run_id>/manifest.json and the runs table, also when interrupted.
+    Cached answers are reused; only missing ones are sent. ``max_cost`` (USD) caps what
+    these annotators spend in all, counted across runs (see annotate.budget); each
+    annotator's ``max_cost`` caps its own. Writes a manifest to runs/<run_id>/manifest.json
+    and the runs table, also when interrupted.
     """
     configs = select(study, annotators)
     run = Run.start(study, "annotate")
@@ -130,6 +151,9 @@ def annotate(study: Study, annotators: list[str] | None = None, *, limit: int | 
         ids = choose_documents(store, limit, sample, seed)
         preps = [Annotator(study, cfg) for cfg in configs]
         fields = _manifest(store, ids, preps, {"limit": limit, "sample": sample, "seed": seed})
+        spent = {name: t["cost"] for name, t in store.cache_totals().items()}
+        budget = Budget.of(configs, spent, max_cost)
+        before = _caps(budget)
         try:
             for ann in preps:
                 row = AnnotatorSummary(ann.cfg.name, ann.cfg.backend, ann.cfg.model)
@@ -139,7 +163,7 @@ def annotate(study: Study, annotators: list[str] | None = None, *, limit: int | 
                 try:
                     for i in range(0, len(ids), CHUNK):
                         docs = doc_texts(store, ids[i : i + CHUNK])
-                        _run_chunk(ann, store, docs, run.run_id, row, step)
+                        _run_chunk(ann, store, docs, run.run_id, row, step, budget)
                 finally:
                     row.seconds = time.monotonic() - began
                     row.retries = ann.backend.retries
@@ -149,8 +173,17 @@ def annotate(study: Study, annotators: list[str] | None = None, *, limit: int | 
             raise
         finally:
             run.write({**fields, "status": summary.status, "finished_at": now(),
-                       "summary": [asdict(a) for a in summary.annotators]})
+                       "summary": [asdict(a) for a in summary.annotators],
+                       "budget": {"max_cost": max_cost, "before": before,
+                                  "after": _caps(budget)}})
     return summary
+
+
+def _caps(budget: Budget | None) -> list[dict[str, Any]]:
+    if budget is None:
+        return []
+    return [{"cap": c.what, "limit": c.limit, "spent": c.spent}
+            for c in [budget.total, *budget.per.values()] if c is not None]
 
 
 def _manifest(store: Store, ids: list[str], preps: list[Annotator],

@@ -32,6 +32,11 @@ def annotate(
     plan: Annotated[bool, typer.Option(
         "--plan", help="Print requests, estimated tokens, cost and time per annotator; "
         "send nothing.")] = False,
+    max_cost: Annotated[float | None, typer.Option(
+        "--max-cost", help="Spend at most USD on these annotators, counted across runs (what "
+        "study.db records); a request starts only if its worst case (prompt bytes as tokens, "
+        "max_tokens of answer) still fits. Stops cleanly and says what the rest would cost.",
+        show_default=False)] = None,
     study: StudyOption = Path("."),
 ) -> None:
     """Let the study's LLM annotators propose codebook labels for its documents.
@@ -65,7 +70,7 @@ def annotate(
     try:
         with Bars() as progress:
             summary = run(st, annotator, limit=limit, sample=sample, seed=seed,
-                          progress=progress)
+                          progress=progress, max_cost=max_cost)
     except KeyboardInterrupt:  # click would turn it into a bare "Aborted!"
         err_console.print("interrupted: finished answers are saved; run the command again to "
                           "go on (nothing answered will be sent again)")
@@ -79,6 +84,12 @@ def annotate(
                       f"{a.unparsed:,}", f"{a.retries:,}", f"{a.input_tokens:,}",
                       f"{a.output_tokens:,}", f"${a.cost:,.4f}", f"{a.docs_per_s:.2f}")
     wide_print(table)
+    for a in summary.annotators:
+        if a.left:
+            err_console.print(
+                f"[yellow]{a.name}: stopped by the cost cap ({a.stopped_by}): {a.documents:,} "
+                f"documents done, {a.left:,} left, which would cost about ${a.left_cost:,.4f} "
+                "more (estimated as --plan does). Raise the cap and run again to go on.[/]")
     console.print(f"Manifest: {summary.manifest_path}")
 
 
@@ -143,6 +154,7 @@ def add_annotator(
     """
     from replicoder.annotate.config import AnnotatorConfig
     from replicoder.annotate.config import add_annotator as add
+    from replicoder.models.label_scores import DEFAULT_VARIANT
 
     st = study_at(study)
     add(st, AnnotatorConfig(
@@ -150,7 +162,7 @@ def add_annotator(
         template=template, temperature=temperature, max_tokens=max_tokens,
         requests_per_minute=requests_per_minute, max_concurrency=max_concurrency,
         price_input_per_1k=price_input_per_1k, price_output_per_1k=price_output_per_1k,
-        answer=answer, **({"scoring": scoring} if scoring else {}),
+        answer=answer, scoring=scoring or DEFAULT_VARIANT,
     ), replace=replace)
     console.print(f"Added annotator [bold]{name}[/] ({backend}, {model}) to "
                   f"{st.root / 'replicoder.toml'}.")

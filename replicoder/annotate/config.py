@@ -55,6 +55,7 @@ class AnnotatorConfig:
     max_retries: int = 5
     retry_backoff_s: float = 1.0  # first wait; doubles at each retry
     allow_http: bool = False  # plain http:// to a host other than this machine
+    structured: bool = True  # openai backend: ask for a JSON schema of the codebook's codes
     max_cost: float = 0.0  # USD this annotator may spend in all (all runs); 0: no cap
     batch_discount: float = 0.5  # batch price as a share of the live price (--batch)
     answer: str = "auto"  # "score" the codebook's labels, "generate" text; auto: local scores
@@ -69,7 +70,11 @@ class AnnotatorConfig:
         """The generation parameters that change an answer (part of the cache key)."""
         base: dict[str, Any] = {"temperature": self.temperature, "seed": self.seed,
                                 "max_tokens": self.max_tokens}
-        return {**base, "answer": "score", "scoring": self.scoring} if self.scores else base
+        if self.scores:
+            return {**base, "answer": "score", "scoring": self.scoring}
+        if self.backend != "local" and self.structured:
+            return {**base, "structured": True}
+        return base
 
     def public(self) -> dict[str, Any]:
         """Settings for manifests and provenance (holds the env var's name, never a key)."""

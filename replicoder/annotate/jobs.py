@@ -49,6 +49,10 @@ class Annotator:
         self.cfg = cfg
         self.template: PromptTemplate = load_template(cfg.template, study.root, cfg.name)
         self.backend: Backend = create(cfg)
+        if cfg.structured and hasattr(self.backend, "response_format"):
+            from replicoder.annotate.structured import response_format
+
+            self.backend.response_format = response_format(study.codebook)
         if cfg.scores:
             from replicoder.annotate.scoring import ScoringBackend
 

@@ -97,7 +97,8 @@ def test_ctrl_c_keeps_finished_answers_and_the_rerun_continues(
     (row,) = summary.annotators
     assert (row.cached, row.sent, row.documents, row.ok) == (len(kept), n - len(kept), n, n)
     resent = [r for r in script.requests[sent_before:] if request_key(
-        "openai", "m", r["messages"], {"temperature": 0.0, "seed": 0, "max_tokens": 64}) in kept]
+        "openai", "m", r["messages"], {"temperature": 0.0, "seed": 0, "max_tokens": 64,
+                                    "structured": True}) in kept]
     assert resent == []  # nothing that had an answer was asked again
 
 

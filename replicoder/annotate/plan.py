@@ -30,6 +30,7 @@ class PlanRow:
     output_tokens: int
     cost: float
     seconds: float | None
+    batch_cost: float = 0.0  # the same requests at the batch price (--batch)
 
 
 def plan(study: Study, annotators: list[str] | None = None, *, limit: int | None = None,
@@ -57,5 +58,6 @@ def plan(study: Study, annotators: list[str] | None = None, *, limit: int | None
                 cfg.name, cfg.backend, cfg.model, len(ids), cached, requests, tokens_in,
                 tokens_out, ann.cost(tokens_in, tokens_out),
                 requests / rpm * 60 if rpm > 0 else None,
+                ann.cost(tokens_in, tokens_out) * cfg.batch_discount,
             ))
     return rows

@@ -37,6 +37,12 @@ def annotate(
         "study.db records); a request starts only if its worst case (prompt bytes as tokens, "
         "max_tokens of answer) still fits. Stops cleanly and says what the rest would cost.",
         show_default=False)] = None,
+    batch: Annotated[bool, typer.Option(
+        "--batch", help="Send each HTTP annotator's requests as one OpenAI-style batch (files "
+        "+ batches endpoints) at the batch price; the batch id is kept in study.db, so a "
+        "killed command resumes polling it instead of paying twice.")] = False,
+    poll_seconds: Annotated[float, typer.Option(
+        help="--batch: seconds between looks at a batch.")] = 30.0,
     study: StudyOption = Path("."),
 ) -> None:
     """Let the study's LLM annotators propose codebook labels for its documents.
@@ -56,7 +62,7 @@ def annotate(
         rows = make_plan(st, annotator, limit=limit, sample=sample, seed=seed)
         table = Table(title="Plan (nothing sent; tokens estimated, cost an upper bound)")
         for col in ("annotator", "backend", "model", "documents", "cached", "requests",
-                    "tokens in", "tokens out", "cost", "time at rate limit"):
+                    "tokens in", "tokens out", "cost", "batch cost", "time at rate limit"):
             table.add_column(col, justify="left" if col in ("annotator", "backend", "model")
                              else "right")
         for r in rows:
@@ -64,13 +70,15 @@ def annotate(
                     else "runs locally" if r.backend == "local" else "no limit set")
             table.add_row(r.annotator, r.backend, r.model, f"{r.documents:,}", f"{r.cached:,}",
                           f"{r.requests:,}", f"~{r.input_tokens:,}", f"≤{r.output_tokens:,}",
-                          f"≤${r.cost:,.4f}", when)
+                          f"≤${r.cost:,.4f}",
+                          f"≤${r.batch_cost:,.4f}" if r.backend == "openai" else "–", when)
         wide_print(table)
         return
     try:
         with Bars() as progress:
             summary = run(st, annotator, limit=limit, sample=sample, seed=seed,
-                          progress=progress, max_cost=max_cost)
+                          progress=progress, max_cost=max_cost, batch=batch,
+                          poll_s=poll_seconds)
     except KeyboardInterrupt:  # click would turn it into a bare "Aborted!"
         err_console.print("interrupted: finished answers are saved; run the command again to "
                           "go on (nothing answered will be sent again)")

@@ -15,11 +15,17 @@ from replicoder.cli.progress import Bars
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
-    app.command("annotate")(annotate)
+    from replicoder.cli.annotate_check import check
+
+    group = typer.Typer(invoke_without_command=True, no_args_is_help=False)
+    group.callback()(annotate)
+    group.command("check")(check)
+    app.add_typer(group, name="annotate")
     app.command("add-annotator")(add_annotator)
 
 
 def annotate(
+    ctx: typer.Context,
     annotator: Annotated[list[str] | None, typer.Option(
         "--annotator", "-a", help="Annotator to run (repeatable; default: all in "
         "replicoder.toml).", show_default=False)] = None,
@@ -53,7 +59,11 @@ def annotate(
     the environment variable each annotator names (api_key_env).
 
     Example: replicoder annotate --annotator smol --sample 200 --seed 1 --plan
+
+    `replicoder annotate check -a NAME` tests an annotator against the codebook first.
     """
+    if ctx.invoked_subcommand is not None:
+        return
     from replicoder.annotate.plan import plan as make_plan
     from replicoder.annotate.runner import annotate as run
 

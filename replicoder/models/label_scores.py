@@ -69,7 +69,7 @@ class Variant:
 
 
 # Chosen on the demo's validation titles (bench/results/label_scoring.json).
-DEFAULT_VARIANT = "code-sum"
+DEFAULT_VARIANT = "name-mean-cf"
 
 
 @dataclass

@@ -21,8 +21,8 @@ __all__ = ["PROMPTS", "ZERO_SHOT_PROMPT", "ZERO_SHOT_VARIANT", "ZeroShotScorer"]
 
 PROMPTS = ("template", "instruction")
 # Chosen on the demo's validation titles (bench/results/label_scoring.json).
-ZERO_SHOT_PROMPT = "instruction"
-ZERO_SHOT_VARIANT = "code-sum"
+ZERO_SHOT_PROMPT = "template"
+ZERO_SHOT_VARIANT = "name-mean-cf"
 BATCH = 32  # documents scored per shared-prefix computation
 
 
@@ -41,6 +41,8 @@ class ZeroShotScorer:
     prompt: str = "template"
 
     def __post_init__(self) -> None:
+        if self.prompt == "template":  # what manifests show as the prompt
+            self.instruction = self.messages("{text}")[0]["content"]
         self.scorer = LabelScorer(self.model, self.tokenizer, self.book, self.variant,
                                   json_answers=self.prompt == "template", bf16=self.bf16)
 

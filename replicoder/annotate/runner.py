@@ -17,6 +17,7 @@ from replicoder.annotate.backends.base import Response
 from replicoder.annotate.budget import Budget, estimated_tokens, spend_within, worst_cost
 from replicoder.annotate.config import select
 from replicoder.annotate.jobs import Annotator, Job, choose_documents, doc_texts
+from replicoder.annotate.repeats import with_repeats
 from replicoder.progress import Progress, Task, start
 from replicoder.run import Run, now
 from replicoder.store import Proposal, Store
@@ -156,7 +157,8 @@ def _count(summary: AnnotatorSummary, proposals: list[Proposal]) -> None:
 def annotate(study: Study, annotators: list[str] | None = None, *, limit: int | None = None,
              sample: int | None = None, seed: int = 0, progress: Progress | None = None,
              max_cost: float | None = None, batch: bool = False,
-             poll_s: float = POLL_S) -> AnnotateSummary:
+             poll_s: float = POLL_S, repeats: int = 1, temperature: float | None = None
+             ) -> AnnotateSummary:
     """Let each annotator (all by default) propose labels for the chosen documents.
 
     ``sample`` draws N documents at random with ``seed``; ``limit`` keeps the first N.
@@ -164,9 +166,10 @@ def annotate(study: Study, annotators: list[str] | None = None, *, limit: int | 
     these annotators spend in all, counted across runs (see annotate.budget); each
     annotator's ``max_cost`` caps its own. ``batch``: HTTP annotators send one batch
     (annotate.batch), polled every ``poll_s`` seconds. Writes a manifest to
-    runs/<run_id>/manifest.json and the runs table, also when interrupted.
+    runs/<run_id>/manifest.json and the runs table, also when interrupted. ``repeats``
+    asks each annotator K times (annotate.repeats), at ``temperature`` if given.
     """
-    configs = select(study, annotators)
+    configs = with_repeats(select(study, annotators), repeats, temperature)
     run = Run.start(study, "annotate")
     summary = AnnotateSummary(run.run_id, run.manifest_path, "failed")
     with study.store() as store:

@@ -8,18 +8,21 @@ the proposal's provenance. See :mod:`replicoder.models.label_scores` for how it 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+import numpy as np
+
 from replicoder.annotate.backends.base import Response
 from replicoder.annotate.backends.local_hf import LocalBackend
 from replicoder.annotate.prompts import Messages
 from replicoder.codebook import Codebook
-from replicoder.models.label_scores import LabelScorer, Variant
+from replicoder.models.label_scores import LabelScorer, Scored, Variant
 
-__all__ = ["ScoringBackend", "probabilities"]
+__all__ = ["ScoringBackend", "probabilities", "sample"]
 
 BATCH = 32  # documents per shared-prefix computation
 
@@ -53,6 +56,9 @@ class ScoringBackend:
                 scored = scorer.score(part, self.content_free)
                 seconds = (time.monotonic() - began) / len(part)
                 for i, s in enumerate(scored):
+                    if self.local.cfg.temperature > 0:
+                        s = sample(s, self.book, self.local.cfg.temperature,
+                                   _rng(self.local.cfg.seed, part[i]))
                     yield start + i, Response(s.answer(self.book), s.prompt_tokens, 0,
                                               seconds)
         finally:
@@ -60,6 +66,30 @@ class ScoringBackend:
 
     def close(self) -> None:
         return None
+
+
+def _rng(seed: int, messages: Messages) -> np.random.Generator:
+    digest = hashlib.sha256(json.dumps(messages, sort_keys=True).encode()).digest()
+    return np.random.default_rng([seed, int.from_bytes(digest[:8], "little")])
+
+
+def sample(s: Scored, book: Codebook, temperature: float, rng: np.random.Generator
+           ) -> Scored:
+    """A label drawn from the probabilities sharpened or flattened by ``temperature``
+    (multi-label: each label kept with its tempered probability); graded answers keep the
+    best labels."""
+    if book.graded:
+        return s
+    codes = list(s.probabilities)
+    p = np.clip(np.array([s.probabilities[c] for c in codes]), 1e-12, 1.0)
+    if book.multi_label:
+        a, b = p ** (1 / temperature), (1 - p + 1e-12) ** (1 / temperature)
+        keep = rng.random(len(codes)) < a / (a + b)
+        return Scored(frozenset(c for c, k in zip(codes, keep, strict=True) if k),
+                      s.probabilities, s.intensities, s.prompt_tokens)
+    w = p ** (1 / temperature)
+    pick = codes[int(rng.choice(len(codes), p=w / w.sum()))]
+    return Scored(frozenset([pick]), s.probabilities, s.intensities, s.prompt_tokens)
 
 
 def probabilities(raw: str) -> dict[str, Any] | None:

@@ -47,6 +47,13 @@ def annotate(
         "--batch", help="Send each HTTP annotator's requests as one OpenAI-style batch (files "
         "+ batches endpoints) at the batch price; the batch id is kept in study.db, so a "
         "killed command resumes polling it instead of paying twice.")] = False,
+    repeats: Annotated[int, typer.Option(
+        help="Ask each annotator K times (repeat r is stored as NAME~r, seed + r - 1); "
+        "`agreement` then reports stability across repeats and across prompts.")] = 1,
+    temperature: Annotated[float | None, typer.Option(
+        help="Temperature for every annotator in this run (with --repeats: > 0 makes the "
+        "repeats differ; scoring annotators then sample a label from their probabilities).",
+        show_default=False)] = None,
     poll_seconds: Annotated[float, typer.Option(
         help="--batch: seconds between looks at a batch.")] = 30.0,
     study: StudyOption = Path("."),
@@ -88,7 +95,7 @@ def annotate(
         with Bars() as progress:
             summary = run(st, annotator, limit=limit, sample=sample, seed=seed,
                           progress=progress, max_cost=max_cost, batch=batch,
-                          poll_s=poll_seconds)
+                          poll_s=poll_seconds, repeats=repeats, temperature=temperature)
     except KeyboardInterrupt:  # click would turn it into a bare "Aborted!"
         err_console.print("interrupted: finished answers are saved; run the command again to "
                           "go on (nothing answered will be sent again)")

@@ -322,8 +322,20 @@ def _review_order(d: dict[str, Any]) -> Row:
             f"{au['noise_5pct']['recall_ratio_vs_random_ranking']:.1f} × a random ranking")
 
 
+def _label_scoring(d: dict[str, Any]) -> Row:
+    sc, maj, gen = d["scoring"], d["majority_label"], d["generation"]
+    return (f"{d['base']} zero-shot on the demo's {d['n_test']} test titles: label scoring "
+            f"({d['chosen']}, best of {len(d['validation'])} ways on {d['n_validation']} "
+            "validation titles) vs free generation",
+            f"accuracy {sc['accuracy']:.3f} (95% {sc['ci95'][0]:.3f}–{sc['ci95'][1]:.3f}), "
+            f"{sc['unreadable']} unreadable; generation {gen['accuracy']:.3f}, "
+            f"{gen['unreadable']} unreadable; majority label {maj['share']:.3f}",
+            f"{d['scoring_vs_majority_ratio']:.2f} × the majority label's share")
+
+
 SUMMARIES: dict[str, Callable[[dict[str, Any]], Row]] = {
     "review_order": _review_order,
+    "label_scoring": _label_scoring,
     "flourishing_import": _flourishing_import,
     "classify_ray": _classify_ray,
     "flourishing_eval": _flourishing_eval,

@@ -2,7 +2,9 @@
 
 Modules: config ([[annotators]] in replicoder.toml), prompts (Jinja templates), parse
 (answers to labels), backends (OpenAI-compatible HTTP, local Hugging Face), jobs (requests
-and cache keys), runner (annotate, annotate_texts), plan (--plan), ratelimit.
+and cache keys), runner (annotate, annotate_texts), plan (--plan), ratelimit, scoring
+(local models answer by scoring the codebook), budget (--max-cost), structured (JSON schema
+of the codes), batch (--batch), check (annotate check), repeats (--repeats, stability).
 """
 
 from replicoder.annotate.agreement import agreement_table

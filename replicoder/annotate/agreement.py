@@ -110,4 +110,10 @@ def agreement_table(study: Study, annotators: Sequence[str] | None = None,
             "Name more with --annotator, or define more annotators in replicoder.toml and run "
             "`replicoder annotate`"
         )
-    return agreement_from(props, names, codebook=study.codebook, n_boot=n_boot, seed=seed)
+    table = agreement_from(props, names, codebook=study.codebook, n_boot=n_boot, seed=seed)
+    from replicoder.annotate.repeats import base_name, stability
+
+    chosen = {base_name(a) for a in names}
+    table["stability"] = stability([p for p in props if base_name(p.annotator) in chosen],
+                                   study.codebook, n_boot, seed)
+    return table

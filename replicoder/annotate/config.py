@@ -24,8 +24,10 @@ from typing import Any
 
 from replicoder.annotate.backends import NAMES
 from replicoder.errors import ReplicoderError
+from replicoder.models.label_scores import DEFAULT_VARIANT, Variant
 from replicoder.study import CONFIG, Study
 
+ANSWERS = ("auto", "score", "generate")
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 _ENV = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -53,10 +55,26 @@ class AnnotatorConfig:
     max_retries: int = 5
     retry_backoff_s: float = 1.0  # first wait; doubles at each retry
     allow_http: bool = False  # plain http:// to a host other than this machine
+    structured: bool = True  # openai backend: ask for a JSON schema of the codebook's codes
+    max_cost: float = 0.0  # USD this annotator may spend in all (all runs); 0: no cap
+    batch_discount: float = 0.5  # batch price as a share of the live price (--batch)
+    answer: str = "auto"  # "score" the codebook's labels, "generate" text; auto: local scores
+    scoring: str = DEFAULT_VARIANT  # how label scores are read (models.label_scores.Variant)
+
+    @property
+    def scores(self) -> bool:
+        """Whether this annotator answers by scoring the codebook (local models only)."""
+        return self.answer == "score" or (self.answer == "auto" and self.backend == "local")
 
     def params(self) -> dict[str, Any]:
         """The generation parameters that change an answer (part of the cache key)."""
-        return {"temperature": self.temperature, "seed": self.seed, "max_tokens": self.max_tokens}
+        base: dict[str, Any] = {"temperature": self.temperature, "seed": self.seed,
+                                "max_tokens": self.max_tokens}
+        if self.scores:
+            return {**base, "answer": "score", "scoring": self.scoring}
+        if self.backend != "local" and self.structured:
+            return {**base, "structured": True}
+        return base
 
     def public(self) -> dict[str, Any]:
         """Settings for manifests and provenance (holds the env var's name, never a key)."""
@@ -113,15 +131,28 @@ def _check(cfg: AnnotatorConfig, where: str) -> None:
         raise _fail(where, f"base_url {cfg.base_url!r} is plain http to another machine: "
                     "prompts and the API key would travel unencrypted. Use https://, or set "
                     "allow_http = true for this annotator if the network is trusted")
+    if cfg.answer not in ANSWERS:
+        raise _fail(where, f"field 'answer' must be one of {', '.join(ANSWERS)} "
+                    f"(got {cfg.answer!r})")
+    if cfg.answer == "score" and cfg.backend != "local":
+        raise _fail(where, "answer = \"score\" needs the local backend (a model run here); "
+                    "use answer = \"generate\" for an HTTP annotator")
+    try:
+        Variant.parse(cfg.scoring)
+    except ReplicoderError as exc:
+        raise _fail(where, f"field 'scoring': {exc}") from None
     if not 0.0 <= cfg.temperature <= 2.0:
         raise _fail(where, f"field 'temperature' must be between 0 and 2 (got {cfg.temperature})")
     for key in ("max_tokens", "max_concurrency", "batch_size"):
         if getattr(cfg, key) < 1:
             raise _fail(where, f"field {key!r} must be at least 1 (got {getattr(cfg, key)})")
     for key in ("requests_per_minute", "price_input_per_1k", "price_output_per_1k",
-                "max_retries", "retry_backoff_s", "threads"):
+                "max_retries", "retry_backoff_s", "threads", "max_cost"):
         if getattr(cfg, key) < 0:
             raise _fail(where, f"field {key!r} must not be negative (got {getattr(cfg, key)})")
+    if not 0 < cfg.batch_discount <= 1:
+        raise _fail(where, "field 'batch_discount' is the batch price as a share of the live "
+                    f"price, above 0 and at most 1 (got {cfg.batch_discount})")
     if cfg.timeout_s <= 0:
         raise _fail(where, f"field 'timeout_s' must be positive (got {cfg.timeout_s})")
 

@@ -49,6 +49,16 @@ class Annotator:
         self.cfg = cfg
         self.template: PromptTemplate = load_template(cfg.template, study.root, cfg.name)
         self.backend: Backend = create(cfg)
+        if cfg.structured and hasattr(self.backend, "response_format"):
+            from replicoder.annotate.structured import response_format
+
+            self.backend.response_format = response_format(study.codebook)
+        if cfg.scores:
+            from replicoder.annotate.scoring import ScoringBackend
+
+            self.backend = ScoringBackend(self.backend,  # type: ignore[arg-type]
+                                          study.codebook,
+                                          self.template.render(study.codebook, ""))
 
     def jobs(self, docs: Sequence[tuple[str, str]]) -> list[Job]:
         """Requests for (doc_id, text) pairs, identical prompts merged, in first-seen order."""
@@ -77,6 +87,10 @@ class Annotator:
             "input_tokens": entry.input_tokens, "output_tokens": entry.output_tokens,
             "cost": entry.cost, "answered_at": entry.created_at,
         }
+        if self.cfg.scores:
+            from replicoder.annotate.scoring import probabilities
+
+            provenance["probabilities"] = probabilities(entry.response)
         return [Proposal(doc_id, self.cfg.name, parsed.labels, "ok" if parsed.ok else "unparsed",
                          entry.response, provenance, entry.created_at) for doc_id in job.doc_ids]
 

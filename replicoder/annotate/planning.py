@@ -1,19 +1,19 @@
 """``annotate --plan``: what a run would send and cost, computed without sending anything.
 
 Input tokens are estimated at 4 characters per token plus 8 per message; output tokens are
-the ``max_tokens`` ceiling, so cost is an upper bound. Time assumes the rate limit.
+the ``max_tokens`` ceiling, so cost is an upper bound (none for an annotator that
+scores labels). Time assumes the rate limit.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from replicoder.annotate.budget import estimated_tokens
 from replicoder.annotate.config import select
 from replicoder.annotate.jobs import Annotator, choose_documents, doc_texts
 from replicoder.annotate.runner import CHUNK
 from replicoder.study import Study
-
-CHARS_PER_TOKEN = 4
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,7 @@ class PlanRow:
     output_tokens: int
     cost: float
     seconds: float | None
+    batch_cost: float = 0.0  # the same requests at the batch price (--batch)
 
 
 def plan(study: Study, annotators: list[str] | None = None, *, limit: int | None = None,
@@ -50,12 +51,13 @@ def plan(study: Study, annotators: list[str] | None = None, *, limit: int | None
                         cached += len(job.doc_ids)
                     else:
                         requests += 1
-                        tokens_in += job.chars // CHARS_PER_TOKEN + 8 * len(job.messages)
-            tokens_out = requests * cfg.max_tokens
+                        tokens_in += estimated_tokens(job.messages)
+            tokens_out = 0 if cfg.scores else requests * cfg.max_tokens
             rpm = cfg.requests_per_minute
             rows.append(PlanRow(
                 cfg.name, cfg.backend, cfg.model, len(ids), cached, requests, tokens_in,
                 tokens_out, ann.cost(tokens_in, tokens_out),
                 requests / rpm * 60 if rpm > 0 else None,
+                ann.cost(tokens_in, tokens_out) * cfg.batch_discount,
             ))
     return rows

@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from replicoder.annotate.backends.base import Response
+from replicoder.annotate.budget import Budget, estimated_tokens, spend_within, worst_cost
 from replicoder.annotate.config import select
 from replicoder.annotate.jobs import Annotator, Job, choose_documents, doc_texts
+from replicoder.annotate.repeats import with_repeats
 from replicoder.progress import Progress, Task, start
 from replicoder.run import Run, now
 from replicoder.store import Proposal, Store
@@ -23,6 +25,7 @@ from replicoder.store.cache import CachedResponse
 from replicoder.study import Study
 
 CHUNK = 256  # documents rendered and looked up in the cache at a time
+POLL_S = 30.0  # seconds between looks at a batch (--batch)
 
 
 @dataclass
@@ -42,6 +45,9 @@ class AnnotatorSummary:
     output_tokens: int = 0
     cost: float = 0.0
     seconds: float = 0.0
+    left: int = 0  # documents not answered: a cost cap stopped them
+    left_cost: float = 0.0  # what they would cost, estimated as --plan does
+    stopped_by: str = ""  # the cap that stopped this annotator
 
     @property
     def docs_per_s(self) -> float:
@@ -74,7 +80,50 @@ def _answers(ann: Annotator, jobs: list[Job]) -> Iterator[tuple[Job, Response]]:
 
 
 def _run_chunk(ann: Annotator, store: Store, docs: Sequence[tuple[str, str]], run_id: str,
-               summary: AnnotatorSummary, step: Task) -> None:
+               summary: AnnotatorSummary, step: Task, budget: Budget | None = None) -> None:
+    todo = _from_cache(ann, store, docs, summary, step)
+    costs = [worst_cost(ann.cfg, j.messages) for j in todo]
+
+    def answer(wave: list[int]) -> Iterator[tuple[int, float]]:
+        for k, resp in ann.backend.answer_all([todo[i].messages for i in wave]):
+            job = todo[wave[k]]
+            entry = _entry(ann, job, resp, run_id)
+            proposals = ann.proposals(job, entry)
+            store.cache_answer(entry, proposals)
+            _sent(summary, step, proposals, entry)
+            yield wave[k], entry.cost
+
+    done = set(spend_within(budget, ann.cfg.name, costs, answer))
+    _left(ann, summary, budget, [todo[i] for i in range(len(todo)) if i not in done])
+
+
+def _sent(summary: AnnotatorSummary, step: Task, proposals: list[Proposal],
+          entry: CachedResponse) -> None:
+    _count(summary, proposals)
+    summary.sent += 1
+    summary.input_tokens += entry.input_tokens
+    summary.output_tokens += entry.output_tokens
+    summary.cost += entry.cost
+    step(len(proposals))
+
+
+def _left(ann: Annotator, summary: AnnotatorSummary, budget: Budget | None, left: list[Job],
+          batch: bool = False) -> None:
+    """Count the jobs a cap (or failures) left unanswered, and what they would cost."""
+    if not left:
+        return
+    if budget is not None:
+        cap = budget.blocking(ann.cfg.name, worst_cost(ann.cfg, left[0].messages, batch))
+        summary.stopped_by = summary.stopped_by or (cap.what if cap else "a cost cap")
+    for job in left:
+        summary.left += len(job.doc_ids)
+        summary.left_cost += ann.cost(estimated_tokens(job.messages), ann.cfg.max_tokens) * (
+            ann.cfg.batch_discount if batch else 1.0)
+
+
+def _from_cache(ann: Annotator, store: Store, docs: Sequence[tuple[str, str]],
+                summary: AnnotatorSummary, step: Task) -> list[Job]:
+    """Count the documents the cache answers (refreshing their proposals); the rest."""
     jobs = ann.jobs(docs)
     hits = store.cached([j.key for j in jobs])
     have = {p.doc_id: p.provenance.get("request_key")
@@ -93,16 +142,7 @@ def _run_chunk(ann: Annotator, store: Store, docs: Sequence[tuple[str, str]], ru
     if stale:
         store.add_proposals(stale)
     step(len(docs) - sum(len(j.doc_ids) for j in todo))
-    for job, resp in _answers(ann, todo):
-        entry = _entry(ann, job, resp, run_id)
-        proposals = ann.proposals(job, entry)
-        store.cache_answer(entry, proposals)
-        _count(summary, proposals)
-        summary.sent += 1
-        summary.input_tokens += entry.input_tokens
-        summary.output_tokens += entry.output_tokens
-        summary.cost += entry.cost
-        step(len(proposals))
+    return todo
 
 
 def _count(summary: AnnotatorSummary, proposals: list[Proposal]) -> None:
@@ -115,21 +155,30 @@ def _count(summary: AnnotatorSummary, proposals: list[Proposal]) -> None:
 
 
 def annotate(study: Study, annotators: list[str] | None = None, *, limit: int | None = None,
-             sample: int | None = None, seed: int = 0, progress: Progress | None = None
+             sample: int | None = None, seed: int = 0, progress: Progress | None = None,
+             max_cost: float | None = None, batch: bool = False,
+             poll_s: float = POLL_S, repeats: int = 1, temperature: float | None = None
              ) -> AnnotateSummary:
     """Let each annotator (all by default) propose labels for the chosen documents.
 
     ``sample`` draws N documents at random with ``seed``; ``limit`` keeps the first N.
-    Cached answers are reused; only missing ones are sent. Writes a manifest to
-    runs/<run_id>/manifest.json and the runs table, also when interrupted.
+    Cached answers are reused; only missing ones are sent. ``max_cost`` (USD) caps what
+    these annotators spend in all, counted across runs (see annotate.budget); each
+    annotator's ``max_cost`` caps its own. ``batch``: HTTP annotators send one batch
+    (annotate.batch), polled every ``poll_s`` seconds. Writes a manifest to
+    runs/<run_id>/manifest.json and the runs table, also when interrupted. ``repeats``
+    asks each annotator K times (annotate.repeats), at ``temperature`` if given.
     """
-    configs = select(study, annotators)
+    configs = with_repeats(select(study, annotators), repeats, temperature)
     run = Run.start(study, "annotate")
     summary = AnnotateSummary(run.run_id, run.manifest_path, "failed")
     with study.store() as store:
         ids = choose_documents(store, limit, sample, seed)
         preps = [Annotator(study, cfg) for cfg in configs]
         fields = _manifest(store, ids, preps, {"limit": limit, "sample": sample, "seed": seed})
+        spent = {name: t["cost"] for name, t in store.cache_totals().items()}
+        budget = Budget.of(configs, spent, max_cost)
+        before = _caps(budget)
         try:
             for ann in preps:
                 row = AnnotatorSummary(ann.cfg.name, ann.cfg.backend, ann.cfg.model)
@@ -137,9 +186,12 @@ def annotate(study: Study, annotators: list[str] | None = None, *, limit: int | 
                 step = start(progress, ann.cfg.name, len(ids))
                 began = time.monotonic()
                 try:
+                    if batch and ann.cfg.backend == "openai":
+                        _run_batch(ann, store, ids, run.run_id, row, step, budget, poll_s)
+                        continue
                     for i in range(0, len(ids), CHUNK):
                         docs = doc_texts(store, ids[i : i + CHUNK])
-                        _run_chunk(ann, store, docs, run.run_id, row, step)
+                        _run_chunk(ann, store, docs, run.run_id, row, step, budget)
                 finally:
                     row.seconds = time.monotonic() - began
                     row.retries = ann.backend.retries
@@ -149,8 +201,30 @@ def annotate(study: Study, annotators: list[str] | None = None, *, limit: int | 
             raise
         finally:
             run.write({**fields, "status": summary.status, "finished_at": now(),
-                       "summary": [asdict(a) for a in summary.annotators]})
+                       "summary": [asdict(a) for a in summary.annotators],
+                       "budget": {"max_cost": max_cost, "before": before,
+                                  "after": _caps(budget)}})
     return summary
+
+
+def _run_batch(ann: Annotator, store: Store, ids: list[str], run_id: str,
+               summary: AnnotatorSummary, step: Task, budget: Budget | None, poll_s: float
+               ) -> None:
+    from replicoder.annotate.batch import run_batches
+
+    todo: list[Job] = []
+    for i in range(0, len(ids), CHUNK):
+        todo += _from_cache(ann, store, doc_texts(store, ids[i : i + CHUNK]), summary, step)
+    left = run_batches(ann, store, todo, run_id, budget,
+                       lambda proposals, entry: _sent(summary, step, proposals, entry), poll_s)
+    _left(ann, summary, budget, left, batch=True)
+
+
+def _caps(budget: Budget | None) -> list[dict[str, Any]]:
+    if budget is None:
+        return []
+    return [{"cap": c.what, "limit": c.limit, "spent": c.spent}
+            for c in [budget.total, *budget.per.values()] if c is not None]
 
 
 def _manifest(store: Store, ids: list[str], preps: list[Annotator],

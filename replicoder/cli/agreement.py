@@ -86,6 +86,17 @@ def print_agreement(table: dict[str, Any], out: Console) -> None:
     overall.add_row(f"Krippendorff's alpha ({alpha['distance']})", *_fmt(alpha))
     overall.add_row("share where all agree", *_fmt(table["all_agree"]))
     out.print(overall)
+    stab = table.get("stability") or {}
+    if stab.get("within") or stab.get("between"):
+        st = Table(title=f"Stability: Krippendorff's alpha ({stab['distance']}) across repeats "
+                   "(within) and across prompts of one model (between)")
+        for col in ("kind", "annotators", "documents", "alpha", "95% CI"):
+            st.add_column(col, justify="left" if col in ("kind", "annotators") else "right")
+        for row in stab["within"]:
+            st.add_row("within", f"{row['annotator']} ×{row['repeats']}", *_fmt(row))
+        for row in stab["between"]:
+            st.add_row("between", ", ".join(row["annotators"]), *_fmt(row))
+        out.print(st)
     if table["alpha_per_label"]:
         per = Table(title="Krippendorff's alpha per label (binary)")
         for col in ("code", "label", "proposed", "documents", "alpha", "95% CI"):

@@ -48,7 +48,8 @@ def _annotate(study: study_mod.Study, console: Console) -> None:
     from replicoder.annotate.runner import annotate
 
     console.print(f"\n[bold]2. annotate[/]: two prompts of the embedded model code "
-                  f"{ANNOTATE} documents (zero-shot; a small model is weak at this).")
+                  f"{ANNOTATE} documents (zero-shot, scoring each label's answer, so every "
+                  "answer is a label; a small model is weak at this).")
     add_annotator(study, AnnotatorConfig(name="smol-short", template="short", max_tokens=32))
     add_annotator(study, AnnotatorConfig(name="smol-full", max_tokens=32))
     with Bars() as progress:

@@ -21,7 +21,9 @@ from replicoder.models.generative import (
     max_answer_tokens,
     zero_shot_instruction,
 )
+from replicoder.models.label_scores import Variant
 from replicoder.models.runtime import choose, quiet
+from replicoder.models.scored import ZERO_SHOT_PROMPT, ZERO_SHOT_VARIANT, ZeroShotScorer
 from replicoder.predictions import Predictions
 from replicoder.study import Study
 
@@ -171,12 +173,21 @@ def _presence(name: str, label_map: dict[str, Any]) -> str:
 
 
 def zero_shot(study: Study, base_name: str = "embedded", *, device: str | None = None,
-              max_length: int = 64) -> GenerativeScorer:
-    """The base model prompted with the codebook, never fine-tuned: a floor to beat."""
+              max_length: int = 64, answer: str = "score", variant: str = "",
+              prompt: str = "") -> GenerativeScorer | ZeroShotScorer:
+    """The base model prompted with the codebook, never fine-tuned: a floor to beat.
+
+    ``answer`` "score" (default) scores each label's answer, so every answer is a label
+    (:mod:`replicoder.models.scored`; ``variant`` and ``prompt`` as there, "" the
+    defaults); "generate" writes free text and reads it back."""
     quiet()
     base = resolve(base_name)
     dev, bf16 = choose(device, "auto")
     tok = load_tokenizer(base)
     model = load_causal_lm(base, device=dev).eval()
+    if answer == "score":
+        return ZeroShotScorer(model, tok, study.codebook, zero_shot_instruction(study.codebook),
+                              max_length, dev, bf16, Variant.parse(variant or ZERO_SHOT_VARIANT),
+                              prompt or ZERO_SHOT_PROMPT)
     return GenerativeScorer(model, tok, study.codebook, zero_shot_instruction(study.codebook),
                             max_length, max_answer_tokens(tok, study.codebook), dev, bf16)

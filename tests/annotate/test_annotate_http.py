@@ -164,7 +164,8 @@ def test_annotate_through_replicoder_serve_then_rerun_sends_nothing(
     assert first.annotators[0].input_tokens > 2 * 100  # usage reported by the server
     prov = before[0].provenance
     assert prov["model"] == "embedded" and prov["backend"] == "openai"
-    assert prov["params"] == {"temperature": 0.0, "seed": 0, "max_tokens": 8}
+    assert prov["params"] == {"temperature": 0.0, "seed": 0, "max_tokens": 8,
+                                  "structured": True}
     assert len(prov["prompt_sha256"]) == len(prov["template_sha256"]) == 64
     second = annotate(st)
     assert (second.annotators[0].sent, second.annotators[0].cached) == (0, 2)

@@ -28,7 +28,8 @@ from replicoder.cli import app
 from replicoder.errors import ReplicoderError
 from replicoder.models.tiny import build_tiny
 
-SMOL = AnnotatorConfig(name="smol", template="short", max_tokens=8, batch_size=2, threads=1)
+SMOL = AnnotatorConfig(name="smol", template="short", max_tokens=8, batch_size=2, threads=1,
+                       answer="generate")
 
 
 def with_smol(study: study_mod.Study, **kw: object) -> study_mod.Study:
@@ -96,7 +97,8 @@ def test_ctrl_c_keeps_finished_answers_and_the_rerun_continues(
     (row,) = summary.annotators
     assert (row.cached, row.sent, row.documents, row.ok) == (len(kept), n - len(kept), n, n)
     resent = [r for r in script.requests[sent_before:] if request_key(
-        "openai", "m", r["messages"], {"temperature": 0.0, "seed": 0, "max_tokens": 64}) in kept]
+        "openai", "m", r["messages"], {"temperature": 0.0, "seed": 0, "max_tokens": 64,
+                                    "structured": True}) in kept]
     assert resent == []  # nothing that had an answer was asked again
 
 

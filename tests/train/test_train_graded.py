@@ -91,7 +91,7 @@ def test_zero_shot_on_a_graded_study(tmp_path: Path) -> None:
     st = graded_study(tmp_path / "study", n=30)
     tiny = str(build_tiny(tmp_path / "tiny"))
     scorer = zero_shot(st, tiny, max_length=32)
-    assert "intensity (low, medium, high)" in scorer.instruction
+    assert "lowest first: low, medium, high" in scorer.instruction  # annotate's template
     assert "joy: " in scorer.instruction
     sets, scores, raw = scorer.predict(["doc: happy", "today"])
     assert scores.shape == (2, 9) and len(raw) == 2

@@ -16,6 +16,7 @@ from replicoder.annotate.backends.base import Response
 from replicoder.annotate.config import AnnotatorConfig, host_of
 from replicoder.annotate.prompts import Messages
 from replicoder.annotate.ratelimit import RateLimiter
+from replicoder.annotate.structured import refuses_schema
 from replicoder.errors import ReplicoderError
 from replicoder.keys import key_from_env
 
@@ -43,6 +44,10 @@ class OpenAIBackend:
         self._lock = threading.Lock()
         self.retries = 0  # retried requests so far (429, 5xx, timeouts)
         self.closed = False
+        # A JSON schema for the answer (annotate.structured); dropped, with a note, the
+        # first time the server refuses it.
+        self.response_format: dict[str, Any] | None = None
+        self.schema_refused = False
 
     def _who(self) -> str:
         return f"annotator {self.cfg.name!r} ({self.base_url}, model {self.cfg.model!r})"
@@ -113,10 +118,13 @@ class OpenAIBackend:
             if self.closed:
                 raise ReplicoderError(f"{self._who()}: stopped")
             start = time.monotonic()
+            fmt = None if self.schema_refused else self.response_format
+            extra: dict[str, Any] = {"response_format": fmt} if fmt else {}
             try:
                 reply = client.chat.completions.create(
                     model=cfg.model, messages=messages,  # type: ignore[arg-type]
                     temperature=cfg.temperature, max_tokens=cfg.max_tokens, seed=cfg.seed,
+                    **extra,
                 )
             except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
                 env = cfg.api_key_env or "(none: set api_key_env)"
@@ -141,6 +149,9 @@ class OpenAIBackend:
                 time.sleep(_backoff(exc, attempt, cfg.retry_backoff_s))
                 continue
             except openai.APIStatusError as exc:
+                if fmt and refuses_schema(exc.status_code, _detail(exc)):
+                    self._refused(exc)
+                    return self.complete(messages)
                 raise ReplicoderError(
                     f"{self._who()}: HTTP {exc.status_code}: {_detail(exc)}"
                 ) from None
@@ -153,6 +164,14 @@ class OpenAIBackend:
                 seconds=time.monotonic() - start,
             )
         raise AssertionError("unreachable")
+
+
+    def _refused(self, exc: Exception) -> None:
+        with self._lock:
+            if not self.schema_refused:
+                self.schema_refused = True
+                self.notify(f"note: {self._who()} does not take a JSON schema for its "
+                            f"answers ({_detail(exc)}); sending the plain prompt instead")
 
 
 def _stderr(message: str) -> None:

@@ -9,13 +9,13 @@ from test_annotate_support import bills_study
 from typer.testing import CliRunner
 
 from replicoder import study as study_mod
+from replicoder.annotate.agreement import agreement_table
 from replicoder.annotate.config import AnnotatorConfig, add_annotator
 from replicoder.annotate.repeats import base_name
 from replicoder.annotate.runner import annotate
 from replicoder.cli import app
 from replicoder.errors import ReplicoderError
 from replicoder.evaluate.crowd import majority
-from replicoder.metrics.agreement import agreement_table
 from replicoder.models.tiny import build_tiny
 
 

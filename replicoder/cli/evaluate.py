@@ -36,6 +36,27 @@ def _named_files(items: list[str]) -> dict[str, Path]:
     return out
 
 
+def _sizes(items: list[str]) -> dict[str, float]:
+    """--params NAME=N items as name -> number (7e9, 7000000000, 7B and 135M all read)."""
+    from replicoder.errors import ReplicoderError
+
+    scale = {"K": 1e3, "M": 1e6, "B": 1e9, "G": 1e9, "T": 1e12}
+    out: dict[str, float] = {}
+    for item in items:
+        name, _, number = (part.strip() for part in item.partition("="))
+        text = number.upper()
+        factor = scale.get(text[-1:], 1.0)
+        try:
+            value = float(text[:-1] if text[-1:] in scale else text) * factor
+        except ValueError:
+            value = 0.0
+        if not name or not value > 0:
+            raise ReplicoderError(f"--params {item!r}: give NAME=N with N a positive number of "
+                                  "parameters, e.g. L2-7B=7e9 or L2-7B=7B")
+        out[name] = value
+    return out
+
+
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
     app.command("evaluate")(evaluate)
@@ -140,6 +161,11 @@ def evaluate(
         "--drop-unknown", help="Drop labels or intensities of --predictions files that the "
                                "codebook lacks (counted in the report) instead of stopping.")
     ] = False,
+    params: Annotated[list[str] | None, typer.Option(
+        "--params", help="A model's number of parameters, NAME=N (e.g. L2-7B=7e9; "
+                         "repeatable), for --predictions files; trained models know theirs. "
+                         "With two sizes or more, report.html plots accuracy, Hamming loss "
+                         "and Jaccard against size (size.png).", show_default=False)] = None,
     study: StudyOption = Path("."),
 ) -> None:
     """Compare models on the same documents with the paper's metrics.
@@ -161,11 +187,15 @@ def evaluate(
 
     --predictions scores any other system on the same documents: a document
     its file lacks counts as predicting no label (counted in the table).
+    When models of two sizes or more are compared (--params for files), the
+    report adds the paper's figure of the metrics against model size.
 
     Example: replicoder evaluate my-model zero-shot --annotators --baseline tfidf
 
     Example: replicoder evaluate --predictions gpt4=gpt4.csv --pred-label-column
     dimension --pred-intensity-column value --drop-unknown
+
+    Example: replicoder evaluate bills --predictions L2-7B=l27b.csv --params L2-7B=7e9
     """
     from replicoder.evaluate.compare import ExternalSpec, evaluate_models
 
@@ -177,6 +207,7 @@ def evaluate(
         external=_named_files(list(predictions or [])),
         external_spec=ExternalSpec(pred_id_column, pred_label_column, pred_intensity_column,
                                    drop_unknown),
+        parameters=_sizes(list(params or [])),
     )
     console.print(results_table(result))
     console.print(f"Report: [bold]{Path(result['run_dir']) / 'report.html'}[/]", soft_wrap=True)

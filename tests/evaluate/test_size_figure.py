@@ -94,3 +94,11 @@ def test_cli_params_and_its_errors(study: study_mod.Study, tmp_path: Path) -> No
                       (["--params", "L2-13B=13e9"], "no model of that name")):
         out = subprocess.run(cmd + bad, capture_output=True, text=True, timeout=120)
         assert out.returncode == 2 and says in out.stderr and "Traceback" not in out.stderr
+
+
+def test_the_paper_models_sizes_come_from_their_names() -> None:
+    from replicoder.datasets.flourishing import paper_sizes
+
+    names = ["L2-13B-FT", "L2-70B-FT", "L2-7B-FT", "L3-70B-FT", "L32-1B-FT", "chatgpt4"]
+    assert paper_sizes(names) == {"L2-13B-FT": 13e9, "L2-70B-FT": 70e9, "L2-7B-FT": 7e9,
+                                  "L3-70B-FT": 70e9, "L32-1B-FT": 1e9}

@@ -35,7 +35,7 @@ def _cell(text: str) -> str:
 
 def _default(opt: TyperOption) -> str:
     value = opt.default
-    if value is None or value == () or value == [] or callable(value):
+    if value is None or value in ((), [], "") or callable(value):
         return ""
     if opt.is_flag and not opt.secondary_opts:
         return "on" if value else ""

@@ -38,10 +38,14 @@ def sized_models(result: dict[str, Any]) -> dict[str, float]:
             if entry.get("parameters")}
 
 
+SPREAD = 1.5  # sizes closer than this (the same base with another head) are one size
+
+
 def size_figure(result: dict[str, Any], path: Path) -> bool:
-    """Draw the figure into ``path`` if two model sizes or more are compared; say whether."""
+    """Draw the figure into ``path`` if models of different sizes are compared (the largest
+    at least 1.5 times the smallest); say whether it was drawn."""
     sizes = sized_models(result)
-    if len(set(sizes.values())) < 2:
+    if len(sizes) < 2 or max(sizes.values()) < SPREAD * min(sizes.values()):
         return False
     keys, parts = size_keys(result), list(result["parts"])
     fig, axes = plt.subplots(len(keys), len(parts), squeeze=False, sharex=True,

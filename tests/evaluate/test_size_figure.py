@@ -102,3 +102,11 @@ def test_the_paper_models_sizes_come_from_their_names() -> None:
     names = ["L2-13B-FT", "L2-70B-FT", "L2-7B-FT", "L3-70B-FT", "L32-1B-FT", "chatgpt4"]
     assert paper_sizes(names) == {"L2-13B-FT": 13e9, "L2-70B-FT": 70e9, "L2-7B-FT": 7e9,
                                   "L3-70B-FT": 70e9, "L32-1B-FT": 1e9}
+
+
+def test_near_equal_sizes_are_one_size(tmp_path: Path) -> None:
+    """A fine-tuned classifier and its zero-shot base differ by a head: no size figure."""
+    result = {"models": {"zero-shot": {"parameters": 134_515_008},
+                         "m": {"parameters": 134_527_104}, "tfidf": {}}}
+    assert not size_figure(result, tmp_path / "x.png")
+    assert not (tmp_path / "x.png").exists()

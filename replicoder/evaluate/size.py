@@ -16,14 +16,23 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import FuncFormatter, NullFormatter  # noqa: E402
 
 from replicoder import atomic  # noqa: E402
 
-__all__ = ["size_figure", "size_keys", "sized_models"]
+__all__ = ["human", "size_figure", "size_keys", "sized_models"]
 
 COLOURS = {"train": "#9ecae1", "validation": "#fdae6b", "test": "#08519c"}  # as report.py
 TITLES = {"subset_accuracy": "Accuracy (exact match)", "label_accuracy": "Label accuracy",
           "hamming_loss": "Hamming loss", "jaccard": "Jaccard index"}
+
+
+def human(n: float) -> str:
+    """7e9 -> '7B', 1.35e8 -> '135M'."""
+    for unit, scale in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.3g}{unit}"
+    return f"{n:.3g}"
 
 
 def size_keys(result: dict[str, Any]) -> list[str]:
@@ -65,6 +74,9 @@ def size_figure(result: dict[str, Any], path: Path) -> bool:
                 ax.annotate(name, (n, v), textcoords="offset points", xytext=(4, 4),
                             fontsize=7)
             ax.set_xscale("log")
+            ax.set_xlim(min(sizes.values()) / 2, max(sizes.values()) * 2.5)
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: human(x)))
+            ax.xaxis.set_minor_formatter(NullFormatter())
             ax.grid(alpha=0.3, which="both")
             if row == 0:
                 ax.set_title(f"{part} documents", fontsize=10)

@@ -110,3 +110,10 @@ def test_near_equal_sizes_are_one_size(tmp_path: Path) -> None:
                          "m": {"parameters": 134_527_104}, "tfidf": {}}}
     assert not size_figure(result, tmp_path / "x.png")
     assert not (tmp_path / "x.png").exists()
+
+
+def test_sizes_read_as_people_write_them() -> None:
+    from replicoder.evaluate.size import human
+
+    assert [human(n) for n in (7e9, 1.35e8, 7e10, 3.3e6, 500)] == \
+        ["7B", "135M", "70B", "3.3M", "500"]

@@ -1,6 +1,7 @@
 """The tutorial's commands run as written (docs/tutorial.md), on the tiny model.
 
-Each shell command of the tutorial is run in order in a fresh folder. The few changes
+Each shell command of the tutorial is run in order in a fresh folder (in this process
+through the Typer app, or in bash where it uses the shell). The few changes
 that make it fast are listed in TINY below (a tiny random model instead of the embedded
 one, one epoch on 64 titles); the review app's interactive steps are replaced by what a
 coder's decisions store. A command added to or changed in the tutorial without a matching
@@ -11,14 +12,17 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from paths import TESTS
+from typer.testing import CliRunner
 
 from replicoder import study as study_mod
+from replicoder.cli import app
 from replicoder.models.tiny import build_tiny
 from replicoder.review import session
 
@@ -63,7 +67,7 @@ def _verify_sample(root: Path) -> int:
     return len(ids)
 
 
-def test_the_tutorial_runs_as_written(tmp_path: Path) -> None:
+def test_the_tutorial_runs_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     text = TUTORIAL.read_text("utf-8")
     tiny = build_tiny(tmp_path / "tiny")
     cmds = commands(text)
@@ -83,9 +87,16 @@ def test_the_tutorial_runs_as_written(tmp_path: Path) -> None:
                 assert _verify_sample(cwd) == 60
             continue
         run = TINY.get(cmd, cmd).format(tiny=tiny) if cmd in TINY else cmd
-        out = subprocess.run(["bash", "-c", run], cwd=cwd, env=env, capture_output=True,
-                             text=True, timeout=600)
-        assert out.returncode == 0, f"{run}\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}"
+        if "$(" in run:  # shell substitution: run it in bash
+            out = subprocess.run(["bash", "-c", run], cwd=cwd, env=env, capture_output=True,
+                                 text=True, timeout=600)
+            assert out.returncode == 0, f"{run}\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}"
+            continue
+        args = shlex.split(run)
+        assert args[0] == "replicoder", run
+        monkeypatch.chdir(cwd)
+        result = CliRunner().invoke(app, args[1:], catch_exceptions=False)
+        assert result.exit_code == 0, f"{run}\n{result.output[-3000:]}"
     assert interactive == 2
     study = cwd
     assert (study / "models" / "bills" / "manifest.json").is_file()
@@ -95,14 +106,14 @@ def test_the_tutorial_runs_as_written(tmp_path: Path) -> None:
     assert list(study.glob("runs/*/report.html"))
 
 
-def test_the_tutorial_python_block_runs(tmp_path: Path) -> None:
+def test_the_tutorial_python_block_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                        ) -> None:
     code = python_block(TUTORIAL.read_text("utf-8"))
     tiny = build_tiny(tmp_path / "tiny")
     fast = code.replace("TrainConfig(epochs=3, lr=1e-3, with_tfidf=True)",
                         f"TrainConfig(epochs=1, lr=1e-3, with_tfidf=True, base={str(tiny)!r}, "
                         "train_size=64, precision='fp32')")
     assert fast != code, "the tutorial's Python changed: update this test"
-    out = subprocess.run([sys.executable, "-c", fast], cwd=tmp_path, capture_output=True,
-                         text=True, timeout=600)
-    assert out.returncode == 0, out.stderr[-3000:]
+    monkeypatch.chdir(tmp_path)
+    exec(compile(fast, str(TUTORIAL), "exec"), {"__name__": "tutorial"})
     assert (tmp_path / "tutorial-py" / "coded.parquet").is_file()

@@ -101,7 +101,7 @@ def results_table(result: dict[str, Any]) -> Table:
          if versus else "") + " All metrics: report.html."
     table = Table(title="95% bootstrap intervals under each value", caption=caption,
                   box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
-                  collapse_padding=True)
+                  collapse_padding=True, caption_justify="left")
     crowd = any("answers" in entry for entry in result["models"].values())
     widest = max((len(name) for name in result["models"]), default=5)
     for col in ("model", "part", "n", *(["unparsed"] if crowd else []),

@@ -1,12 +1,12 @@
-"""Write the README's table of benchmark results from bench/results/*.json.
+"""Write bench/README.md's table of benchmark results from bench/results/*.json.
 
-    .venv/bin/python bench/index.py           # rewrite the table in README.md
+    .venv/bin/python bench/index.py           # rewrite the table in bench/README.md
     .venv/bin/python bench/index.py --check   # exit 1 if the table is out of date
 
-The table sits between <!-- bench-index --> and <!-- /bench-index --> in the README.
+The table sits between <!-- bench-index --> and <!-- /bench-index --> in bench/README.md.
 Each results file gets one row; a benchmark's row is read by its summary function below
 (files from other benchmarks get their ratios listed). tests/test_bench.py checks that the
-README's table matches the files.
+table matches the files.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from replicoder import atomic
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
-README = ROOT / "README.md"
+README = ROOT / "bench" / "README.md"
 START, END = "<!-- bench-index -->", "<!-- /bench-index -->"
 HEADER = ("| results | script | what it measured | headline | against the baseline | date |\n"
           "|---|---|---|---|---|---|\n")
@@ -390,7 +390,7 @@ def row(path: Path) -> str:
     summary = SUMMARIES.get(bench_of(path.stem))
     what, headline, ratio = summary(d) if summary else ("", "", "; ".join(_ratios(d)))
     date = str(d.get("created_at", ""))[:10] or "–"
-    cells = [f"[{path.name}](bench/results/{path.name})", _script(path.stem, d), what,
+    cells = [f"[{path.name}](results/{path.name})", _script(path.stem, d), what,
              headline, ratio, date]
     return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |\n"
 
@@ -403,7 +403,7 @@ def with_table(readme: str, results: Path = RESULTS) -> str:
     """The README text with the table between the markers rewritten."""
     if readme.count(START) != 1 or readme.count(END) != 1 or \
             readme.index(START) > readme.index(END):
-        raise SystemExit(f"README.md needs one {START} line followed by one {END} line")
+        raise SystemExit(f"bench/README.md needs one {START} line followed by one {END} line")
     head, rest = readme.split(START)
     _, tail = rest.split(END)
     return f"{head}{START}\n{table(results)}{END}{tail}"
@@ -412,18 +412,18 @@ def with_table(readme: str, results: Path = RESULTS) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true",
-                        help="exit 1 if README.md's table differs from the results files")
+                        help="exit 1 if bench/README.md's table differs from the results files")
     args = parser.parse_args()
     text = README.read_text("utf-8")
     new = with_table(text)
     if args.check:
         if new != text:
-            sys.exit("README.md's benchmark table is out of date: run "
+            sys.exit("bench/README.md's benchmark table is out of date: run "
                      ".venv/bin/python bench/index.py")
         return
     if new != text:
         atomic.write_text(README, new)
-    print(f"README.md: {len(list(RESULTS.glob('*.json')))} results in the benchmark table")
+    print(f"bench/README.md: {len(list(RESULTS.glob('*.json')))} results in the benchmark table")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""bench/ helpers: the README's results table matches bench/results/*.json, and a benchmark
+"""bench/ helpers: bench/README.md's results table matches bench/results/*.json, and a benchmark
 without its data stops with a message saying where to get it."""
 
 from __future__ import annotations
@@ -31,14 +31,14 @@ data = _load("data")
 
 
 def test_readme_table_is_generated_from_the_results() -> None:
-    readme = (ROOT / "README.md").read_text("utf-8")
+    readme = (ROOT / "bench" / "README.md").read_text("utf-8")
     assert index.with_table(readme) == readme, \
-        "README.md's benchmark table is out of date: run .venv/bin/python bench/index.py"
+        "bench/README.md's benchmark table is out of date: run .venv/bin/python bench/index.py"
     results = sorted((ROOT / "bench" / "results").glob("*.json"))
     table = readme.split(index.START)[1].split(index.END)[0]
     assert len(table.strip().splitlines()) == 2 + len(results)
     for path in results:
-        assert f"[{path.name}](bench/results/{path.name})" in table
+        assert f"[{path.name}](results/{path.name})" in table
     assert "accuracy 0.800, macro-F1 0.762" in table
     check = subprocess.run([sys.executable, str(ROOT / "bench" / "index.py"), "--check"],
                            capture_output=True, text=True, timeout=60)
@@ -56,7 +56,7 @@ def test_a_changed_or_new_result_changes_the_table(tmp_path: Path) -> None:
     after = index.with_table(readme, tmp_path)
     assert after != before and after.endswith(f"{index.END}\nrest\n")
     assert "page 999 ms" in after and "page 51 ms" in before
-    assert "| [other.json](bench/results/other.json) |" in after
+    assert "| [other.json](results/other.json) |" in after
     assert "speed.gpu_over_cpu_ratio 7.25" in after
     with pytest.raises(SystemExit, match="needs one <!-- bench-index --> line"):
         index.with_table("# no markers\n", tmp_path)

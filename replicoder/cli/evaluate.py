@@ -6,11 +6,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich import box
 from rich.table import Table
 
 from replicoder.cli.common import StudyOption, console, study_at
 from replicoder.cli.progress import Bars
-from replicoder.evaluate.report import headline_keys, scored_note
+from replicoder.evaluate.report import scored_note
 
 HEADERS = {"subset_accuracy": "accuracy (exact)", "label_accuracy": "label acc.",
            "hamming_loss": "Hamming", "jaccard": "Jaccard", "f1_macro": "macro F1",
@@ -18,7 +19,6 @@ HEADERS = {"subset_accuracy": "accuracy (exact)", "label_accuracy": "label acc."
            "jaccard_graded": "Jaccard (graded)"}
 
 
-THREE_DIGITS = ("hamming_loss", "fn_rate", "fp_rate", "label_accuracy", "intensity_accuracy")
 
 
 def _named_files(items: list[str]) -> dict[str, Path]:
@@ -36,6 +36,27 @@ def _named_files(items: list[str]) -> dict[str, Path]:
     return out
 
 
+def _sizes(items: list[str]) -> dict[str, float]:
+    """--params NAME=N items as name -> number (7e9, 7000000000, 7B and 135M all read)."""
+    from replicoder.errors import ReplicoderError
+
+    scale = {"K": 1e3, "M": 1e6, "B": 1e9, "G": 1e9, "T": 1e12}
+    out: dict[str, float] = {}
+    for item in items:
+        name, _, number = (part.strip() for part in item.partition("="))
+        text = number.upper()
+        factor = scale.get(text[-1:], 1.0)
+        try:
+            value = float(text[:-1] if text[-1:] in scale else text) * factor
+        except ValueError:
+            value = 0.0
+        if not name or not value > 0:
+            raise ReplicoderError(f"--params {item!r}: give NAME=N with N a positive number of "
+                                  "parameters, e.g. L2-7B=7e9 or L2-7B=7B")
+        out[name] = value
+    return out
+
+
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
     app.command("evaluate")(evaluate)
@@ -44,40 +65,60 @@ def register(app: typer.Typer) -> None:
 
 def _fmt(v: float | None, ci: tuple[float | None, float | None] | list[Any], d: int = 2
          ) -> str:
+    """The value, and its interval on a line of its own (so that tables stay narrow)."""
     if v is None:
         return "–"
     lo, hi = ci
-    return f"{v:.3f}\n[dim]({lo:.{d}f}-{hi:.{d}f})[/]" if lo is not None and hi is not None \
+    return f"{v:.3f}\n[dim]{lo:.{d}f}-{hi:.{d}f}[/]" if lo is not None and hi is not None \
         else f"{v:.3f}"
 
 
+SHORT = {"subset_accuracy": "accuracy", "intensity_accuracy": "accI", "label_accuracy": "accD"}
+
+
+def terminal_keys(multi_label: bool, graded: bool = False) -> list[str]:
+    """The metrics the terminal table shows (it fits 80 columns); report.html has them all."""
+    if graded:
+        return ["jaccard", "intensity_accuracy", "label_accuracy"]
+    return ["subset_accuracy", *(["jaccard"] if multi_label else []), "f1_macro"]
+
+
 def results_table(result: dict[str, Any]) -> Table:
-    """Exact-match accuracy and Jaccard first (as the paper); n: documents scored."""
-    keys = headline_keys(result["multi_label"], bool(result.get("intensities")))
+    """Exact-match accuracy (or Jaccard) first, as the paper; n: documents scored.
+
+    Three metrics at most and each interval under its value, so the table fits an
+    80-column terminal; every metric, with its interval, is in the run's report.html.
+    """
+    keys = terminal_keys(result["multi_label"], bool(result.get("intensities")))
+    versus = next((m["vs_baseline"] for e in result["models"].values()
+                   for m in e["parts"].values() if "vs_baseline" in m), None)
     caption = scored_note(result) + "".join(
         f" {name}: {entry['missing'][part]} of the {part} documents not in its file (scored "
         "as no label)." for name, entry in result["models"].items()
-        for part in entry.get("missing", {}) if entry["missing"][part])
-    table = Table(title="95% bootstrap intervals in brackets", caption=caption)
+        for part in entry.get("missing", {}) if entry["missing"][part]) + \
+        (f" vs {versus['baseline']}: the difference in {HEADERS[versus['metric']]} from "
+         f"{versus['baseline']} on the same documents, with its paired interval."
+         if versus else "") + " All metrics: report.html."
+    table = Table(title="95% bootstrap intervals under each value", caption=caption,
+                  box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+                  collapse_padding=True, caption_justify="left")
     crowd = any("answers" in entry for entry in result["models"].values())
-    versus = next((m["vs_baseline"] for e in result["models"].values()
-                   for m in e["parts"].values() if "vs_baseline" in m), None)
+    widest = max((len(name) for name in result["models"]), default=5)
     for col in ("model", "part", "n", *(["unparsed"] if crowd else []),
-                *(HEADERS[k] for k in keys),
-                *([f"{HEADERS[versus['metric']]} − {versus['baseline']} (paired)"]
-                  if versus else [])):
-        table.add_column(col, justify="left" if col in ("model", "part") else "right")
+                *(SHORT.get(k, HEADERS[k]) for k in keys),
+                *([f"vs {versus['baseline']}"] if versus else [])):
+        table.add_column(col, justify="left" if col in ("model", "part") else "right",
+                         overflow="fold", min_width=min(widest, 14) if col == "model" else None)
     for name, entry in result["models"].items():
         for part, m in entry["parts"].items():
             unparsed = entry.get("answers", {}).get(part, {}).get("unparsed")
             diff = m.get("vs_baseline")
             table.add_row(name, part, str(m["n_documents"]),
                           *([] if not crowd else ["–" if unparsed is None else str(unparsed)]),
-                          *[_fmt(m[k], m["ci"][k], 3 if k in THREE_DIGITS else 2)
-                            for k in keys],
+                          *[_fmt(m[k], m["ci"][k]) for k in keys],
                           *([] if not versus else [
-                              "" if diff is None else f"{diff['difference']:+.3f} "
-                              f"[{diff['ci'][0]:+.3f}, {diff['ci'][1]:+.3f}]"]))
+                              "" if diff is None else f"{diff['difference']:+.3f}\n[dim]"
+                              f"{diff['ci'][0]:+.2f}, {diff['ci'][1]:+.2f}[/]"]))
     return table
 
 
@@ -120,6 +161,11 @@ def evaluate(
         "--drop-unknown", help="Drop labels or intensities of --predictions files that the "
                                "codebook lacks (counted in the report) instead of stopping.")
     ] = False,
+    params: Annotated[list[str] | None, typer.Option(
+        "--params", help="A model's number of parameters, NAME=N (e.g. L2-7B=7e9; "
+                         "repeatable), for --predictions files; trained models know theirs. "
+                         "With two sizes or more, report.html plots accuracy, Hamming loss "
+                         "and Jaccard against size (size.png).", show_default=False)] = None,
     study: StudyOption = Path("."),
 ) -> None:
     """Compare models on the same documents with the paper's metrics.
@@ -141,11 +187,15 @@ def evaluate(
 
     --predictions scores any other system on the same documents: a document
     its file lacks counts as predicting no label (counted in the table).
+    When models of two sizes or more are compared (--params for files), the
+    report adds the paper's figure of the metrics against model size.
 
     Example: replicoder evaluate my-model zero-shot --annotators --baseline tfidf
 
     Example: replicoder evaluate --predictions gpt4=gpt4.csv --pred-label-column
     dimension --pred-intensity-column value --drop-unknown
+
+    Example: replicoder evaluate bills --predictions L2-7B=l27b.csv --params L2-7B=7e9
     """
     from replicoder.evaluate.compare import ExternalSpec, evaluate_models
 
@@ -157,6 +207,7 @@ def evaluate(
         external=_named_files(list(predictions or [])),
         external_spec=ExternalSpec(pred_id_column, pred_label_column, pred_intensity_column,
                                    drop_unknown),
+        parameters=_sizes(list(params or [])),
     )
     console.print(results_table(result))
     console.print(f"Report: [bold]{Path(result['run_dir']) / 'report.html'}[/]", soft_wrap=True)

@@ -24,8 +24,8 @@ from replicoder.io.readers import open_table
 from replicoder.progress import Progress
 from replicoder.train.config import TrainConfig
 
-__all__ = ["FRACTIONS", "MODEL", "Replay", "paper_figures", "predictions_files", "recipe",
-           "replay", "source"]
+__all__ = ["FRACTIONS", "MODEL", "Replay", "paper_figures", "paper_sizes", "predictions_files",
+           "recipe", "replay", "source"]
 
 MODEL = "flourishing-classifier"
 TWEETS, PROPOSALS, SUMMARY = "sample", "all-llms-codings", "summaryOld"
@@ -71,6 +71,15 @@ def predictions_files(data: Path) -> dict[str, Path]:
         name = path.name.split(".csv")[0].removeprefix("classified-")
         found.setdefault(name, path)
     return found
+
+
+def paper_sizes(names: list[str]) -> dict[str, float]:
+    """Parameters of the paper's models, read from their names ("L2-13B-FT" -> 13e9), for
+    the report's size figure; a name without a size (chatgpt4) is left out."""
+    import re
+
+    found = {name: re.search(r"-(\d+(?:\.\d+)?)B(?:-|$)", name) for name in names}
+    return {name: float(m.group(1)) * 1e9 for name, m in found.items() if m}
 
 
 def paper_figures(data: Path) -> dict[str, dict[str, float]]:
@@ -152,8 +161,10 @@ def replay(data: Path, root: Path, config: TrainConfig | None = None, *, n_boot:
                        "n_train": trained.manifest["data"]["n_train"]}
     spec = ExternalSpec(id_column="id", label_column="dimension", intensity_column="value",
                         drop_unknown=True)
+    files = predictions_files(data)
     result.evaluation = evaluate_models(study, [MODEL], baseline="tfidf", train_rows=False,
                                         n_boot=n_boot, seed=seed,
-                                        external=predictions_files(data), external_spec=spec)
+                                        external=files, external_spec=spec,
+                                        parameters=paper_sizes(list(files)))
     result.paper = paper_figures(data)
     return result

@@ -40,6 +40,7 @@ from replicoder.metrics import graded as graded_metrics
 from replicoder.metrics import labelsets as metrics
 from replicoder.metrics import paired
 from replicoder.models.folder import ModelFolder
+from replicoder.models.size import parameter_count
 from replicoder.models.tfidf import NAME as TFIDF
 from replicoder.models.tfidf import TfidfSvm
 from replicoder.predictions import Predictions
@@ -155,7 +156,8 @@ def model_source(study: Study, name: str) -> tuple[Source, dict[str, Any]]:
             return Predictions(name, docs.doc_ids, sets, study.codebook.values, scores)
 
         return predict_zero, {"kind": "zero-shot", "base": base, "prompt": scorer.instruction,
-                              "base_sha256": resolve(base).sha256}
+                              "base_sha256": resolve(base).sha256,
+                              "parameters": parameter_count(scorer.model)}
     ModelFolder.of(study.models_dir, name).require()  # fail before loading torch
     from replicoder.models import load_trained
 
@@ -164,9 +166,12 @@ def model_source(study: Study, name: str) -> tuple[Source, dict[str, Any]]:
     def predict(docs: EvalDocs) -> Predictions:
         return trained.predict(docs.texts, docs.doc_ids)
 
+    made = trained.manifest.get("base", {})
     return predict, {"kind": "fine-tuned", "adapter_sha256": trained.adapter_sha256,
                      "base": trained.base, "mode": trained.mode,
-                     "base_sha256": trained.manifest.get("base", {}).get("sha256", "")}
+                     "base_sha256": made.get("sha256", ""),
+                     "parameters": made.get("parameters")
+                     or parameter_count(trained.scorer.model, frozen_only=True)}
 
 
 def external_source(study: Study, name: str, path: Path, spec: ExternalSpec
@@ -318,10 +323,13 @@ def evaluate_models(
     common_subset: bool = False,
     external: dict[str, Path] | None = None,
     external_spec: ExternalSpec | None = None,
+    parameters: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     """Evaluate every model on the same documents and write runs/<run_id>/.
 
     ``external``: name -> predictions file of another system, read with ``external_spec``.
+    ``parameters``: name -> the model's number of parameters, for models that do not know
+    it (a predictions file); with two sizes or more the report plots metrics against size.
 
     Annotators (and the crowd) are scored on the documents they answered; with
     ``common_subset`` every model is scored only on the documents every annotator answered.
@@ -361,6 +369,12 @@ def evaluate_models(
     names = [s[0] for s in sources]
     if len(set(names)) != len(names):
         raise ReplicoderError(f"two models share a name in {names}; rename one")
+    for name, count in (parameters or {}).items():
+        if name not in names:
+            raise ReplicoderError(f"--params {name}: no model of that name is evaluated "
+                                  f"(models: {', '.join(names)})")
+        if not count > 0:
+            raise ReplicoderError(f"--params {name}={count}: give a positive number, e.g. 7e9")
 
     run = Run.start(study, "evaluate")
     result: dict[str, Any] = {
@@ -379,6 +393,8 @@ def evaluate_models(
     rows: list[tuple[str, EvalDocs, Predictions]] = []
     for name, predict, info in sources:
         entry: dict[str, Any] = {**info, "parts": {}}
+        if name in (parameters or {}):
+            entry["parameters"] = float((parameters or {})[name])
         for part, part_docs in docs.items():
             pred = predict(part_docs)
             if info["kind"] == "annotator" and pred.provenance:

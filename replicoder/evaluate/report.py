@@ -19,6 +19,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from replicoder import atomic  # noqa: E402
+from replicoder.evaluate.size import size_figure  # noqa: E402
 from replicoder.labels.codebook import Codebook  # noqa: E402
 
 __all__ = ["PART_COLOURS", "PER_LABEL", "TEMPLATE", "TITLES", "headline_figure", "headline_keys",
@@ -272,6 +273,8 @@ def write_report(run_dir: Path, result: dict[str, Any], book: Codebook, kind: st
     else:
         headline_figure(result, run_dir / "headline.png")
         figures.append({"name": "headline.png", "alt": "accuracy, Hamming loss, Jaccard"})
+        if size_figure(result, run_dir / "size.png"):
+            figures.append({"name": "size.png", "alt": "metrics against model size"})
         for part in result["parts"]:
             name = f"per_label_{part}.png"
             per_label_figure(result, part, book, run_dir / name)

@@ -20,6 +20,7 @@ from replicoder.models.base import check_quantize, resolve
 from replicoder.models.classifier import TEXT
 from replicoder.models.folder import ModelFolder
 from replicoder.models.runtime import choose, quiet
+from replicoder.models.size import parameter_count
 from replicoder.progress import Progress
 from replicoder.run import Run, write_json
 from replicoder.study import Study
@@ -136,7 +137,8 @@ def train(study: Study, name: str, config: TrainConfig, *,
         split_seed = store.split_seed()
     manifest = run.write({
         "name": name, "config": config.to_dict(),
-        "base": {"name": base.name, "sha256": base.sha256},
+        "base": {"name": base.name, "sha256": base.sha256,
+                 "parameters": parameter_count(model, frozen_only=True)},
         "quantization": quant.record(config.quantize, bf16),
         "adapter_sha256": adapter_sha256, "tfidf_sha256": tfidf_sha256,
         "data": {"source": config.source, "n_train": len(train_set),

@@ -27,6 +27,9 @@ from replicoder.errors import ReplicoderError
 from replicoder.models.label_scores import DEFAULT_VARIANT, Variant
 from replicoder.study import CONFIG, Study
 
+__all__ = ["ANSWERS", "AnnotatorConfig", "add_annotator", "host_of", "is_loopback",
+           "load_annotators", "parse_annotator", "select"]
+
 ANSWERS = ("auto", "score", "generate")
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 _ENV = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

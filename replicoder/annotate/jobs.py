@@ -20,6 +20,8 @@ from replicoder.store import Proposal, Store
 from replicoder.store.cache import CachedResponse
 from replicoder.study import Study
 
+__all__ = ["Annotator", "Job", "choose_documents", "doc_texts", "request_key"]
+
 
 def request_key(backend: str, model: str, messages: Messages, params: dict[str, Any]) -> str:
     """sha256 of (backend, model, rendered prompt, parameters): the cache key."""

@@ -15,6 +15,8 @@ from replicoder.annotate.jobs import Annotator, choose_documents, doc_texts
 from replicoder.annotate.runner import CHUNK
 from replicoder.study import Study
 
+__all__ = ["PlanRow", "plan"]
+
 
 @dataclass(frozen=True)
 class PlanRow:

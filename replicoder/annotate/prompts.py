@@ -18,6 +18,8 @@ import jinja2.sandbox
 from replicoder.errors import ReplicoderError
 from replicoder.labels.codebook import Codebook
 
+__all__ = ["BUILTIN", "DEFAULT", "PromptTemplate", "builtin_source", "load_template"]
+
 DEFAULT = "annotate.j2"
 BUILTIN = {"": True, "default": True, "short": False}  # name -> describe labels?
 _MARKER = re.compile(r"</?\s*document\s*>", re.IGNORECASE)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 import time
 
+__all__ = ["RateLimiter"]
+
 
 class RateLimiter:
     """Spaces request starts at least ``60 / requests_per_minute`` seconds apart.

@@ -24,6 +24,8 @@ from replicoder.store import Proposal, Store
 from replicoder.store.cache import CachedResponse
 from replicoder.study import Study
 
+__all__ = ["CHUNK", "POLL_S", "AnnotateSummary", "AnnotatorSummary", "annotate", "annotate_texts"]
+
 CHUNK = 256  # documents rendered and looked up in the cache at a time
 POLL_S = 30.0  # seconds between looks at a batch (--batch)
 

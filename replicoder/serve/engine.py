@@ -23,6 +23,8 @@ from replicoder.run import versions
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+__all__ = ["DTYPES", "Engine", "load_engine", "served_name"]
+
 DTYPES = SERVE_DTYPES
 
 

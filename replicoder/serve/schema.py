@@ -12,6 +12,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+__all__ = ["DEFAULT_MAX_TOKENS", "ApiError", "ChatRequest", "Message", "TextPart",
+           "completion_body", "error_body"]
+
 DEFAULT_MAX_TOKENS = 512
 
 

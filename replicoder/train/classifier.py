@@ -41,6 +41,8 @@ from replicoder.train import loop
 from replicoder.train.config import TrainConfig
 from replicoder.train.data import Example
 
+__all__ = ["COMPILE_BUCKET", "Outcome", "fit", "new_model"]
+
 COMPILE_BUCKET = 16  # with --compile, batch widths are multiples of this (few shapes)
 
 

@@ -13,6 +13,8 @@ from replicoder.errors import ReplicoderError
 from replicoder.models.classifier import TEXT, check_template
 from replicoder.models.runtime import BASE_DTYPES, PRECISIONS
 
+__all__ = ["ALL_LINEAR", "DEFAULT_LR", "MODES", "QUANTIZE", "SOURCES", "TrainConfig"]
+
 Mode = Literal["classifier", "generative"]
 Source = Literal["gold", "verified"]
 MODES: tuple[str, ...] = get_args(Mode)

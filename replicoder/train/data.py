@@ -15,6 +15,8 @@ from replicoder.store import Store
 from replicoder.study import Study
 from replicoder.train.config import TrainConfig
 
+__all__ = ["Example", "data_sha256", "examples", "gather", "source_labels", "train_batches"]
+
 
 @dataclass(frozen=True)
 class Example:

@@ -28,6 +28,8 @@ from replicoder.train.classifier import COMPILE_BUCKET
 from replicoder.train.config import TrainConfig
 from replicoder.train.data import Example
 
+__all__ = ["Outcome", "answer_loss", "fit"]
+
 
 @dataclass
 class Outcome:

@@ -21,6 +21,8 @@ from replicoder.train.config import TrainConfig
 from replicoder.train.data import train_batches
 from replicoder.train.master import Masters
 
+__all__ = ["CHECKPOINT", "SYNC_EVERY", "LoopResult", "TrainingStopped", "compilations", "run"]
+
 CHECKPOINT = "checkpoint.pt"
 SYNC_EVERY = 10  # optimizer steps between reads of the loss on the host
 

@@ -19,6 +19,8 @@ from replicoder.models.ensemble import Ensemble, choose_weight, combine
 from replicoder.models.tfidf import TfidfSvm
 from replicoder.train.data import Example
 
+__all__ = ["C", "CHAR_NGRAMS", "check", "fit_ensemble", "tfidf_part"]
+
 
 def check(multi_label: bool) -> None:
     """A clear error, before training, where the ensemble cannot be made."""

@@ -8,6 +8,8 @@ from typing import Protocol
 
 from replicoder.annotate.prompts import Messages
 
+__all__ = ["Backend", "Response"]
+
 
 @dataclass(frozen=True)
 class Response:

@@ -17,6 +17,8 @@ from replicoder.models.generation import generate
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+__all__ = ["LocalBackend"]
+
 _LOADED: dict[str, tuple[PreTrainedModel, PreTrainedTokenizerBase]] = {}
 
 

@@ -23,6 +23,8 @@ from replicoder.keys import key_from_env
 if TYPE_CHECKING:
     from openai import OpenAI
 
+__all__ = ["MAX_WAIT_S", "OPENAI_URL", "OpenAIBackend"]
+
 OPENAI_URL = "https://api.openai.com/v1"
 MAX_WAIT_S = 60.0
 

@@ -13,10 +13,12 @@ from rich.text import Text
 from replicoder.cli import (
     agreement,
     annotate,
+    classify,
     estimate,
     evaluate,
     freeze,
     proposals,
+    reproduce,
     review,
     serve,
     study,
@@ -36,8 +38,8 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 
-for module in (study, proposals, annotate, agreement, serve, review, train, evaluate, estimate,
-               freeze):
+for module in (study, proposals, annotate, agreement, serve, review, train, classify, evaluate,
+               estimate, freeze, reproduce):
     module.register(app)
 
 

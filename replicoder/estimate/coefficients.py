@@ -27,7 +27,7 @@ import pandas as pd
 from replicoder import atomic
 from replicoder.errors import ReplicoderError
 from replicoder.estimate.corpus import _check_population, _known, _sample, _strata, _verified
-from replicoder.estimate.inputs import Targets, label_matrix, score_matrix
+from replicoder.estimate.inputs import Targets, checked_methods, label_matrix, score_matrix
 from replicoder.estimate.regression import METHODS, MODELS, Data, fit, power
 from replicoder.hashing import input_sha256
 from replicoder.io.tables import column_values, read_table
@@ -288,12 +288,7 @@ def _check_options(model: str, outcome_from: str, level: float, methods: Sequenc
         raise ReplicoderError(f"--model {model}: choose ols or logit")
     if outcome_from not in OUTCOME_FROM:
         raise ReplicoderError(f"--outcome-from {outcome_from}: choose labels or scores")
-    if not 0.5 <= level < 1.0:
-        raise ReplicoderError(f"--level {level}: give a confidence level such as 0.95")
-    chosen = list(dict.fromkeys(methods or METHODS))
-    bad = [m for m in chosen if m not in METHODS]
-    if bad:
-        raise ReplicoderError(f"--method {bad[0]}: choose from {', '.join(METHODS)}")
+    chosen = checked_methods(methods, METHODS, level)
     if not covariates:
         raise ReplicoderError("give at least one --covariates column")
     return chosen

@@ -27,7 +27,7 @@ import pandas as pd
 
 from replicoder import atomic
 from replicoder.errors import ReplicoderError
-from replicoder.estimate.inputs import Targets, label_matrix, score_matrix
+from replicoder.estimate.inputs import Targets, checked_methods, label_matrix, score_matrix
 from replicoder.estimate.shares import METHODS, Population, Shares, estimate_shares
 from replicoder.hashing import input_sha256
 from replicoder.io.tables import column_values, read_table
@@ -134,12 +134,7 @@ def estimate(study: Study, predictions: Path, *, by: Sequence[str] = (), level: 
     predictions = Path(predictions)
     if use not in USES:
         raise ReplicoderError(f"--use {use}: choose labels or scores")
-    if not 0.5 <= level < 1.0:
-        raise ReplicoderError(f"--level {level}: give a confidence level such as 0.95")
-    methods = list(dict.fromkeys(methods or METHODS))
-    bad = [m for m in methods if m not in METHODS]
-    if bad:
-        raise ReplicoderError(f"--method {bad[0]}: choose from {', '.join(METHODS)}")
+    methods = checked_methods(methods, METHODS, level)
     if intensities and not study.codebook.graded:
         raise ReplicoderError(f"--intensities: codebook {study.codebook.name!r} is not graded "
                               "(it has no intensities); leave the option out")

@@ -9,7 +9,7 @@ toward its label's presence only. Presence shares are estimated always; intensit
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +20,7 @@ from replicoder.errors import ReplicoderError, clip, summarise
 from replicoder.labels import graded
 from replicoder.labels.codebook import Codebook
 
-__all__ = ["Targets", "label_matrix", "score_matrix"]
+__all__ = ["Targets", "checked_methods", "label_matrix", "score_matrix"]
 
 
 @dataclass(frozen=True)
@@ -150,3 +150,15 @@ def score_matrix(frame: pd.DataFrame, targets: Targets, path: Path) -> np.ndarra
             f"{path}: --use scores needs probabilities between 0 and 1, but the scores run "
             f"from {out.min():.3g} to {out.max():.3g}; use --use labels")
     return out
+
+
+def checked_methods(methods: Sequence[str], allowed: Sequence[str], level: float) -> list[str]:
+    """The methods asked for (all ``allowed`` when none), once each, in order; refuses an
+    unknown method and a confidence level outside [0.5, 1)."""
+    if not 0.5 <= level < 1.0:
+        raise ReplicoderError(f"--level {level}: give a confidence level such as 0.95")
+    chosen = list(dict.fromkeys(methods or allowed))
+    bad = [m for m in chosen if m not in allowed]
+    if bad:
+        raise ReplicoderError(f"--method {bad[0]}: choose from {', '.join(allowed)}")
+    return chosen

@@ -28,9 +28,9 @@ from typing import Any
 import numpy as np
 
 from replicoder import atomic
-from replicoder.annotate.prompts import load_template
 from replicoder.datasets.bills import sample_study
 from replicoder.labels.codebook import Codebook
+from replicoder.labels.prompts import load_template
 from replicoder.metrics import bootstrap_ci
 from replicoder.models import resolve
 from replicoder.models.base import load_causal_lm, load_tokenizer

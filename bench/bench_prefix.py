@@ -28,8 +28,8 @@ import pandas as pd
 from data import bills_path
 
 from replicoder import atomic
-from replicoder.annotate.prompts import load_template
 from replicoder.labels.codebook import load
+from replicoder.labels.prompts import load_template
 from replicoder.models import resolve
 from replicoder.models.base import load_causal_lm, load_tokenizer
 from replicoder.models.generation import generate

@@ -49,6 +49,7 @@ MOVED = {
     "replicoder.annotate.plan": "replicoder.annotate.planning",
     "replicoder.review.assign": "replicoder.review.assignment",
     "replicoder.review.agreement": "replicoder.review.adjudication",
+    "replicoder.annotate.prompts": "replicoder.labels.prompts",
 }
 
 

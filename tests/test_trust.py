@@ -16,10 +16,10 @@ import pytest
 from replicoder import importer
 from replicoder import study as study_mod
 from replicoder.annotate.config import AnnotatorConfig, parse_annotator
-from replicoder.annotate.prompts import PromptTemplate
 from replicoder.errors import ReplicoderError
 from replicoder.labels import codebook
 from replicoder.labels.codebook import load
+from replicoder.labels.prompts import PromptTemplate
 from replicoder.study import Study
 
 CAP = load("cap")

@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from replicoder.annotate.config import AnnotatorConfig
-from replicoder.annotate.prompts import Messages
 from replicoder.errors import ReplicoderError
+from replicoder.labels.prompts import Messages
 
 __all__ = ["CHARS_PER_TOKEN", "OVERHEAD", "Budget", "Cap", "estimated_tokens", "spend_within",
            "waves", "worst_cost", "worst_input_tokens"]

@@ -13,9 +13,9 @@ from typing import Any
 from replicoder.annotate.backends import create
 from replicoder.annotate.backends.base import Backend
 from replicoder.annotate.config import AnnotatorConfig
-from replicoder.annotate.prompts import Messages, PromptTemplate, load_template
 from replicoder.errors import ReplicoderError
 from replicoder.labels.parse import parse_answer
+from replicoder.labels.prompts import Messages, PromptTemplate, load_template
 from replicoder.store import Proposal, Store
 from replicoder.store.cache import CachedResponse
 from replicoder.study import Study

@@ -18,8 +18,8 @@ import numpy as np
 
 from replicoder.annotate.backends.base import Response
 from replicoder.annotate.backends.local_hf import LocalBackend
-from replicoder.annotate.prompts import Messages
 from replicoder.labels.codebook import Codebook
+from replicoder.labels.prompts import Messages
 from replicoder.models.label_scores import LabelScorer, Scored, Variant
 
 __all__ = ["ScoringBackend", "probabilities", "sample"]

@@ -5,6 +5,7 @@ Pure logic: no I/O beyond reading a codebook file, no torch.
 - codebook: the labels a study codes, loaded from YAML with line-precise validation;
 - graded: labels with an intensity from the codebook's ordered scale (``code:level``);
 - parse: an answer read into codebook labels (plain or graded, one path);
+- prompts: the codebook shown to an LLM (sandboxed Jinja templates, built in or a study's);
 - answer_text: what the answer readers share (the result type, the codebook index, JSON).
 """
 

@@ -52,7 +52,7 @@ class ZeroShotScorer:
         if len(ids) > self.max_length:
             text = tok.decode(ids[: self.max_length])
         if self.prompt == "template":
-            from replicoder.annotate.prompts import load_template
+            from replicoder.labels.prompts import load_template
 
             return load_template("", Path(".")).render(self.book, text)
         return [{"role": "system", "content": self.instruction},

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from paths import FLOURISHING
 
-from replicoder.annotate.prompts import load_template
 from replicoder.labels import codebook as cb
 from replicoder.labels.parse import parse_answer
+from replicoder.labels.prompts import load_template
 
 BOOK = cb.load("flourishing")
 

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from graded_study import graded_study
 
-from replicoder.annotate.prompts import load_template
 from replicoder.errors import ReplicoderError
 from replicoder.labels.codebook import load
+from replicoder.labels.prompts import load_template
 from replicoder.models.base import load_causal_lm, load_tokenizer, resolve
 from replicoder.models.branches import Stems
 from replicoder.models.label_scores import LabelScorer, Variant

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from replicoder.annotate.prompts import Messages
+from replicoder.labels.prompts import Messages
 
 __all__ = ["Backend", "Response"]
 

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 from replicoder.annotate.backends.base import Response
 from replicoder.annotate.config import AnnotatorConfig
-from replicoder.annotate.prompts import Messages
 from replicoder.errors import ReplicoderError
+from replicoder.labels.prompts import Messages
 from replicoder.models.base import BaseModel, load_causal_lm, load_tokenizer, resolve
 from replicoder.models.generation import generate
 

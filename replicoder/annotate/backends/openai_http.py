@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 from replicoder.annotate.backends.base import Response
 from replicoder.annotate.config import AnnotatorConfig, host_of
-from replicoder.annotate.prompts import Messages
 from replicoder.annotate.ratelimit import RateLimiter
 from replicoder.annotate.structured import refuses_schema
 from replicoder.errors import ReplicoderError
 from replicoder.keys import key_from_env
+from replicoder.labels.prompts import Messages
 
 if TYPE_CHECKING:
     from openai import OpenAI

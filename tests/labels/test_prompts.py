@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from replicoder.annotate.prompts import load_template
 from replicoder.errors import ReplicoderError
 from replicoder.labels.codebook import Codebook, Label, load
+from replicoder.labels.prompts import load_template
 
 CAP = load("cap")
 

@@ -22,7 +22,7 @@ STYLE = {  # method -> colour, marker, label
 
 def coefficients_figure(table: pd.DataFrame, path: Path) -> None:
     """Write the coefficient plot of ``table`` (rows: term, method, estimate, low, high)."""
-    from replicoder.estimate.coefficients import INTERCEPT
+    from replicoder.estimate.regression import INTERCEPT
 
     terms = [t for t in dict.fromkeys(table["term"]) if t != INTERCEPT] or [INTERCEPT]
     methods = [m for m in STYLE if m in set(table["method"])]

@@ -28,7 +28,7 @@ from replicoder import atomic
 from replicoder.errors import ReplicoderError
 from replicoder.estimate.corpus import _check_population, _known, _sample, _strata, _verified
 from replicoder.estimate.inputs import Targets, checked_methods, label_matrix, score_matrix
-from replicoder.estimate.regression import METHODS, MODELS, Data, fit, power
+from replicoder.estimate.regression import INTERCEPT, METHODS, MODELS, Data, fit, power
 from replicoder.hashing import input_sha256
 from replicoder.io.tables import column_values, read_table
 from replicoder.run import Run
@@ -37,7 +37,6 @@ from replicoder.study import Study
 
 __all__ = ["RegressResult", "check_training", "design_matrix", "regress"]
 
-INTERCEPT = "(intercept)"
 OUTCOME_FROM = ("labels", "scores")
 CORRECTED = ("dsl", "ppi")
 ESTIMATORS = {

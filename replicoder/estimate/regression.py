@@ -36,10 +36,11 @@ import numpy as np
 
 from replicoder.errors import ReplicoderError
 
-__all__ = ["METHODS", "MODELS", "Data", "Fit", "PowerRow", "fit", "power", "solve",
+__all__ = ["INTERCEPT", "METHODS", "MODELS", "Data", "Fit", "PowerRow", "fit", "power", "solve",
            "tuned_lambda"]
 
 MODELS = ("ols", "logit")
+INTERCEPT = "(intercept)"  # the name of the constant term in tables and figures
 METHODS = ("dsl", "ppi", "naive", "sample-only")
 LAMBDAS = {"dsl": 1.0, "sample-only": 0.0}
 MAX_ITER = 100

@@ -338,14 +338,7 @@ def evaluate_models(
     "documents": part -> {"n", "sha256"}, "models": name -> {"kind", ..., "parts": part ->
     metrics.evaluate(...) + "ci"}}; the same dict is runs/<run_id>/metrics.json.
     """
-    if len(set(models)) != len(models):
-        raise ReplicoderError(f"a model is named twice in {models}")
-    if not models and not annotators and not baseline and not external:
-        raise ReplicoderError("nothing to evaluate: name a model, --annotators, --baseline "
-                              "or --predictions")
-    if baseline and baseline not in BASELINES:
-        raise ReplicoderError(f"unknown baseline {baseline!r}; use one of: "
-                              f"{', '.join(BASELINES)}")
+    _check_request(models, bool(annotators), baseline, bool(external))
     seed = study.seed if seed is None else seed
     crowd = crowd_sources(study, annotators) if annotators else []
     parts = (["train"] if train_rows and split != "train" else []) + [split]
@@ -356,25 +349,14 @@ def evaluate_models(
         docs = _common(study, crowd_names, docs)
     if train_docs is None and baseline:
         train_docs = load_parts(study, ["train"])["train"]
-    sources: list[tuple[str, Source, dict[str, Any]]] = []
-    for name in models:
-        sources.append((name, *model_source(study, name)))
-    sources += crowd
+    sources = [(name, *model_source(study, name)) for name in models] + crowd
     for name, path in (external or {}).items():
         sources.append((name, *external_source(study, name, path,
                                                  external_spec or ExternalSpec())))
     if baseline:
         assert train_docs is not None
         sources.append((baseline, *baseline_source(study, baseline, train_docs, seed)))
-    names = [s[0] for s in sources]
-    if len(set(names)) != len(names):
-        raise ReplicoderError(f"two models share a name in {names}; rename one")
-    for name, count in (parameters or {}).items():
-        if name not in names:
-            raise ReplicoderError(f"--params {name}: no model of that name is evaluated "
-                                  f"(models: {', '.join(names)})")
-        if not count > 0:
-            raise ReplicoderError(f"--params {name}={count}: give a positive number, e.g. 7e9")
+    _check_names([s[0] for s in sources], parameters or {})
 
     run = Run.start(study, "evaluate")
     result: dict[str, Any] = {
@@ -392,23 +374,58 @@ def evaluate_models(
         result["review"] = accepted
     rows: list[tuple[str, EvalDocs, Predictions]] = []
     for name, predict, info in sources:
-        entry: dict[str, Any] = {**info, "parts": {}}
-        if name in (parameters or {}):
-            entry["parameters"] = float((parameters or {})[name])
-        for part, part_docs in docs.items():
-            pred = predict(part_docs)
-            if info["kind"] == "annotator" and pred.provenance:
-                entry.setdefault("answers", {})[part] = pred.provenance["answers"]
-            scored = part_docs.only(pred.doc_ids) if info["kind"] in CROWD else part_docs
-            if not scored.doc_ids:  # an annotator that answered none of this part
-                continue
-            rows.append((name, scored, pred))
-            entry["parts"][part] = score(study, pred, scored, n_boot, seed)
-        result["models"][name] = entry
+        result["models"][name] = _score_source(study, name, predict, info, docs, rows,
+                                               (parameters or {}).get(name), n_boot, seed)
     if baseline:
         _versus(result, rows, baseline, n_boot, seed)
     write_run(run, result, rows)
     return result
+
+
+
+def _check_request(models: list[str], annotators: bool, baseline: str | None,
+                   external: bool) -> None:
+    """Refuse a request that names nothing, a model twice or an unknown baseline."""
+    if len(set(models)) != len(models):
+        raise ReplicoderError(f"a model is named twice in {models}")
+    if not models and not annotators and not baseline and not external:
+        raise ReplicoderError("nothing to evaluate: name a model, --annotators, --baseline "
+                              "or --predictions")
+    if baseline and baseline not in BASELINES:
+        raise ReplicoderError(f"unknown baseline {baseline!r}; use one of: "
+                              f"{', '.join(BASELINES)}")
+
+
+def _check_names(names: list[str], parameters: dict[str, float]) -> None:
+    """Every evaluated source has its own name; --params names one and is positive."""
+    if len(set(names)) != len(names):
+        raise ReplicoderError(f"two models share a name in {names}; rename one")
+    for name, count in parameters.items():
+        if name not in names:
+            raise ReplicoderError(f"--params {name}: no model of that name is evaluated "
+                                  f"(models: {', '.join(names)})")
+        if not count > 0:
+            raise ReplicoderError(f"--params {name}={count}: give a positive number, e.g. 7e9")
+
+
+def _score_source(study: Study, name: str, predict: Source, info: dict[str, Any],
+                  docs: dict[str, EvalDocs], rows: list[tuple[str, EvalDocs, Predictions]],
+                  parameters: float | None, n_boot: int, seed: int) -> dict[str, Any]:
+    """One model's entry: its metrics on every part (a crowd member on the documents it
+    answered); appends what it predicted to ``rows`` for the paired comparisons."""
+    entry: dict[str, Any] = {**info, "parts": {}}
+    if parameters is not None:
+        entry["parameters"] = float(parameters)
+    for part, part_docs in docs.items():
+        pred = predict(part_docs)
+        if info["kind"] == "annotator" and pred.provenance:
+            entry.setdefault("answers", {})[part] = pred.provenance["answers"]
+        scored = part_docs.only(pred.doc_ids) if info["kind"] in CROWD else part_docs
+        if not scored.doc_ids:  # an annotator that answered none of this part
+            continue
+        rows.append((name, scored, pred))
+        entry["parts"][part] = score(study, pred, scored, n_boot, seed)
+    return entry
 
 
 def _versus(result: dict[str, Any], rows: list[tuple[str, EvalDocs, Predictions]],

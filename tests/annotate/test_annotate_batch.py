@@ -16,12 +16,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from email.parser import BytesParser
 from email.policy import default
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
-from test_annotate_support import bills_study, completion
+from test_annotate_support import bills_study, completion, serving
 from typer.testing import CliRunner
 
 from replicoder import study as study_mod
@@ -128,13 +128,8 @@ def batch_server(p: BatchProvider) -> Iterator[str]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Handler) as url:
+        yield url
 
 
 def api(study: study_mod.Study, url: str) -> study_mod.Study:

@@ -7,13 +7,13 @@ import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
 from graded_study import graded_study
-from test_annotate_support import bills_study, completion
+from test_annotate_support import bills_study, completion, serving
 
 from replicoder import study as study_mod
 from replicoder.annotate.config import AnnotatorConfig, add_annotator
@@ -71,13 +71,8 @@ def provider(p: Provider) -> Iterator[str]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Handler) as url:
+        yield url
 
 
 def api(study: study_mod.Study, url: str, **kw: Any) -> study_mod.Study:

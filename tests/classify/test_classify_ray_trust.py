@@ -5,7 +5,6 @@ local Ray: run alone."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 
@@ -26,14 +25,6 @@ from replicoder.classify.ray_engine import classify_ray  # noqa: E402
 
 pytestmark = pytest.mark.timeout(300)
 SAMPLE = Path(str(resources.files("replicoder") / "data" / "cap_bills_sample.csv"))
-
-
-@pytest.fixture(scope="module")
-def local_ray() -> Iterator[None]:
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING",
-             log_to_driver=False)
-    yield
-    ray.shutdown()
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from test_estimate import review
 from typer.testing import CliRunner
 
 from replicoder import importer, splits
@@ -16,7 +17,6 @@ from replicoder import study as study_mod
 from replicoder.cli import app
 from replicoder.errors import ReplicoderError
 from replicoder.estimate.coefficients import regress
-from replicoder.review import session
 from replicoder.review.sample import draw_sample
 from replicoder.run import Run
 
@@ -58,12 +58,6 @@ def make(tmp_path: Path, n: int = 400) -> tuple[study_mod.Study, Path, dict[str,
     path = tmp_path / "coded.parquet"
     out.to_parquet(path, index=False)
     return st, path, dict(zip(ids, truth, strict=True))
-
-
-def review(st: study_mod.Study, doc_ids: list[str], truth: dict[str, str]) -> None:
-    with st.store() as store:
-        for doc_id in doc_ids:
-            session.decide(store, st.codebook, "anna", doc_id, [], [truth[doc_id]], False, 2.0)
 
 
 def test_regress_end_to_end(tmp_path: Path) -> None:

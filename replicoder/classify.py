@@ -25,9 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from replicoder import atomic, writers
+from replicoder.cut_report import count_cut, cut_entry, cut_warning
 from replicoder.errors import ReplicoderError
 from replicoder.hashing import input_sha256
 from replicoder.inference import load_model, result_table
+from replicoder.models.chunks import Encoded
 from replicoder.models.trained import TrainedModel
 from replicoder.predictions import Predictions
 from replicoder.progress import Progress, start
@@ -50,6 +52,8 @@ class ClassifyResult:
     routed: int
     manifest: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
+    cut: int = 0  # documents longer than the model reads, cut (manifest "cut")
+    cut_warning: str | None = None
 
 
 def _file_rows(path: Path, text: str, id_column: str | None) -> Iterator[tuple[str, str]]:
@@ -86,7 +90,7 @@ def window_blocks(batch_size: int, checkpoint_every: int) -> int:
 
 def _next_window(rows: Iterator[tuple[str, str]], block_size: int, size: int,
                  trained: TrainedModel, tokeniser: ThreadPoolExecutor
-                 ) -> tuple[list[list[tuple[str, str]]], Future[list[list[int]] | None]] | None:
+                 ) -> tuple[list[list[tuple[str, str]]], Future[Encoded | None]] | None:
     """The next ``size`` blocks of rows (read here), their tokenisation started in the
     background; None at the end of the input."""
     blocks: list[list[tuple[str, str]]] = []
@@ -207,16 +211,19 @@ def classify(study: Study, model: str, out: Path, *, input: Path | None = None,
         raise ReplicoderError("the input has no documents to classify")
     parts = sorted(parts_dir.glob("part-*.parquet"))
     warnings = id_warnings(parts)
+    cut = cut_entry(study, model, count_cut(parts), done + count)
     writers.assemble(parts, out)
     seconds = time.perf_counter() - started
     manifest = run.write({
         **job, "output": run.relative(out), "documents": done + count, "resumed_from": done,
-        "routed": routed, "warnings": warnings, "model_manifest": trained.manifest,
+        "routed": routed, "warnings": warnings, "cut": cut,
+        "model_manifest": trained.manifest,
         "seconds_this_call": seconds,
     }, copies=[out.with_name(out.name + ".manifest.json")])
     shutil.rmtree(parts_dir, ignore_errors=True)
     return ClassifyResult(out, done + count, done, seconds, count / seconds if seconds else 0.0,
-                          routed, manifest, warnings)
+                          routed, manifest, warnings, cut["documents"],
+                          cut_warning(cut, done + count))
 
 
 def _write_part(pred: Predictions, trained: TrainedModel, extra: dict[str, Any] | None,

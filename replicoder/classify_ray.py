@@ -24,6 +24,7 @@ import pyarrow as pa
 
 from replicoder import atomic, writers
 from replicoder.blocks import Block, FilePlan, list_inputs, plan_file, read_block
+from replicoder.cut_report import count_cut, cut_entry, cut_warning
 from replicoder.errors import ReplicoderError
 from replicoder.hashing import input_sha256
 from replicoder.models.folder import ModelFolder
@@ -53,6 +54,7 @@ class RayClassifyResult:
     seconds: float
     docs_per_s: float
     manifest: dict[str, Any]
+    cut_warning: str | None = None
 
 
 class BlockCoder:
@@ -142,11 +144,13 @@ def classify_ray(study: Study, model: str, input: str | Path, out: Path, *,
         raise ReplicoderError(f"{out}: blocks {', '.join(missing[:5])} were not written; run "
                               "the same command again to finish them")
     documents = sum(writers.part_rows(out / f"part-{b.key}.parquet") for b in blocks)
+    cut = cut_entry(study, model, count_cut([out / f"part-{b.key}.parquet" for b in blocks]),
+                    documents)
     this_call = sum(s["n"] for s in stats)
     run = Run.start(study, "classify")
     manifest = run.write({
         **job, "inputs": [_file_entry(run, p) for p in plans], "output": run.relative(out),
-        "documents": documents, "blocks": len(blocks),
+        "documents": documents, "cut": cut, "blocks": len(blocks),
         "resumed_blocks": len(blocks) - len(pending), "documents_this_call": this_call,
         "seconds_this_call": seconds, "docs_per_s_this_call": this_call / seconds
         if seconds else 0.0, "model_manifest": model_manifest, "cluster": cluster,
@@ -154,7 +158,8 @@ def classify_ray(study: Study, model: str, input: str | Path, out: Path, *,
         "versions": versions((*PACKAGES, "ray")),
     }, copies=[out / RUN_MANIFEST])
     return RayClassifyResult(out, documents, len(blocks), len(blocks) - len(pending),
-                             seconds, manifest["docs_per_s_this_call"], manifest)
+                             seconds, manifest["docs_per_s_this_call"], manifest,
+                             cut_warning(cut, documents))
 
 
 def _run(study: Study, model: str, out: Path, pending: list[Block], text: str,

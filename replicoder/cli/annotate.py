@@ -79,6 +79,11 @@ def annotate(
                       f"{a.unparsed:,}", f"{a.retries:,}", f"{a.input_tokens:,}",
                       f"{a.output_tokens:,}", f"${a.cost:,.4f}", f"{a.docs_per_s:.2f}")
     wide_print(table)
+    for a in summary.annotators:
+        if a.cut:
+            err_console.print(f"note: {a.name}: {a.cut:,} documents were longer than its "
+                              "model's context allows and were cut, with a note in the "
+                              "prompt saying so (provenance cut_tokens)")
     console.print(f"Manifest: {summary.manifest_path}")
 
 

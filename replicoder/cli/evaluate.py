@@ -57,7 +57,10 @@ def results_table(result: dict[str, Any]) -> Table:
     caption = scored_note(result) + "".join(
         f" {name}: {entry['missing'][part]} of the {part} documents not in its file (scored "
         "as no label)." for name, entry in result["models"].items()
-        for part in entry.get("missing", {}) if entry["missing"][part])
+        for part in entry.get("missing", {}) if entry["missing"][part]) + "".join(
+        f" {name}: {entry['cut'][part]} of the {part} documents were longer than its "
+        f"{entry['max_length']} tokens and were cut." for name, entry in result["models"].items()
+        for part in entry.get("cut", {}) if entry["cut"][part])
     table = Table(title="95% bootstrap intervals in brackets", caption=caption)
     crowd = any("answers" in entry for entry in result["models"].values())
     versus = next((m["vs_baseline"] for e in result["models"].values()

@@ -37,17 +37,30 @@ def train(
                                                         "many training documents (all of "
                                                         "them, with a note, if fewer).")]
     = None,
-    epochs: Annotated[int, typer.Option(help="Passes over the training documents.")]
-    = DEFAULTS.epochs,
+    epochs: Annotated[int | None, typer.Option(
+        help="Passes over the training documents (default 3; raised for small training "
+             "sets to at least 100 optimizer steps, at most 12 epochs).")] = None,
     seed: Annotated[int, typer.Option(help="Seed for initialisation, order and dropout.")]
     = DEFAULTS.seed,
     lr: Annotated[float | None, typer.Option(help="Learning rate of the LoRA weights "
                                                   "(default: 3e-4 for classifier, 1e-3 for "
-                                                  "generative).")] = None,
+                                                  "generative and for a classifier trained "
+                                                  "on fewer than 1,000 documents).")] = None,
     batch_size: Annotated[int, typer.Option(help="Documents per optimizer step.")]
     = DEFAULTS.batch_size,
-    max_length: Annotated[int, typer.Option(help="Tokens kept per document.")]
-    = DEFAULTS.max_length,
+    max_length: Annotated[str, typer.Option(
+        help="Tokens the model reads per document (per window with --long chunk), or auto: "
+             "the 95th percentile of the training documents' lengths, at least 64, at most "
+             "--length-cap and the base model's context. The choice and how many documents "
+             "are longer are printed and saved with the model.")] = "auto",
+    length_cap: Annotated[int, typer.Option(
+        help="Most tokens --max-length auto may choose (training and classifying cost "
+             "grow with it); raise it for long documents.")] = DEFAULTS.length_cap,
+    long: Annotated[Literal["truncate", "head-tail", "chunk"], typer.Option(
+        help="Documents longer than --max-length: truncate (read the first tokens), "
+             "head-tail (the first quarter and last three quarters) or chunk (read whole in "
+             "overlapping windows whose scores are averaged; trained on whole documents). "
+             "Classifier mode.")] = "truncate",
     lora_r: Annotated[int, typer.Option(help="LoRA rank (alpha is twice the rank).")]
     = DEFAULTS.lora_r,
     lora_layers: Annotated[int, typer.Option(
@@ -97,6 +110,12 @@ def train(
     checkpoint_minutes: Annotated[float, typer.Option(
         help="Save a checkpoint to resume from this often (and at each epoch end).")]
     = DEFAULTS.checkpoint_minutes,
+    recipe: Annotated[Literal["best"] | None, typer.Option(
+        help="best: the most accurate recipe measured, in one command: a draft NAME-draft "
+             "with --with-tfidf --label-smoothing 0.1 (plus your settings), then NAME refit "
+             "on training + validation documents for the draft's --epochs with its TF-IDF "
+             "weight and --base-dtype bf16. Single-label classifier only; a rerun reuses a "
+             "finished draft.")] = None,
     study: StudyOption = Path("."),
 ) -> None:
     """Fine-tune a small open LLM (LoRA) on the study's labelled training documents.
@@ -107,12 +126,16 @@ def train(
     the same command again: training resumes from its last checkpoint.
 
     Example: replicoder train bills --epochs 3 --study my-study
+    Best recipe in one command: replicoder train bills --recipe best
     """
+    from replicoder.models.length import parse_max_length
     from replicoder.train import train as run_train
 
     config = TrainConfig(base=base, mode=mode, source=source,
-                         train_size=train_size, epochs=epochs, seed=seed, lr=lr,
-                         batch_size=batch_size, max_length=max_length, lora_r=lora_r,
+                         train_size=train_size, epochs=epochs or DEFAULTS.epochs,
+                         auto_epochs=epochs is None, seed=seed, lr=lr,
+                         batch_size=batch_size, max_length=parse_max_length(max_length),
+                         length_cap=length_cap, long=long, lora_r=lora_r,
                          lora_layers=lora_layers, label_smoothing=label_smoothing,
                          precision=precision, base_dtype=base_dtype, device=device,
                          compile=compile,
@@ -120,8 +143,19 @@ def train(
                          template=template.replace("\\n", "\n"), refit=refit,
                          tfidf_weight=tfidf_weight,
                          checkpoint_minutes=checkpoint_minutes)
-    with Bars("steps") as progress:
-        result = run_train(study_at(study), name, config, progress=progress)
+    def say(line: str) -> None:
+        console.print(line if line.startswith("recipe") else f"Lengths: {line}.")
+
+    st = study_at(study)
+    if recipe is not None:
+        from replicoder.train.recipe import check, train_recipe
+
+        check(st, config, recipe)
+        with Bars("steps") as progress:
+            result = train_recipe(st, name, config, recipe, progress=progress, say=say)
+    else:
+        with Bars("steps") as progress:
+            result = run_train(st, name, config, progress=progress, say=say)
     m = result.metrics
     loss = f", loss {m['validation_loss']:.3f}" if "validation_loss" in m else ""
     console.print(
@@ -205,6 +239,8 @@ def classify(
     )
     for warning in result.warnings:
         err_console.print(f"warning: {warning}; check the --id column of the input")
+    if result.cut_warning:
+        err_console.print(f"warning: {result.cut_warning}")
 
 
 def _classify_ray(model: str, out: Path, input: Path | None, text: str, id: str | None,
@@ -230,3 +266,5 @@ def _classify_ray(model: str, out: Path, input: Path | None, text: str, id: str 
         f"Classified {result.documents} documents in {result.blocks} blocks{resumed} at "
         f"{result.docs_per_s:.1f} docs/s: {result.out}"
     )
+    if result.cut_warning:
+        err_console.print(f"warning: {result.cut_warning}")

@@ -10,6 +10,7 @@ import numpy as np
 
 from replicoder.errors import ReplicoderError
 from replicoder.models.base import load_causal_lm, load_sequence_classifier, load_tokenizer, resolve
+from replicoder.models.chunks import Encoded
 from replicoder.models.classifier import TEXT, ClassifierScorer
 from replicoder.models.decide import PRESENCE, decode, outputs
 from replicoder.models.ensemble import Ensemble
@@ -54,6 +55,14 @@ class TrainedModel:
         return str(self.settings["base"])
 
     @property
+    def max_length(self) -> int:
+        return int(self.scorer.max_length)
+
+    @property
+    def long(self) -> str:
+        return str(self.settings.get("long", "truncate"))
+
+    @property
     def device(self) -> str:
         return self.scorer.device
 
@@ -61,24 +70,27 @@ class TrainedModel:
     def bf16(self) -> bool:
         return self.scorer.bf16
 
-    def encode(self, texts: list[str]) -> list[list[int]] | None:
+    def encode(self, texts: list[str]) -> Encoded | None:
         """Token ids for ``predict(..., encoded=)`` (classifier mode; None otherwise), so
         that a caller can tokenise the next texts while the model scores these."""
         if isinstance(self.scorer, ClassifierScorer):
-            return self.scorer.encode(texts)
+            return self.scorer.encode_docs(texts)
         return None
 
     def predict(self, texts: list[str], doc_ids: list[str], batch_size: int = 32,
-                encoded: list[list[int]] | None = None) -> Predictions:
+                encoded: Encoded | None = None) -> Predictions:
         """Labels and scores (n, n_labels) in codebook order. Generative models give
-        0/1 scores (the codes they wrote). ``encoded``: ``encode(texts)``, if done."""
+        0/1 scores (the codes they wrote). ``encoded``: ``encode(texts)``, if done.
+        ``provenance["cut"]`` says, per document, whether it was longer than the model
+        reads (and so cut)."""
         if len(texts) != len(doc_ids):
             raise ValueError("texts and doc_ids differ in length")
         provenance: dict[str, Any] = {"model": self.name, "adapter_sha256": self.adapter_sha256,
                                       "mode": self.mode}
         if isinstance(self.scorer, ClassifierScorer):
-            scores = self.scorer.scores_of(
-                encoded if encoded is not None else self.scorer.encode(texts), batch_size)
+            enc = encoded if encoded is not None else self.scorer.encode_docs(texts)
+            scores = self.scorer.scores_of(enc, batch_size)
+            provenance["cut"] = list(enc.cut)
             if self.ensemble is not None:
                 scores = self.ensemble.scores(texts, scores)
                 provenance["tfidf_weight"] = self.ensemble.weight
@@ -87,6 +99,7 @@ class TrainedModel:
         else:
             labels, scores, raw = self.scorer.predict(texts, batch_size)
             provenance["raw_answers"] = raw
+            provenance["cut"] = self.scorer.cuts(texts)
         return Predictions(self.name, list(doc_ids), labels, self.outputs, scores, provenance)
 
     @property
@@ -124,7 +137,8 @@ def load_trained(study: Study, name: str, *, device: str | None = None) -> Train
                                         multi_label=multi, device=dev)
         model = PeftModel.from_pretrained(body, str(folder.adapter)).to(dev).eval()
         scorer = ClassifierScorer(model, tok, multi, max_length, dev, bf16,
-                                  str(settings.get("template", TEXT)))
+                                  str(settings.get("template", TEXT)),
+                                  str(settings.get("long", "truncate")))
     else:
         if study.codebook.codes != codes:
             raise ReplicoderError(f"model {name!r} was trained with another codebook")
@@ -146,12 +160,25 @@ def _presence(name: str, label_map: dict[str, Any]) -> str:
 
 
 def zero_shot(study: Study, base_name: str = "embedded", *, device: str | None = None,
-              max_length: int = 64) -> GenerativeScorer:
-    """The base model prompted with the codebook, never fine-tuned: a floor to beat."""
+              max_length: int | None = None) -> GenerativeScorer:
+    """The base model prompted with the codebook, never fine-tuned: a floor to beat.
+
+    ``max_length``: tokens of a document the prompt holds; None: what the model's context
+    leaves after the instruction and the answer (:func:`replicoder.models.prompt_budget.
+    document_budget`). A longer document is cut, with a note in the prompt saying so, and
+    counted in the predictions' provenance."""
+    from replicoder.models.prompt_budget import document_budget
+
     quiet()
     base = resolve(base_name)
     dev, bf16 = choose(device, "auto")
     tok = load_tokenizer(base)
     model = load_causal_lm(base, device=dev).eval()
-    return GenerativeScorer(model, tok, study.codebook, zero_shot_instruction(study.codebook),
-                            max_length, max_answer_tokens(tok, study.codebook), dev, bf16)
+    instruction = zero_shot_instruction(study.codebook)
+    answer_tokens = max_answer_tokens(tok, study.codebook)
+    if max_length is None:
+        max_length = document_budget(tok, instruction, answer_tokens,
+                                     int(getattr(model.config, "max_position_embeddings",
+                                                 2048)))
+    return GenerativeScorer(model, tok, study.codebook, instruction, max_length, answer_tokens,
+                            dev, bf16, note=True)

@@ -25,6 +25,7 @@ import numpy as np
 from replicoder.graded_metrics import presence_sets
 from replicoder.metrics import headline
 from replicoder.models.base import BaseModel, load_sequence_classifier, load_tokenizer
+from replicoder.models.chunks import pooled_loss
 from replicoder.models.classifier import ClassifierScorer
 from replicoder.models.decide import (
     decode,
@@ -74,9 +75,10 @@ def fit(base: BaseModel, codes: list[str], multi_label: bool, config: TrainConfi
     tok.padding_side = "right"
     values = outputs(codes, intensities)
     model = new_model(base, len(values), multi_label, config, device, bf16)
-    scorer = ClassifierScorer(model, tok, multi_label, config.max_length, device, bf16,
-                              config.template)
-    ids = scorer.encode([e.text for e in train])
+    scorer = ClassifierScorer(model, tok, multi_label, config.length, device, bf16,
+                              config.template, config.long)
+    enc = scorer.encode_docs([e.text for e in train])
+    windows_of = enc.of()
     y = torch.from_numpy(label_matrix([e.labels for e in train], values)).to(device)
     val_texts = [e.text for e in validation]
     val_truth = [e.labels for e in validation]
@@ -85,7 +87,15 @@ def fit(base: BaseModel, codes: list[str], multi_label: bool, config: TrainConfi
     bce = torch.nn.functional.binary_cross_entropy_with_logits
 
     def step_loss(batch: list[int]) -> Any:
-        logits = scorer.logits([ids[i] for i in batch])
+        wins = [w for d in batch for w in windows_of[d]]
+        owner = [k for k, d in enumerate(batch) for _ in windows_of[d]]
+        if len(wins) == len(batch):  # one window per document: the plain path
+            return loss_of(scorer.logits([enc.windows[w] for w in wins]), batch)
+        return pooled_loss(torch, scorer.logits, [enc.windows[w] for w in wins], owner,
+                           len(batch), lambda logits: loss_of(logits, batch),
+                           config.batch_size)
+
+    def loss_of(logits: Any, batch: list[int]) -> Any:
         target = y[batch]
         if graded_presence:
             shape = (len(batch), len(codes), len(intensities))
@@ -111,7 +121,7 @@ def fit(base: BaseModel, codes: list[str], multi_label: bool, config: TrainConfi
             shown["val_f1_micro"] = float(m["f1_micro"] or 0.0)
         return float(m[key] or 0.0), shown
 
-    result = loop.run(model, [len(x) for x in ids], step_loss, evaluate, config, workdir,
+    result = loop.run(model, enc.lengths(), step_loss, evaluate, config, workdir,
                       progress=progress, stop_after=stop_after)
     # the loop's last validation (at its final step) scored the weights it kept
     kept_last = last and result.best_step == result.steps

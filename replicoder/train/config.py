@@ -10,7 +10,9 @@ from typing import Any, Literal, get_args
 
 from replicoder import atomic
 from replicoder.errors import ReplicoderError
+from replicoder.models.chunks import LONG
 from replicoder.models.classifier import TEXT, check_template
+from replicoder.models.length import CAP
 from replicoder.models.runtime import BASE_DTYPES, PRECISIONS
 
 Mode = Literal["classifier", "generative"]
@@ -58,6 +60,14 @@ class TrainConfig:
     has shown how many epochs pay. Single-label codebooks only (multi-label thresholds need
     documents the model has not seen); with ``with_tfidf``, give ``tfidf_weight``.
     ``tfidf_weight``: a fixed weight for ``with_tfidf`` instead of the one validation picks.
+    ``max_length``: tokens the model reads per document (per window with ``long`` chunk);
+    None ("auto") chooses it from the training documents' lengths at most ``length_cap``
+    (:mod:`replicoder.models.length`); the saved settings hold the number chosen.
+    ``auto_lr`` / ``auto_epochs``: the rate / epochs were left to their defaults, so a small
+    training set may raise them (:mod:`replicoder.train.sizing`).
+    ``long``: what happens to a longer document: "truncate" (its first tokens), "head-tail"
+    (its first quarter and last three quarters) or "chunk" (read whole in overlapping
+    windows whose logits are averaged; :mod:`replicoder.models.chunks`).
     """
 
     base: str = "embedded"
@@ -71,7 +81,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     warmup_ratio: float = 0.06
     batch_size: int = 16
-    max_length: int = 64
+    max_length: int | None = None  # None: auto
     lora_r: int = 16
     lora_alpha: int | None = None
     lora_dropout: float = 0.0  # 0.05 made a CPU step 1.6x slower (drawing dropout masks)
@@ -92,6 +102,17 @@ class TrainConfig:
     template: str = "{text}"
     refit: bool = False
     tfidf_weight: float | None = None
+    length_cap: int = CAP
+    long: str = "truncate"
+    auto_lr: bool = False  # lr was left to default: a small training set may raise it
+    auto_epochs: bool = False  # epochs left to default (the CLI): a small set may raise them
+
+    @property
+    def length(self) -> int:
+        """The resolved ``max_length`` (train() resolves "auto" before fitting)."""
+        if self.max_length is None:
+            raise ValueError("max_length is auto: resolve it first (replicoder.train)")
+        return self.max_length
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -102,14 +123,15 @@ class TrainConfig:
             )
         if self.lr is None:
             self.lr = DEFAULT_LR[self.mode]
+            self.auto_lr = True
         if self.lora_alpha is None:
             self.lora_alpha = 2 * self.lora_r
         if self.lr <= 0:
             raise ReplicoderError(f"lr must be positive, not {self.lr}")
         if self.precision not in PRECISIONS:
             raise ReplicoderError(f"precision {self.precision!r}: use {', '.join(PRECISIONS)}")
-        for name in ("epochs", "batch_size", "max_length", "lora_r"):
-            if int(getattr(self, name)) < 1:
+        for name in ("epochs", "batch_size", "max_length", "lora_r", "length_cap"):
+            if getattr(self, name) is not None and int(getattr(self, name)) < 1:
                 raise ReplicoderError(f"{name} must be at least 1, not {getattr(self, name)}")
         if self.lora_layers < 0:
             raise ReplicoderError(f"lora_layers must be 0 (every layer) or more, not "
@@ -149,6 +171,12 @@ class TrainConfig:
         if self.template != TEXT and self.mode != "classifier":
             raise ReplicoderError("template shapes the classifier's input; generative mode "
                                   "writes its own instruction: train with mode 'classifier'")
+        if self.long not in LONG:
+            raise ReplicoderError(f"long {self.long!r}: use one of {', '.join(LONG)}")
+        if self.long != "truncate" and self.mode != "classifier":
+            raise ReplicoderError(f"long {self.long!r} applies to the classifier (generative "
+                                  "mode reads a document's first max_length tokens); train "
+                                  "with mode 'classifier' or long 'truncate'")
         if self.train_size is not None and self.train_size < 2:
             raise ReplicoderError(f"train_size must be at least 2, not {self.train_size}")
 

@@ -38,7 +38,7 @@ def fit(base: BaseModel, book: Codebook, config: TrainConfig, train: list[Exampl
     causal = load_causal_lm(base, device=device, dtype=train_dtype(device, bf16, config.base_dtype),
                             quantize=config.quantize)
     model = config.with_lora(causal, "CAUSAL_LM")
-    scorer = GenerativeScorer(model, tok, book, instruction(book), config.max_length,
+    scorer = GenerativeScorer(model, tok, book, instruction(book), config.length,
                               max_answer_tokens(tok, book), device, bf16)
     seqs = [_sequence(scorer, e) for e in train]
     val_seqs = [_sequence(scorer, e) for e in validation]

@@ -280,7 +280,25 @@ def _flourishing_replay(d: dict[str, Any]) -> Row:
             f"Jaccard {d['jaccard_vs_tfidf']:.2f} × TF-IDF")
 
 
+def _long(d: dict[str, Any]) -> Row:
+    runs, first = d["runs"], d["first"]
+    models = [k for k in runs if k != "tfidf"]
+    parts = [f"{k} {runs[k]['accuracy']:.3f} ({1000 * runs[k]['seconds_per_document']:.0f} "
+             f"ms/doc, {runs[k]['train_minutes']:.1f} min training"
+             + (f"; {_paired(runs[k]['vs_' + first])} vs {first}" if k != first else "")
+             + ")" for k in models]
+    paper = "; ".join(f"{k} {runs[k]['paper_test_accuracy']:.3f}" for k in runs)
+    best = max(models, key=lambda k: runs[k]["accuracy"])
+    return (f"EP questions ({d['n_documents']}, median 163 words), {d['folds']}-fold "
+            "cross-validation, embedded model, each run on the same folds",
+            "; ".join(parts) + f"; TF-IDF {runs['tfidf']['accuracy']:.3f}. On the paper's "
+            f"{d['n_paper_test']} test questions: {paper}; its LLaMA-2-7B "
+            f"{d['paper_l2_7b_test_accuracy']:.3f}",
+            f"best ({best}) {_paired(runs[best]['vs_tfidf'])} vs TF-IDF (paired)")
+
+
 SUMMARIES: dict[str, Callable[[dict[str, Any]], Row]] = {
+    "long": _long,
     "flourishing_import": _flourishing_import,
     "classify_ray": _classify_ray,
     "flourishing_eval": _flourishing_eval,

@@ -64,7 +64,8 @@ def test_cli_prints_the_length_choice_and_refuses_bad_values(
     assert "max length 24 (as given)" in out and "are longer and are cut" in out
     bad = CliRunner().invoke(app, ["train", "d", "--base", tiny, "--max-length", "lots",
                                    "--study", str(st.root)])
-    assert bad.exit_code != 0 and "give 'auto' or a number of tokens" in bad.output
+    assert isinstance(bad.exception, ReplicoderError)
+    assert "give 'auto' or a number of tokens" in str(bad.exception)
     with pytest.raises(ReplicoderError, match="long 'chunk' applies to the classifier"):
         TrainConfig(mode="generative", long="chunk")
     with pytest.raises(ReplicoderError, match="long 'all'"):
@@ -88,7 +89,7 @@ def test_two_pass_gradient_equals_the_one_pass_gradient(tiny: str) -> None:  # n
                            lambda x: torch.nn.functional.cross_entropy(x, target), micro)
         if loss.requires_grad:
             loss.backward()
-        return float(loss), [p.grad.clone() for p in model.parameters() if p.requires_grad]
+        return float(loss.detach()), [p.grad.clone() for p in model.parameters() if p.requires_grad]
 
     model.train()
     whole, g1 = grads(10_000)

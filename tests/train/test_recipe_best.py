@@ -75,5 +75,6 @@ def test_recipe_best_is_refused_where_it_does_not_apply(
         train_recipe(multi, "m", quick(tiny))
     res = CliRunner().invoke(app, ["train", "x", "--base", tiny, "--recipe", "best",
                                    "--mode", "generative", "--study", str(st.root)])
-    assert res.exit_code != 0 and "generative mode has no TF-IDF ensemble" in res.output
+    assert isinstance(res.exception, ReplicoderError)
+    assert "generative mode has no TF-IDF ensemble" in str(res.exception)
     assert not (st.models_dir / "x-draft").exists()

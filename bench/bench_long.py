@@ -68,6 +68,46 @@ def make_study(root: Path, df: pd.DataFrame, parts: dict[str, str]) -> study_mod
     return st
 
 
+def write(args: argparse.Namespace, df: pd.DataFrame, runs: list[tuple[str, dict[str, Any]]],
+          correct: dict[str, dict[str, float]], detail: dict[str, Any], ids: list[str],
+          folds_done: int) -> None:
+    """Write the results over the folds done so far (after each fold: a partial file if
+    the run is stopped)."""
+    tested = set(ids)
+    paper = [d for d in df[df.paper_split == "test"].id if d in tested]
+    paper_truth = df.set_index("id").loc[paper]
+    l2 = float((paper_truth.paper_l2_7b_ft.astype(str).str.replace(r"\.0$", "", regex=True)
+                == paper_truth.major_topic).mean())
+    first = runs[0][0]
+
+    def vec(label: str, which: list[str]) -> np.ndarray:
+        return np.array([correct[label][d] for d in which])
+
+    summary: dict[str, Any] = {}
+    for label in [*detail, "tfidf"]:
+        row: dict[str, Any] = {"accuracy": float(vec(label, ids).mean()),
+                               "paper_test_accuracy": float(vec(label, paper).mean())}
+        if label != "tfidf":
+            row.update(detail[label])
+            row["config"] = dict(runs[[r[0] for r in runs].index(label)][1])
+            row["seconds_per_document"] = float(np.mean(
+                [f["seconds_per_document"] for f in row["folds"]]))
+            row["train_minutes"] = float(sum(f["train_minutes"] for f in row["folds"]))
+            row["vs_tfidf"] = difference(vec(label, ids), vec("tfidf", ids),
+                                         metric="subset_accuracy", seed=args.seed)
+            if label != first:
+                row[f"vs_{first}"] = difference(vec(label, ids), vec(first, ids),
+                                                metric="subset_accuracy", seed=args.seed)
+        summary[label] = row
+    out = {"benchmark": "long_ep", "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+           "args": {k: str(v) for k, v in vars(args).items()}, "n_documents": len(ids),
+           "n_paper_test": len(paper), "paper_l2_7b_test_accuracy": l2,
+           "paper_l2_7b_stated": PAPER_L2_7B, "folds": args.folds, "folds_done": folds_done,
+           "first": first, "runs": summary, "versions": versions(PACKAGES)}
+    atomic.write_text(args.out, json.dumps(out, indent=2) + "\n")
+    print(json.dumps({k: {"accuracy": v["accuracy"]} for k, v in summary.items()}), flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--folds", type=int, default=3)
@@ -123,40 +163,7 @@ def main() -> None:
                 print(f"fold {k} {label}: {acc:.3f} in {minutes:.1f} min", flush=True)
             print(f"fold {k} tfidf: "
                   f"{np.mean([correct['tfidf'][d] for d in test_df.id]):.3f}", flush=True)
-    ids = df.id.tolist()
-    paper = df[df.paper_split == "test"].id.tolist()
-    first = runs[0][0]
-
-    def vec(label: str, which: list[str]) -> np.ndarray:
-        return np.array([correct[label][d] for d in which])
-
-    summary: dict[str, Any] = {}
-    for label in [*detail, "tfidf"]:
-        row: dict[str, Any] = {"accuracy": float(vec(label, ids).mean()),
-                               "paper_test_accuracy": float(vec(label, paper).mean())}
-        if label != "tfidf":
-            row.update(detail[label])
-            row["config"] = dict(runs[[r[0] for r in runs].index(label)][1])
-            row["seconds_per_document"] = float(np.mean(
-                [f["seconds_per_document"] for f in row["folds"]]))
-            row["train_minutes"] = float(sum(f["train_minutes"] for f in row["folds"]))
-            row["vs_tfidf"] = difference(vec(label, ids), vec("tfidf", ids),
-                                         metric="subset_accuracy", seed=args.seed)
-            if label != first:
-                row[f"vs_{first}"] = difference(vec(label, ids), vec(first, ids),
-                                                metric="subset_accuracy", seed=args.seed)
-        summary[label] = row
-    out = {"benchmark": "long_ep", "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-           "args": {k: str(v) for k, v in vars(args).items()}, "n_documents": len(ids),
-           "n_paper_test": len(paper), "paper_l2_7b_test_accuracy": float(
-               (df[df.paper_split == "test"].paper_l2_7b_ft.astype(str).str.replace(
-                   r"\.0$", "", regex=True) == df[df.paper_split == "test"].major_topic
-                ).mean()), "paper_l2_7b_stated": PAPER_L2_7B,
-           "folds": args.folds, "first": first, "runs": summary,
-           "versions": versions(PACKAGES)}
-    atomic.write_text(args.out, json.dumps(out, indent=2) + "\n")
-    print(json.dumps({k: {"accuracy": v["accuracy"]} for k, v in summary.items()}))
-
-
+            done = [d for p in plan[:k + 1] for d, part in p.items() if part == "test"]
+            write(args, df, runs, correct, detail, done, k + 1)
 if __name__ == "__main__":
     main()

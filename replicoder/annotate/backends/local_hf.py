@@ -36,6 +36,7 @@ class LocalBackend:
         self.device = device
         self.batch_size = cfg.batch_size
         self.retries = 0
+        self._tokenizer: PreTrainedTokenizerBase | None = None
 
     def load(self) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
         """Load once per process and model (shared by annotators on the same weights)."""
@@ -57,7 +58,8 @@ class LocalBackend:
         from replicoder.models.length import context_of
         from replicoder.models.prompt_budget import NOTE_ROOM
 
-        tok = load_tokenizer(self.base)
+        tok = load_tokenizer(self.base) if self._tokenizer is None else self._tokenizer
+        self._tokenizer = tok
         rendered = tok.apply_chat_template(empty, add_generation_prompt=True, tokenize=False)
         overhead = len(tok(rendered, add_special_tokens=False)["input_ids"])
         room = context_of(self.base.path) - overhead - self.cfg.max_tokens - NOTE_ROOM

@@ -3,7 +3,9 @@
 Input: a CSV/TSV/JSONL/Parquet file (streamed row by row) or the study's own documents.
 Output (format by extension: .parquet, .csv, .jsonl, .dta) has one row per document:
 ``id``, ``labels`` (codes joined by ";"), ``top_score``, ``score_<code>`` per label,
-``model``, ``adapter_sha256`` and, with routing, ``answered_by`` and ``model_labels``.
+``cut`` (the document was longer than the model reads and was cut; counted in the
+manifest's ``cut``), ``model``, ``adapter_sha256`` and, with routing, ``answered_by`` and
+``model_labels``.
 Every ``checkpoint_every`` documents a Parquet part is written to OUT.parts/; a killed
 job resumes after the last part, and the parts are joined into OUT at the end. Rows are
 scored a window of blocks at a time (WINDOW_BATCHES batches), so batches are length-sorted across

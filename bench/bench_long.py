@@ -112,6 +112,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--folds", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-folds", type=int, default=None,
+                        help="stop after this many folds (a reduced run; the file says so)")
     parser.add_argument("--run", action="append", default=[],
                         help="label:key=json;key=json (TrainConfig settings)")
     parser.add_argument("--out", type=Path, default=RESULTS / "long_ep.json")
@@ -126,7 +128,7 @@ def main() -> None:
     correct["tfidf"] = {}
     detail: dict[str, Any] = {label: {"folds": []} for label, _ in runs}
     with tempfile.TemporaryDirectory(prefix="bench-long-") as tmp:
-        for k, parts in enumerate(plan):
+        for k, parts in enumerate(plan[:args.max_folds]):
             st = make_study(Path(tmp) / f"fold{k}", df, parts)
             train_df = df[df.id.map(parts) == "train"]
             test_df = df[df.id.map(parts) == "test"]

@@ -84,7 +84,8 @@ def write(args: argparse.Namespace, df: pd.DataFrame, runs: list[tuple[str, dict
         return np.array([correct[label][d] for d in which])
 
     summary: dict[str, Any] = {}
-    for label in [*detail, "tfidf"]:
+    have = [label for label in [*detail, "tfidf"] if all(d in correct[label] for d in ids)]
+    for label in have:
         row: dict[str, Any] = {"accuracy": float(vec(label, ids).mean()),
                                "paper_test_accuracy": float(vec(label, paper).mean())}
         if label != "tfidf":
@@ -95,7 +96,7 @@ def write(args: argparse.Namespace, df: pd.DataFrame, runs: list[tuple[str, dict
             row["train_minutes"] = float(sum(f["train_minutes"] for f in row["folds"]))
             row["vs_tfidf"] = difference(vec(label, ids), vec("tfidf", ids),
                                          metric="subset_accuracy", seed=args.seed)
-            if label != first:
+            if label != first and first in have:
                 row[f"vs_{first}"] = difference(vec(label, ids), vec(first, ids),
                                                 metric="subset_accuracy", seed=args.seed)
         summary[label] = row
@@ -103,7 +104,8 @@ def write(args: argparse.Namespace, df: pd.DataFrame, runs: list[tuple[str, dict
            "args": {k: str(v) for k, v in vars(args).items()}, "n_documents": len(ids),
            "n_paper_test": len(paper), "paper_l2_7b_test_accuracy": l2,
            "paper_l2_7b_stated": PAPER_L2_7B, "folds": args.folds, "folds_done": folds_done,
-           "first": first, "runs": summary, "versions": versions(PACKAGES)}
+           "first": first, "runs": summary, "complete": set(have) == {*detail, "tfidf"},
+           "versions": versions(PACKAGES)}
     atomic.write_text(args.out, json.dumps(out, indent=2) + "\n")
     print(json.dumps({k: {"accuracy": v["accuracy"]} for k, v in summary.items()}), flush=True)
 
@@ -163,6 +165,8 @@ def main() -> None:
                     "cut_test": int(sum((pred.provenance or {}).get("cut", []))),
                     "load_before": list(load), "notes": result.notes})
                 print(f"fold {k} {label}: {acc:.3f} in {minutes:.1f} min", flush=True)
+                done = [d for p in plan[:k + 1] for d, part in p.items() if part == "test"]
+                write(args, df, runs, correct, detail, done, k + 1)
             print(f"fold {k} tfidf: "
                   f"{np.mean([correct['tfidf'][d] for d in test_df.id]):.3f}", flush=True)
             done = [d for p in plan[:k + 1] for d, part in p.items() if part == "test"]

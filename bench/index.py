@@ -289,8 +289,11 @@ def _long(d: dict[str, Any]) -> Row:
              + ")" for k in models]
     paper = "; ".join(f"{k} {runs[k]['paper_test_accuracy']:.3f}" for k in runs)
     best = max(models, key=lambda k: runs[k]["accuracy"])
-    return (f"EP questions ({d['n_documents']}, median 163 words), {d['folds']}-fold "
-            "cross-validation, embedded model, each run on the same folds",
+    done = d.get("folds_done", d["folds"])
+    part = f"the first {done} of {d['folds']} folds" if done < d["folds"] else \
+        f"{d['folds']}-fold cross-validation"
+    return (f"EP questions ({d['n_documents']} tested, median 163 words), {part}, embedded "
+            "model, each run on the same documents",
             "; ".join(parts) + f"; TF-IDF {runs['tfidf']['accuracy']:.3f}. On the paper's "
             f"{d['n_paper_test']} test questions: {paper}; its LLaMA-2-7B "
             f"{d['paper_l2_7b_test_accuracy']:.3f}",

@@ -40,8 +40,8 @@ from replicoder.run import PACKAGES, versions
 from replicoder.train import TrainConfig, train
 
 RESULTS = Path(__file__).parent / "results"
-EP = Path(__file__).resolve().parents[2] / "shared" / "data" / "ep_questions" / \
-    "ep_questions.csv.gz"
+EP = Path(os.environ.get("REPLICODER_EP", Path(__file__).resolve().parents[2] / "shared" /
+                        "data" / "ep_questions" / "ep_questions.csv.gz"))
 PAPER_L2_7B = 0.729  # the paper's fine-tuned LLaMA-2-7B on its 48 test questions
 
 

@@ -41,19 +41,22 @@ def main() -> None:
     parser.add_argument("--words", type=int, default=2000)
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--max-length", type=int, default=256)
+    parser.add_argument("--at-start", action="store_true",
+                        help="control: the cue is the first word (truncate can read it)")
+    parser.add_argument("--only", choices=["truncate", "chunk"], default=None)
     parser.add_argument("--out", type=Path, default=RESULTS / "long_cue.json")
     args = parser.parse_args()
     runs: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="bench-cue-") as tmp:
         tiny = str(build_tiny(Path(tmp) / "tiny"))
-        docs = cue_at_end(per_topic=args.per_topic, words=args.words)
-        test = cue_at_end(per_topic=5, words=args.words, seed=1)
+        docs = cue_at_end(per_topic=args.per_topic, words=args.words, at_start=args.at_start)
+        test = cue_at_end(per_topic=5, words=args.words, seed=1, at_start=args.at_start)
         lengths = measure(load_tokenizer(resolve(tiny)), docs.text.tolist())
         st = study_mod.init(Path(tmp) / "study")
         docs.to_csv(Path(tmp) / "docs.csv", index=False)
         importer.import_file(st, Path(tmp) / "docs.csv", text="text", id="id",
                              labels="major_topic")
-        for long in ("truncate", "chunk"):
+        for long in [args.only] if args.only else ["truncate", "chunk"]:
             started = time.perf_counter()
             result = train(st, long, TrainConfig(
                 base=tiny, epochs=args.epochs, batch_size=8, lr=3e-3, head_lr=1e-2,
@@ -72,8 +75,10 @@ def main() -> None:
         timespec="seconds"), "args": {k: str(v) for k, v in vars(args).items()},
         "tokens_min": min(lengths), "tokens_median": sorted(lengths)[len(lengths) // 2],
         "n_test": 20, "chance": 0.25, "load": list(os.getloadavg()), "runs": runs,
-        "chunk_over_truncate_accuracy_ratio": runs["chunk"]["test_accuracy"]
-        / max(runs["truncate"]["test_accuracy"], 1e-9), "versions": versions(PACKAGES)}
+        "versions": versions(PACKAGES)}
+    if len(runs) == 2:
+        out["chunk_over_truncate_accuracy_ratio"] = runs["chunk"]["test_accuracy"] / max(
+            runs["truncate"]["test_accuracy"], 1e-9)
     atomic.write_text(args.out, json.dumps(out, indent=2) + "\n")
 
 

@@ -28,14 +28,17 @@ def long_bills(per_topic: int = 25, titles: int = 12, seed: int = 0) -> pd.DataF
     return pd.DataFrame(rows)
 
 
-def cue_at_end(per_topic: int = 25, words: int = 1500, seed: int = 0) -> pd.DataFrame:
+def cue_at_end(per_topic: int = 25, words: int = 1500, seed: int = 0,
+               at_start: bool = False) -> pd.DataFrame:
     """Documents of ``words`` filler words (about 2,000 tokens at 1,500 words) whose only
-    cue to their label is its cue word, the last word: id, text, major_topic."""
+    cue to their label is its cue word, the last word (the first with ``at_start``, a
+    control): id, text, major_topic."""
     rng = np.random.default_rng(seed)
     rows = []
     for topic in TOPICS:
         for i in range(per_topic):
             body = " ".join(rng.choice(FILLER, size=words))
-            rows.append({"id": f"c{topic}-{i}", "text": f"{body} {CUES[topic]}",
+            text = f"{CUES[topic]} {body}" if at_start else f"{body} {CUES[topic]}"
+            rows.append({"id": f"c{topic}-{i}", "text": text,
                          "major_topic": topic})
     return pd.DataFrame(rows)

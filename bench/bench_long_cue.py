@@ -43,6 +43,9 @@ def main() -> None:
     parser.add_argument("--max-length", type=int, default=256)
     parser.add_argument("--at-start", action="store_true",
                         help="control: the cue is the first word (truncate can read it)")
+    parser.add_argument("--keep-last", action="store_true",
+                        help="train on training + validation documents and keep the last "
+                             "weights (refit), instead of the best on validation")
     parser.add_argument("--only", choices=["truncate", "chunk"], default=None)
     parser.add_argument("--out", type=Path, default=RESULTS / "long_cue.json")
     args = parser.parse_args()
@@ -61,7 +64,7 @@ def main() -> None:
             result = train(st, long, TrainConfig(
                 base=tiny, epochs=args.epochs, batch_size=8, lr=3e-3, head_lr=1e-2,
                 max_length=args.max_length, long=long, precision="fp32",
-                patience=args.epochs))
+                refit=args.keep_last))
             minutes = (time.perf_counter() - started) / 60
             pred = load_trained(st, long).predict(test.text.tolist(), test.id.tolist())
             truth = [str(t) for t in test.major_topic]

@@ -300,8 +300,27 @@ def _long(d: dict[str, Any]) -> Row:
             f"best ({best}) {_paired(runs[best]['vs_tfidf'])} vs TF-IDF (paired)")
 
 
+def _long_cue(d: dict[str, Any]) -> Row:
+    runs = d["runs"]
+    where = "first" if d["args"].get("at_start") == "True" else "last"
+    kept = "last" if d["args"].get("keep_last") == "True" else "best-on-validation"
+    return (f"synthetic documents of ~{d['tokens_median']:,} tokens whose only cue is the "
+            f"{where} word; tiny random model, {kept} weights",
+            "; ".join(f"{k} {r['test_accuracy']:.2f} on {d['n_test']} held out "
+                      f"({r['steps']} steps, {r['train_minutes']:.1f} min)"
+                      for k, r in runs.items()), f"chance {d['chance']:.2f}")
+
+
+def _long_titles(d: dict[str, Any]) -> Row:
+    return (f"classify scoring of {d['args']['titles']} bill titles, the windowed scorer vs "
+            "the path before it (embedded model, taking turns)",
+            f"{d['docs_per_s_now']:.1f} vs {d['docs_per_s_before']:.1f} docs/s; same labels "
+            f"{d['same_labels']:.3f}; load {d['load_before'][0]:.1f} to "
+            f"{d['load_after'][0]:.1f}", f"{d['now_over_before_ratio']:.2f} × before")
+
+
 SUMMARIES: dict[str, Callable[[dict[str, Any]], Row]] = {
-    "long": _long,
+    "long": _long, "long_cue": _long_cue, "long_titles": _long_titles,
     "flourishing_import": _flourishing_import,
     "classify_ray": _classify_ray,
     "flourishing_eval": _flourishing_eval,

@@ -105,7 +105,7 @@ def main() -> None:
     model = load_trained(st, "m")
     scorer = model.scorer
     assert isinstance(scorer, ClassifierScorer)
-    ids = scorer.encode(texts)
+    ids = scorer.encode(texts).windows
     padded = 0
     for batch in length_batches([len(x) for x in ids], args.batch_size):
         padded += len(batch) * max(len(ids[i]) for i in batch)

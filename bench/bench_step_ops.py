@@ -128,8 +128,8 @@ def main() -> None:
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=1e-6, fused=True)
     titles = pd.read_csv(bills_path()).text.head(args.batch_size).tolist()
-    scorer = ClassifierScorer(model, tok, False, config.max_length, "cpu", True)
-    ids = scorer.encode(titles)
+    scorer = ClassifierScorer(model, tok, False, config.max_length or 64, "cpu", True)
+    ids = scorer.encode(titles).windows
     batch = list(range(len(ids)))
     y_host = torch.nn.functional.one_hot(torch.arange(len(ids)) % 20, 20).float()
 

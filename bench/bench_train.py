@@ -188,8 +188,8 @@ def step_speed(runs: list[tuple[str, TrainConfig]], texts: list[str], codes: lis
         tok = load_tokenizer(base)
         tok.padding_side = "right"
         model = new_model(base, len(codes), False, config, device, bf16)
-        scorer = ClassifierScorer(model, tok, False, config.max_length, device, bf16)
-        ids = scorer.encode(texts[:steps * config.batch_size])
+        scorer = ClassifierScorer(model, tok, False, config.max_length or 64, device, bf16)
+        ids = scorer.encode(texts[:steps * config.batch_size]).windows
         ready.append((label, config, scorer, _optimizer(model, config), ids))
     times: dict[str, list[float]] = {label: [] for label, *_ in runs}
     for _ in range(rounds):

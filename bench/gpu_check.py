@@ -115,7 +115,7 @@ def fit(st: Any, base: str, mode: str, epochs: int, train_ids: list[str], device
     body, head = body_params(base)
     scorer = trained.scorer
     if isinstance(scorer, ClassifierScorer):
-        lengths = [len(x) for x in scorer.encode(texts)]
+        lengths = [len(x) for x in scorer.encode(texts).windows]
         answers = 0
     else:  # the whole instruction prompt, and the answer through the vocabulary head
         sizes = [(len(scorer.prompt_ids(d.text)),

@@ -333,9 +333,49 @@ def _label_scoring(d: dict[str, Any]) -> Row:
             f"{d['scoring_vs_majority_ratio']:.2f} × the majority label's share")
 
 
+def _long(d: dict[str, Any]) -> Row:
+    runs, first = d["runs"], d["first"]
+    models = [k for k in runs if k != "tfidf"]
+    parts = [f"{k} {runs[k]['accuracy']:.3f} ({1000 * runs[k]['seconds_per_document']:.0f} "
+             f"ms/doc, {runs[k]['train_minutes']:.1f} min training"
+             + (f"; {_paired(runs[k]['vs_' + first])} vs {first}" if k != first else "")
+             + ")" for k in models]
+    paper = "; ".join(f"{k} {runs[k]['paper_test_accuracy']:.3f}" for k in runs)
+    best = max(models, key=lambda k: runs[k]["accuracy"])
+    done = d.get("folds_done", d["folds"])
+    part = f"the first {done} of {d['folds']} folds" if done < d["folds"] else \
+        f"{d['folds']}-fold cross-validation"
+    return (f"EP questions ({d['n_documents']} tested, median 163 words), {part}, embedded "
+            "model, each run on the same documents",
+            "; ".join(parts) + f"; TF-IDF {runs['tfidf']['accuracy']:.3f}. On the paper's "
+            f"{d['n_paper_test']} test questions: {paper}; its LLaMA-2-7B "
+            f"{d['paper_l2_7b_test_accuracy']:.3f}",
+            f"best ({best}) {_paired(runs[best]['vs_tfidf'])} vs TF-IDF (paired)")
+
+
+def _long_cue(d: dict[str, Any]) -> Row:
+    runs = d["runs"]
+    where = "first" if d["args"].get("at_start") == "True" else "last"
+    kept = "last" if d["args"].get("keep_last") == "True" else "best-on-validation"
+    return (f"synthetic documents of ~{d['tokens_median']:,} tokens whose only cue is the "
+            f"{where} word; tiny random model, {kept} weights",
+            "; ".join(f"{k} {r['test_accuracy']:.2f} on {d['n_test']} held out "
+                      f"({r['steps']} steps, {r['train_minutes']:.1f} min)"
+                      for k, r in runs.items()), f"chance {d['chance']:.2f}")
+
+
+def _long_titles(d: dict[str, Any]) -> Row:
+    return (f"classify scoring of {d['args']['titles']} bill titles, the windowed scorer vs "
+            "the path before it (embedded model, taking turns)",
+            f"{d['docs_per_s_now']:.1f} vs {d['docs_per_s_before']:.1f} docs/s; same labels "
+            f"{d['same_labels']:.3f}; load {d['load_before'][0]:.1f} to "
+            f"{d['load_after'][0]:.1f}", f"{d['now_over_before_ratio']:.2f} × before")
+
+
 SUMMARIES: dict[str, Callable[[dict[str, Any]], Row]] = {
     "review_order": _review_order,
     "label_scoring": _label_scoring,
+    "long": _long, "long_cue": _long_cue, "long_titles": _long_titles,
     "flourishing_import": _flourishing_import,
     "classify_ray": _classify_ray,
     "flourishing_eval": _flourishing_eval,

@@ -16,6 +16,7 @@ from replicoder.annotate.config import AnnotatorConfig
 from replicoder.errors import ReplicoderError
 from replicoder.labels.parse import parse_answer
 from replicoder.labels.prompts import Messages, PromptTemplate, load_template
+from replicoder.models.prompt_budget import fit_document
 from replicoder.store import Proposal, Store
 from replicoder.store.cache import CachedResponse
 from replicoder.study import Study
@@ -37,6 +38,7 @@ class Job:
     key: str
     messages: Messages
     doc_ids: list[str] = field(default_factory=list)
+    cut_tokens: int = 0  # tokens of the document left out to fit the model's context
 
     @property
     def chars(self) -> int:
@@ -65,11 +67,17 @@ class Annotator:
     def jobs(self, docs: Sequence[tuple[str, str]]) -> list[Job]:
         """Requests for (doc_id, text) pairs, identical prompts merged, in first-seen order."""
         by_key: dict[str, Job] = {}
+        fit = getattr(self.backend, "fit_document", None)  # local models: their context
+        budget = fit(self.template.render(self.study.codebook, "")) if fit else None
         for doc_id, text in docs:
+            dropped = 0
+            if budget is not None:
+                text, dropped = fit_document(budget[0], text, budget[1])
             messages = self.template.render(self.study.codebook, text)
             key = request_key(self.backend.kind, self.backend.model_id, messages,
                               self.cfg.params())
-            by_key.setdefault(key, Job(key, messages)).doc_ids.append(doc_id)
+            job = by_key.setdefault(key, Job(key, messages, cut_tokens=dropped))
+            job.doc_ids.append(doc_id)
         return list(by_key.values())
 
     def cost(self, input_tokens: int, output_tokens: int) -> float:
@@ -86,6 +94,7 @@ class Annotator:
             "prompt_sha256": hashlib.sha256(
                 json.dumps(job.messages, sort_keys=True).encode()).hexdigest(),
             "request_key": job.key, "parse": parsed.reason, "run_id": entry.run_id,
+            "cut_tokens": job.cut_tokens,
             "input_tokens": entry.input_tokens, "output_tokens": entry.output_tokens,
             "cost": entry.cost, "answered_at": entry.created_at,
         }

@@ -42,6 +42,7 @@ class AnnotatorSummary:
     sent: int = 0  # requests sent (identical prompts share one)
     ok: int = 0
     unparsed: int = 0
+    cut: int = 0  # documents cut to fit the model's context (with a note in the prompt)
     retries: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
@@ -150,6 +151,7 @@ def _from_cache(ann: Annotator, store: Store, docs: Sequence[tuple[str, str]],
 def _count(summary: AnnotatorSummary, proposals: list[Proposal]) -> None:
     for p in proposals:
         summary.documents += 1
+        summary.cut += bool(p.provenance.get("cut_tokens"))
         if p.status == "ok":
             summary.ok += 1
         else:

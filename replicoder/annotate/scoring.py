@@ -40,6 +40,10 @@ class ScoringBackend:
         self.model_id = local.model_id
         self.retries = 0
 
+    def fit_document(self, empty: Messages) -> tuple[Any, int]:
+        """As :meth:`LocalBackend.fit_document`: the same model reads the same prompts."""
+        return self.local.fit_document(empty)
+
     def answer_all(self, requests: Sequence[Messages]) -> Iterator[tuple[int, Response]]:
         """Answers in request order, ``BATCH`` at a time."""
         import torch

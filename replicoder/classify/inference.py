@@ -56,6 +56,9 @@ def result_table(pred: Predictions, model: TrainedModel,
     }
     for j, code in enumerate(pred.codes):
         columns[f"score_{code}"] = scores[:, j].astype(np.float32)
+    cut = (pred.provenance or {}).get("cut")
+    if cut is not None:  # longer than the model reads: cut (see the manifest's "cut")
+        columns["cut"] = pa.array([bool(c) for c in cut], pa.bool_())
     columns["model"] = [model.name] * len(pred.doc_ids)
     columns["adapter_sha256"] = [model.adapter_sha256] * len(pred.doc_ids)
     if extra is not None:

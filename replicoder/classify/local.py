@@ -3,7 +3,9 @@
 Input: a CSV/TSV/JSONL/Parquet file (streamed row by row) or the study's own documents.
 Output (format by extension: .parquet, .csv, .jsonl, .dta) has one row per document:
 ``id``, ``labels`` (codes joined by ";"), ``top_score``, ``score_<code>`` per label,
-``model``, ``adapter_sha256`` and, with routing, ``answered_by`` and ``model_labels``.
+``cut`` (the document was longer than the model reads and was cut; counted in the
+manifest's ``cut``), ``model``, ``adapter_sha256`` and, with routing, ``answered_by`` and
+``model_labels``.
 Every ``checkpoint_every`` documents a Parquet part is written to OUT.parts/; a killed
 job resumes after the last part, and the parts are joined into OUT at the end. Rows are
 scored a window of blocks at a time (WINDOW_BATCHES batches), so batches are length-sorted across
@@ -28,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from replicoder import atomic
+from replicoder.classify.cuts import count_cut, cut_entry, cut_warning
 from replicoder.classify.ids import id_warnings
 from replicoder.classify.inference import load_model, result_table
 from replicoder.classify.windows import scored_windows
@@ -58,6 +61,8 @@ class ClassifyResult:
     routed: int
     manifest: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
+    cut: int = 0  # documents longer than the model reads, cut (manifest "cut")
+    cut_warning: str | None = None
 
 
 def _file_rows(path: Path, text: str, id_column: str | None) -> Iterator[tuple[str, str]]:
@@ -168,7 +173,7 @@ def classify(study: Study, model: str, out: Path, *, input: Path | None = None,
             whole = scored if isinstance(scored, Predictions) else None
             if whole is None and routing:
                 assert isinstance(scored, np.ndarray)
-                whole = trained.decide(window.texts, window.ids, scored)
+                whole = trained.decide(window.texts, window.ids, scored, window.cut)
             offset = 0
             for block in window.blocks:
                 start_row, offset = offset, offset + len(block)
@@ -181,7 +186,8 @@ def classify(study: Study, model: str, out: Path, *, input: Path | None = None,
                 if whole is None:
                     assert isinstance(scored, np.ndarray)
                     pending.append(writer.submit(_decide_and_write, trained, block,
-                                                 scored[start_row:offset], path))
+                                                 scored[start_row:offset],
+                                                 window.cut[start_row:offset], path))
                 else:
                     pred = whole.slice(start_row, offset)
                     extra = None
@@ -211,12 +217,13 @@ def classify(study: Study, model: str, out: Path, *, input: Path | None = None,
         raise ReplicoderError("the input has no documents to classify")
     parts = sorted(parts_dir.glob("part-*.parquet"))
     warnings = id_warnings(parts)
+    cut = cut_entry(study, model, count_cut(parts), done + count)
     writers.assemble(parts, out)
     seconds = time.perf_counter() - started
     manifest = run.write({
         **job, "output": run.relative(out), "documents": done + count, "resumed_from": done,
-        "routed": routed, "warnings": warnings, "model_manifest": trained.manifest,
-        "batch_size": batch_size,
+        "routed": routed, "warnings": warnings, "cut": cut,
+        "model_manifest": trained.manifest, "batch_size": batch_size,
         "base_loading": {"quantization": trained.quantization, "merged": trained.merged},
         "seconds_this_call": seconds,
     }, copies=[out.with_name(out.name + ".manifest.json")])
@@ -226,12 +233,13 @@ def classify(study: Study, model: str, out: Path, *, input: Path | None = None,
 
         record_route(study, run.run_id, model, route_below, routed)
     return ClassifyResult(out, done + count, done, seconds, count / seconds if seconds else 0.0,
-                          routed, manifest, warnings)
+                          routed, manifest, warnings, cut["documents"],
+                          cut_warning(cut, done + count))
 
 
 def _decide_and_write(trained: TrainedModel, block: list[tuple[str, str]],
-                      scores: np.ndarray, path: Path) -> None:
-    pred = trained.decide([r[1] for r in block], [r[0] for r in block], scores)
+                      scores: np.ndarray, cut: list[bool], path: Path) -> None:
+    pred = trained.decide([r[1] for r in block], [r[0] for r in block], scores, cut)
     writers.write_part(result_table(pred, trained), path)
 
 

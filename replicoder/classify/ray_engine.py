@@ -30,6 +30,7 @@ from replicoder.classify.blocks import (
     plan_file,
     read_block,
 )
+from replicoder.classify.cuts import count_cut, cut_entry, cut_warning
 from replicoder.classify.ids import id_warnings
 from replicoder.errors import ReplicoderError, summarise
 from replicoder.hashing import input_sha256
@@ -65,6 +66,7 @@ class RayClassifyResult:
     docs_per_s: float
     manifest: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
+    cut_warning: str | None = None
 
 
 class BlockCoder:
@@ -163,11 +165,12 @@ def classify_ray(study: Study, model: str, input: str | Path, out: Path, *,
     warnings = ([f"left out {len(skipped):,} files the ray engine cannot read (--skip-"
                  f"unreadable): {summarise([_shown(p, input) for p in skipped])}"]
                 if skipped else []) + id_warnings(parts)
+    cut = cut_entry(study, model, count_cut(parts), documents)
     this_call = sum(s["n"] for s in stats)
     run = Run.start(study, "classify")
     manifest = run.write({
         **job, "inputs": [_file_entry(run, p) for p in plans], "output": run.relative(out),
-        "documents": documents, "blocks": len(blocks),
+        "documents": documents, "cut": cut, "blocks": len(blocks),
         "skipped_inputs": [run.relative(p) for p in skipped], "warnings": warnings,
         "resumed_blocks": len(blocks) - len(pending), "documents_this_call": this_call,
         "seconds_this_call": seconds, "docs_per_s_this_call": this_call / seconds
@@ -176,7 +179,8 @@ def classify_ray(study: Study, model: str, input: str | Path, out: Path, *,
         "versions": versions((*PACKAGES, "ray")),
     }, copies=[out / RUN_MANIFEST])
     return RayClassifyResult(out, documents, len(blocks), len(blocks) - len(pending),
-                             seconds, manifest["docs_per_s_this_call"], manifest, warnings)
+                             seconds, manifest["docs_per_s_this_call"], manifest, warnings,
+                             cut_warning(cut, documents))
 
 
 def _run(study: Study, model: str, out: Path, pending: list[Block], text: str,

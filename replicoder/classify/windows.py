@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -28,10 +28,12 @@ __all__ = ["Window", "scored_windows"]
 
 @dataclass
 class Window:
-    """Rows of ``blocks`` (id, text); ``prepared``: their padded batches (classifier)."""
+    """Rows of ``blocks`` (id, text); ``prepared``: their padded batches (classifier);
+    ``cut``: whether each row was longer than the model reads (classifier)."""
 
     blocks: list[list[tuple[str, str]]]
     prepared: Prepared | None
+    cut: list[bool] = field(default_factory=list)
 
     @property
     def ids(self) -> list[str]:
@@ -56,7 +58,9 @@ def read_window(rows: Iterator[tuple[str, str]], block_size: int, size: int,
     window = Window(blocks, None)
     scorer = trained.scorer
     if isinstance(scorer, ClassifierScorer):
-        window.prepared = scorer.prepare(scorer.encode(window.texts), batch_size)
+        encoded = scorer.encode(window.texts)
+        window.prepared = scorer.prepare(encoded, batch_size)
+        window.cut = list(encoded.cut)
     return window
 
 

@@ -115,6 +115,10 @@ def annotate(
                 f"[yellow]{a.name}: stopped by the cost cap ({a.stopped_by}): {a.documents:,} "
                 f"documents done, {a.left:,} left, which would cost about ${a.left_cost:,.4f} "
                 "more (estimated as --plan does). Raise the cap and run again to go on.[/]")
+        if a.cut:
+            err_console.print(f"note: {a.name}: {a.cut:,} documents were longer than its "
+                              "model's context allows and were cut, with a note in the "
+                              "prompt saying so (provenance cut_tokens)")
     console.print(f"Manifest: {summary.manifest_path}")
 
 

@@ -103,6 +103,8 @@ def classify(
     )
     for warning in result.warnings:
         err_console.print(f"warning: {warning}")
+    if result.cut_warning:
+        err_console.print(f"warning: {result.cut_warning}")
 
 
 def _classify_ray(model: str, out: Path, input: Path | None, text: str, id: str | None,
@@ -131,3 +133,5 @@ def _classify_ray(model: str, out: Path, input: Path | None, text: str, id: str 
     )
     for warning in result.warnings:
         err_console.print(f"warning: {warning}")
+    if result.cut_warning:
+        err_console.print(f"warning: {result.cut_warning}")

@@ -95,7 +95,10 @@ def results_table(result: dict[str, Any]) -> Table:
     caption = scored_note(result) + "".join(
         f" {name}: {entry['missing'][part]} of the {part} documents not in its file (scored "
         "as no label)." for name, entry in result["models"].items()
-        for part in entry.get("missing", {}) if entry["missing"][part]) + \
+        for part in entry.get("missing", {}) if entry["missing"][part]) + "".join(
+        f" {name}: {entry['cut'][part]} of the {part} documents were longer than its "
+        f"{entry['max_length']} tokens and were cut." for name, entry in result["models"].items()
+        for part in entry.get("cut", {}) if entry["cut"][part]) + \
         (f" vs {versus['baseline']}: the difference in {HEADERS[versus['metric']]} from "
          f"{versus['baseline']} on the same documents, with its paired interval."
          if versus else "") + " All metrics: report.html."

@@ -30,11 +30,22 @@ def train(
     mode: Annotated[Mode, option("mode")] = "classifier",
     source: Annotated[Source, option("source", "--from")] = "gold",
     train_size: Annotated[int | None, option("train_size")] = DEFAULTS.train_size,
-    epochs: Annotated[int, option("epochs")] = DEFAULTS.epochs,
+    epochs: Annotated[int | None, typer.Option(
+        help=HELP["epochs"] + " Default 3; a small training set gets enough epochs for at "
+             "least 100 optimizer steps, at most 12.")] = None,
     seed: Annotated[int, option("seed")] = DEFAULTS.seed,
-    lr: Annotated[float | None, option("lr")] = None,
+    lr: Annotated[float | None, typer.Option(
+        help="Learning rate of the LoRA weights (default: 3e-4 for classifier, 1e-3 for "
+             "generative and for a classifier trained on fewer than 1,000 documents).")
+    ] = None,
     batch_size: Annotated[int, option("batch_size")] = DEFAULTS.batch_size,
-    max_length: Annotated[int, option("max_length")] = DEFAULTS.max_length,
+    max_length: Annotated[str, typer.Option(
+        help="Tokens the model reads per document (per window with --long chunk), or auto: "
+             "the 95th percentile of the training documents' lengths, at least 64, at most "
+             "--length-cap and the base model's context. The choice and how many documents "
+             "are longer are printed and saved with the model.")] = "auto",
+    length_cap: Annotated[int, option("length_cap")] = DEFAULTS.length_cap,
+    long: Annotated[Literal["truncate", "head-tail", "chunk"], option("long")] = "truncate",
     lora_r: Annotated[int, option("lora_r")] = DEFAULTS.lora_r,
     lora_layers: Annotated[int, option("lora_layers")] = DEFAULTS.lora_layers,
     label_smoothing: Annotated[float, option("label_smoothing")] = DEFAULTS.label_smoothing,
@@ -50,6 +61,12 @@ def train(
     template: Annotated[str, option("template")] = DEFAULTS.template,
     checkpoint_minutes: Annotated[float, option("checkpoint_minutes")]
     = DEFAULTS.checkpoint_minutes,
+    recipe: Annotated[Literal["best"] | None, typer.Option(
+        help="best: the most accurate recipe measured, in one command: a draft NAME-draft "
+             "with --with-tfidf --label-smoothing 0.1 (plus your settings), then NAME refit "
+             "on training + validation documents for the draft's --epochs with its TF-IDF "
+             "weight and --base-dtype bf16. Single-label classifier only; a rerun reuses a "
+             "finished draft.")] = None,
     study: StudyOption = Path("."),
 ) -> None:
     """Fine-tune a small open LLM (LoRA) on the study's labelled training documents.
@@ -60,13 +77,28 @@ def train(
     the same command again: training resumes from its last checkpoint.
 
     Example: replicoder train bills --epochs 3 --study my-study
+    Best recipe in one command: replicoder train bills --recipe best
     """
+    from replicoder.models.length import parse_max_length
     from replicoder.train import train as run_train
 
     given = {k: v for k, v in locals().items() if k in HELP}
-    config = TrainConfig(**{**given, "template": template.replace("\\n", "\n")})
+    config = TrainConfig(**{**given, "template": template.replace("\\n", "\n"),
+                            "epochs": epochs or DEFAULTS.epochs, "auto_epochs": epochs is None,
+                            "max_length": parse_max_length(max_length)})
+
+    def say(line: str) -> None:
+        console.print(line if line.startswith("recipe") else f"Lengths: {line}.")
+
+    st = study_at(study)
     with Bars("steps") as progress:
-        result = run_train(study_at(study), name, config, progress=progress)
+        if recipe is not None:
+            from replicoder.train.recipe import check, train_recipe
+
+            check(st, config, recipe)
+            result = train_recipe(st, name, config, recipe, progress=progress, say=say)
+        else:
+            result = run_train(st, name, config, progress=progress, say=say)
     m = result.metrics
     loss = f", loss {m['validation_loss']:.3f}" if "validation_loss" in m else ""
     console.print(

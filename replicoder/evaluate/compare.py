@@ -151,27 +151,36 @@ def model_source(study: Study, name: str) -> tuple[Source, dict[str, Any]]:
         base = name.partition(":")[2] or "embedded"
         scorer = zero_shot(study, base)
 
+        zero_info: dict[str, Any] = {"kind": "zero-shot", "base": base,
+                                     "prompt": scorer.instruction,
+                                     "base_sha256": resolve(base).sha256,
+                                     "max_length": scorer.max_length, "cut": {},
+                                     "parameters": parameter_count(scorer.model)}
+
         def predict_zero(docs: EvalDocs) -> Predictions:
             sets, scores, _raw = scorer.predict(docs.texts)
+            zero_info["cut"][docs.part] = sum(scorer.cuts(docs.texts))
             return Predictions(name, docs.doc_ids, sets, study.codebook.values, scores)
 
-        return predict_zero, {"kind": "zero-shot", "base": base, "prompt": scorer.instruction,
-                              "base_sha256": resolve(base).sha256,
-                              "parameters": parameter_count(scorer.model)}
+        return predict_zero, zero_info
     ModelFolder.of(study.models_dir, name).require()  # fail before loading torch
     from replicoder.models import load_trained
 
     trained = load_trained(study, name)
+    made = trained.manifest.get("base", {})
+    info: dict[str, Any] = {"kind": "fine-tuned", "adapter_sha256": trained.adapter_sha256,
+                            "base": trained.base, "mode": trained.mode,
+                            "base_sha256": made.get("sha256", ""),
+                            "parameters": made.get("parameters")
+                            or parameter_count(trained.scorer.model, frozen_only=True),
+                            "max_length": trained.max_length, "long": trained.long, "cut": {}}
 
     def predict(docs: EvalDocs) -> Predictions:
-        return trained.predict(docs.texts, docs.doc_ids)
+        pred = trained.predict(docs.texts, docs.doc_ids)
+        info["cut"][docs.part] = sum((pred.provenance or {}).get("cut", []))
+        return pred
 
-    made = trained.manifest.get("base", {})
-    return predict, {"kind": "fine-tuned", "adapter_sha256": trained.adapter_sha256,
-                     "base": trained.base, "mode": trained.mode,
-                     "base_sha256": made.get("sha256", ""),
-                     "parameters": made.get("parameters")
-                     or parameter_count(trained.scorer.model, frozen_only=True)}
+    return predict, info
 
 
 def external_source(study: Study, name: str, path: Path, spec: ExternalSpec

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from replicoder.errors import ReplicoderError
+from replicoder.models.chunks import Encoded, pool, split
 from replicoder.models.fastpath import (
     HostBatch,
     host_batch,
@@ -50,17 +51,20 @@ class ClassifierScorer:
     bf16: bool
     template: str = TEXT
     pad_multiple: int = 1  # batch widths rounded up to this (shape buckets for compile)
+    long: str = "truncate"  # longer documents: truncate, head-tail or chunk (models.chunks)
 
-    def encode(self, texts: Sequence[str]) -> list[list[int]]:
-        """Token ids of each text shown through ``template``, at most ``max_length``: a
-        long text is cut, never the cue after it (the head reads the last token)."""
+    def encode(self, texts: Sequence[str]) -> Encoded:
+        """Each text shown through ``template`` as windows of at most ``max_length`` tokens
+        (one window unless ``long`` is chunk); a cut text loses its body, never the cue
+        after it (the head reads the last token), and is marked in ``cut``."""
         before, after = check_template(self.template)
         cue: list[int] = []
         if after:
             cue = list(self.tokenizer(after, add_special_tokens=False)["input_ids"])
-        room = max(1, self.max_length - len(cue))
-        enc = self.tokenizer([before + t for t in texts], truncation=True, max_length=room)
-        return [list(ids) + cue for ids in enc["input_ids"]]
+        prefix = list(self.tokenizer("")["input_ids"])
+        bodies = self.tokenizer([before + t for t in texts],
+                                add_special_tokens=False)["input_ids"] if texts else []
+        return split([list(b) for b in bodies], prefix, cue, self.max_length, self.long)
 
     def batch(self, ids: Sequence[list[int]]) -> HostBatch:
         """One batch padded on the right, on the host (no device work: a worker thread
@@ -83,10 +87,11 @@ class ClassifierScorer:
     def scores(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
         return self.scores_of(self.encode(texts), batch_size)
 
-    def prepare(self, ids: Sequence[list[int]], batch_size: int = 32) -> Prepared:
-        """Length-sorted batches of encoded texts, padded on the host."""
-        batches = length_batches([len(x) for x in ids], batch_size)
-        return Prepared(len(ids), [(b, self.batch([ids[i] for i in b])) for b in batches])
+    def prepare(self, enc: Encoded, batch_size: int = 32) -> Prepared:
+        """Length-sorted batches of the windows of encoded documents, padded on the host."""
+        batches = length_batches([len(w) for w in enc.windows], batch_size)
+        return Prepared(enc.n, list(enc.owner),
+                        [(b, self.batch([enc.windows[i] for i in b])) for b in batches])
 
     def launch(self, prepared: Prepared) -> Launched:
         """Queue the forward passes of ``prepared`` on the device; nothing is read back."""
@@ -97,36 +102,47 @@ class ClassifierScorer:
         order: list[int] = []
         with torch.inference_mode():
             for rows, batch in prepared.batches:
-                logits = self.forward(batch)
-                parts.append(logits.sigmoid() if self.multi_label else logits.softmax(-1))
+                parts.append(self.forward(batch))
                 order.extend(rows)
-            scores = torch.cat(parts) if parts else None
-        return Launched(prepared.n, order, scores)
+            logits = torch.cat(parts) if parts else None
+        return Launched(prepared.n, prepared.owner, order, logits)
 
     def collect(self, launched: Launched) -> np.ndarray:
-        """The scores of launched batches in input order: one copy to the host."""
+        """(documents, n_labels) scores of launched batches in input order, a document's
+        windows pooled (:func:`replicoder.models.chunks.pool`): one copy to the host."""
+        import torch
+
         out = np.zeros((launched.n, self.model.config.num_labels), dtype=np.float32)
-        if launched.scores is not None:
-            out[launched.order] = launched.scores.cpu().numpy()
+        if launched.logits is None:
+            return out
+        with torch.inference_mode():
+            owner = [launched.owner[w] for w in launched.order]
+            pooled = pool(torch, launched.logits, owner, launched.n)
+            probs = pooled.sigmoid() if self.multi_label else pooled.softmax(-1)
+            out[:] = probs.cpu().numpy()
         return out
 
-    def scores_of(self, ids: Sequence[list[int]], batch_size: int = 32) -> np.ndarray:
-        """Scores of texts already encoded; one copy to the host for the whole call."""
-        return self.collect(self.launch(self.prepare(ids, batch_size)))
+    def scores_of(self, enc: Encoded, batch_size: int = 32) -> np.ndarray:
+        """Scores of documents already encoded; memory is bounded by ``batch_size``
+        windows whatever the documents' lengths; one copy to the host for the whole call."""
+        return self.collect(self.launch(self.prepare(enc, batch_size)))
 
 
 @dataclass
 class Prepared:
-    """Encoded texts as padded host batches: (rows of the input, batch) in scoring order."""
+    """Encoded documents as padded host batches of windows: (window rows, batch) in
+    scoring order; ``owner[w]``: the document of window w."""
 
     n: int
+    owner: list[int]
     batches: list[tuple[list[int], HostBatch]]
 
 
 @dataclass
 class Launched:
-    """Scores being computed on the device; ``order``: the input row of each score row."""
+    """Window logits being computed on the device; ``order``: the window of each row."""
 
     n: int
+    owner: list[int]
     order: list[int]
-    scores: Any
+    logits: Any

@@ -19,6 +19,7 @@ from replicoder.labels.codebook import Codebook
 from replicoder.labels.parse import parse_answer
 from replicoder.models.decide import label_matrix
 from replicoder.models.generation import generate
+from replicoder.models.prompt_budget import cut_note
 
 __all__ = ["GenerativeScorer", "answer", "instruction", "max_answer_tokens", "read_answer",
            "zero_shot_instruction"]
@@ -84,12 +85,22 @@ class GenerativeScorer:
     max_new_tokens: int
     device: str
     bf16: bool
+    note: bool = False  # say in the prompt that a cut document was cut (zero-shot)
+
+    def cuts(self, texts: Sequence[str]) -> list[bool]:
+        """Whether each text is longer than the ``max_length`` tokens the prompt holds."""
+        if not texts:
+            return []
+        ids = self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+        return [len(x) > self.max_length for x in ids]
 
     def prompt_ids(self, text: str) -> list[int]:
         tok = self.tokenizer
         ids = tok(text, add_special_tokens=False)["input_ids"]
         if len(ids) > self.max_length:
             text = tok.decode(ids[: self.max_length])
+            if self.note:
+                text += cut_note(len(ids) - self.max_length)
         if tok.chat_template:
             messages = [{"role": "system", "content": self.instruction},
                         {"role": "user", "content": text}]

@@ -165,6 +165,11 @@ class LabelScorer:
         text = what if level is None else f"{what}: {level}"
         return [*self.ids(text), self.tok.eos_token_id]
 
+    def longest_answer(self) -> int:
+        """Tokens of the longest answer scored after a prompt."""
+        keys, common, rest = self._answers()
+        return len(common) + max((len(r) for r in rest), default=0)
+
     def _answers(self) -> tuple[list[tuple[str, str | None]], list[int], list[list[int]]]:
         """(code, level) per candidate, their common first tokens, and what follows."""
         keys: list[tuple[str, str | None]] = (

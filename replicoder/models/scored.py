@@ -16,6 +16,7 @@ import numpy as np
 
 from replicoder.labels.codebook import Codebook
 from replicoder.models.label_scores import LabelScorer, Messages, Scored, Variant
+from replicoder.models.prompt_budget import NOTE_ROOM, fit_document, rendered
 
 __all__ = ["PROMPTS", "ZERO_SHOT_PROMPT", "ZERO_SHOT_VARIANT", "ZeroShotScorer"]
 
@@ -46,11 +47,24 @@ class ZeroShotScorer:
         self.scorer = LabelScorer(self.model, self.tokenizer, self.book, self.variant,
                                   json_answers=self.prompt == "template", bf16=self.bf16)
 
+    def budget(self, context: int) -> int:
+        """Tokens of document text that fit in ``context`` with this prompt around it, the
+        longest answer and room for the note a cut document gets."""
+        around = rendered(self.tokenizer, self.messages(""))
+        return max(1, context - around - self.scorer.longest_answer() - NOTE_ROOM)
+
+    def cuts(self, texts: Sequence[str]) -> list[bool]:
+        """Whether each text is longer than the ``max_length`` tokens the prompt holds."""
+        if not texts:
+            return []
+        ids = self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+        return [len(x) > self.max_length for x in ids]
+
     def messages(self, text: str) -> Messages:
-        tok = self.tokenizer
-        ids = tok(text, add_special_tokens=False)["input_ids"]
-        if len(ids) > self.max_length:
-            text = tok.decode(ids[: self.max_length])
+        """The prompt for ``text``: a text over ``max_length`` tokens is cut, with a note
+        at the cut that says so."""
+        if text:
+            text = fit_document(self.tokenizer, text, self.max_length)[0]
         if self.prompt == "template":
             from replicoder.labels.prompts import load_template
 

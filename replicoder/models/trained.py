@@ -12,6 +12,7 @@ from replicoder.errors import ReplicoderError
 from replicoder.models import quant
 from replicoder.models.adapter_check import warn_adapter
 from replicoder.models.base import load_causal_lm, load_sequence_classifier, load_tokenizer, resolve
+from replicoder.models.chunks import Encoded
 from replicoder.models.classifier import TEXT, ClassifierScorer
 from replicoder.models.decide import PRESENCE, decode, outputs
 from replicoder.models.ensemble import Ensemble
@@ -60,6 +61,14 @@ class TrainedModel:
         return str(self.settings["base"])
 
     @property
+    def max_length(self) -> int:
+        return int(self.scorer.max_length)
+
+    @property
+    def long(self) -> str:
+        return str(self.settings.get("long", "truncate"))
+
+    @property
     def device(self) -> str:
         return self.scorer.device
 
@@ -67,7 +76,7 @@ class TrainedModel:
     def bf16(self) -> bool:
         return self.scorer.bf16
 
-    def encode(self, texts: list[str]) -> list[list[int]] | None:
+    def encode(self, texts: list[str]) -> Encoded | None:
         """Token ids for ``predict(..., encoded=)`` (classifier mode; None otherwise), so
         that a caller can tokenise the next texts while the model scores these."""
         if isinstance(self.scorer, ClassifierScorer):
@@ -75,25 +84,30 @@ class TrainedModel:
         return None
 
     def predict(self, texts: list[str], doc_ids: list[str], batch_size: int = 32,
-                encoded: list[list[int]] | None = None) -> Predictions:
+                encoded: Encoded | None = None) -> Predictions:
         """Labels and scores (n, n_labels) in codebook order. Generative models give
-        0/1 scores (the codes they wrote). ``encoded``: ``encode(texts)``, if done."""
+        0/1 scores (the codes they wrote). ``encoded``: ``encode(texts)``, if done.
+        ``provenance["cut"]`` says, per document, whether it was longer than the model
+        reads (and so cut)."""
         if len(texts) != len(doc_ids):
             raise ValueError("texts and doc_ids differ in length")
         if isinstance(self.scorer, ClassifierScorer):
-            scores = self.scorer.scores_of(
-                encoded if encoded is not None else self.scorer.encode(texts), batch_size)
-            return self.decide(texts, doc_ids, scores)
+            enc = encoded if encoded is not None else self.scorer.encode(texts)
+            return self.decide(texts, doc_ids, self.scorer.scores_of(enc, batch_size), enc.cut)
         labels, gen_scores, raw = self.scorer.predict(texts, batch_size)
-        provenance = {**self._provenance(), "raw_answers": raw}
+        provenance = {**self._provenance(), "raw_answers": raw,
+                      "cut": self.scorer.cuts(texts)}
         return Predictions(self.name, list(doc_ids), labels, self.outputs, gen_scores,
                            provenance)
 
-    def decide(self, texts: list[str], doc_ids: list[str], scores: np.ndarray
-               ) -> Predictions:
+    def decide(self, texts: list[str], doc_ids: list[str], scores: np.ndarray,
+               cut: list[bool] | None = None) -> Predictions:
         """Labels from a classifier's ``scores`` of ``texts`` (TF-IDF ensemble included):
-        the host-side half of :meth:`predict`, row by row."""
+        the host-side half of :meth:`predict`, row by row. ``cut``: whether each text was
+        longer than the model reads (kept in the provenance)."""
         provenance = self._provenance()
+        if cut is not None:
+            provenance["cut"] = list(cut)
         if self.ensemble is not None:
             scores = self.ensemble.scores(texts, scores)
             provenance["tfidf_weight"] = self.ensemble.weight
@@ -144,7 +158,8 @@ def load_trained(study: Study, name: str, *, device: str | None = None) -> Train
                                         multi_label=multi, device=dev, **bits)
         model = _placed(PeftModel.from_pretrained(body, str(folder.adapter)), dev, bits)
         scorer = ClassifierScorer(model, tok, multi, max_length, dev, bf16,
-                                  str(settings.get("template", TEXT)))
+                                  str(settings.get("template", TEXT)),
+                                  long=str(settings.get("long", "truncate")))
     else:
         if study.codebook.codes != codes:
             raise ReplicoderError(f"model {name!r} was trained with another codebook")
@@ -173,21 +188,35 @@ def _presence(name: str, label_map: dict[str, Any]) -> str:
 
 
 def zero_shot(study: Study, base_name: str = "embedded", *, device: str | None = None,
-              max_length: int = 64, answer: str = "score", variant: str = "",
+              max_length: int | None = None, answer: str = "score", variant: str = "",
               prompt: str = "") -> GenerativeScorer | ZeroShotScorer:
     """The base model prompted with the codebook, never fine-tuned: a floor to beat.
 
     ``answer`` "score" (default) scores each label's answer, so every answer is a label
     (:mod:`replicoder.models.scored`; ``variant`` and ``prompt`` as there, "" the
-    defaults); "generate" writes free text and reads it back."""
+    defaults); "generate" writes free text and reads it back.
+    ``max_length``: tokens of a document the prompt holds; None: what the model's context
+    leaves after the prompt and the answer (:mod:`replicoder.models.prompt_budget`). A
+    longer document is cut, with a note in the prompt saying so, and counted in the
+    predictions' provenance (``cuts``)."""
+    from replicoder.models.prompt_budget import document_budget
+
     quiet()
     base = resolve(base_name)
     dev, bf16 = choose(device, "auto")
     tok = load_tokenizer(base)
     model = load_causal_lm(base, device=dev).eval()
+    instruction = zero_shot_instruction(study.codebook)
+    answer_tokens = max_answer_tokens(tok, study.codebook)
+    context = int(getattr(model.config, "max_position_embeddings", 2048) or 2048)
     if answer == "score":
-        return ZeroShotScorer(model, tok, study.codebook, zero_shot_instruction(study.codebook),
-                              max_length, dev, bf16, Variant.parse(variant or ZERO_SHOT_VARIANT),
-                              prompt or ZERO_SHOT_PROMPT)
-    return GenerativeScorer(model, tok, study.codebook, zero_shot_instruction(study.codebook),
-                            max_length, max_answer_tokens(tok, study.codebook), dev, bf16)
+        scored = ZeroShotScorer(model, tok, study.codebook, instruction, max_length or 1, dev,
+                                bf16, Variant.parse(variant or ZERO_SHOT_VARIANT),
+                                prompt or ZERO_SHOT_PROMPT)
+        if max_length is None:
+            scored.max_length = scored.budget(context)
+        return scored
+    if max_length is None:
+        max_length = document_budget(tok, instruction, answer_tokens, context)
+    return GenerativeScorer(model, tok, study.codebook, instruction, max_length, answer_tokens,
+                            dev, bf16, note=True)

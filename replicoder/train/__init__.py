@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,9 @@ from replicoder.study import Study
 from replicoder.train import classifier, generative, tfidf
 from replicoder.train.config import TrainConfig
 from replicoder.train.data import data_sha256, gather
+from replicoder.train.lengths import resolve_length
 from replicoder.train.loop import CHECKPOINT, TrainingStopped
+from replicoder.train.sizing import size_defaults
 
 __all__ = ["TrainConfig", "TrainResult", "TrainingStopped", "train"]
 
@@ -41,6 +43,7 @@ class TrainResult:
     metrics: dict[str, Any]
     manifest: dict[str, Any]
     notes: list[str] = field(default_factory=list)  # what was adjusted, for the user
+    lengths: dict[str, Any] = field(default_factory=dict)  # models.length.LengthReport
 
 
 def _prompt(config: TrainConfig) -> str | None:
@@ -50,8 +53,13 @@ def _prompt(config: TrainConfig) -> str | None:
 
 def train(study: Study, name: str, config: TrainConfig, *,
           train_ids: Sequence[str] | None = None, progress: Progress | None = None,
-          stop_after: int | None = None) -> TrainResult:
+          stop_after: int | None = None, say: Callable[[str], None] | None = None,
+          extra: dict[str, Any] | None = None) -> TrainResult:
     """Fine-tune ``config.base`` on the study's training split (or ``train_ids``).
+
+    ``extra``: more entries for the manifest (``--recipe``: the draft run).
+    ``say`` receives what was measured of the documents' lengths before training starts
+    (``--max-length auto`` resolved; also in metrics.json and the manifest, "lengths").
 
     Early-stops on the validation split. ``stop_after``: stop after that many optimizer
     steps of this call (raises TrainingStopped; run again to resume).
@@ -74,6 +82,11 @@ def train(study: Study, name: str, config: TrainConfig, *,
     check_quantize(config.quantize, device)
     base = resolve(config.base)
     train_set, validation, notes = gather(study, config, train_ids)
+    config, lengths = resolve_length(base, config, [e.text for e in train_set])
+    config, sized = size_defaults(config, len(train_set))
+    notes += sized
+    if say is not None:
+        say(lengths.line())
     if config.refit:
         train_set = train_set + validation
         notes.append(f"refit: trained on {len(train_set) - len(validation)} training and "
@@ -127,7 +140,7 @@ def train(study: Study, name: str, config: TrainConfig, *,
     adapter_sha256 = folder.save(
         model, settings=config.to_dict(), thresholds=thresholds,
         metrics={"split": "validation (trained on)" if config.refit else "validation",
-                 **metrics, "history": result.history},
+                 **metrics, "lengths": lengths.to_dict(), "history": result.history},
         label_map={"mode": config.mode, "codes": book.codes, "multi_label": book.multi_label,
                    "names": {lab.code: lab.name for lab in book.labels},
                    "intensities": list(book.intensities), "presence": presence,
@@ -145,9 +158,9 @@ def train(study: Study, name: str, config: TrainConfig, *,
                  "n_validation": len(validation), **{k: v for k, v in run_key.items()
                                                      if k.endswith("sha256")}},
         "split_seed": split_seed, "train_seed": config.seed,
-        "prompt": instruction or _prompt(config),
+        "prompt": instruction or _prompt(config), "lengths": lengths.to_dict(),
         "notes": notes,
-        "wall_seconds": time.perf_counter() - started,
+        "wall_seconds": time.perf_counter() - started, **(extra or {}),
     })
     folder.finish(manifest)
-    return TrainResult(name, folder.path, metrics, manifest, notes)
+    return TrainResult(name, folder.path, metrics, manifest, notes, lengths.to_dict())

@@ -26,6 +26,7 @@ from replicoder.metrics.graded import presence_sets
 from replicoder.metrics.labelsets import headline
 from replicoder.models import quant
 from replicoder.models.base import BaseModel, load_sequence_classifier, load_tokenizer
+from replicoder.models.chunks import pooled_loss
 from replicoder.models.classifier import ClassifierScorer
 from replicoder.models.decide import (
     decode,
@@ -84,9 +85,11 @@ def fit(base: BaseModel, codes: list[str], multi_label: bool, config: TrainConfi
     tok.padding_side = "right"
     values = outputs(codes, intensities)
     model = new_model(base, len(values), multi_label, config, device, bf16)
-    scorer = ClassifierScorer(model, tok, multi_label, config.max_length, device, bf16,
-                              config.template, COMPILE_BUCKET if config.compile else 1)
-    ids = scorer.encode([e.text for e in train])
+    scorer = ClassifierScorer(model, tok, multi_label, config.length, device, bf16,
+                              config.template, COMPILE_BUCKET if config.compile else 1,
+                              config.long)
+    enc = scorer.encode([e.text for e in train])
+    windows_of = enc.of()
     # targets stay on the host: each step indexes them there and copies its rows once
     y = torch.from_numpy(label_matrix([e.labels for e in train], values))
     classes = y.argmax(-1)
@@ -97,7 +100,14 @@ def fit(base: BaseModel, codes: list[str], multi_label: bool, config: TrainConfi
     bce = torch.nn.functional.binary_cross_entropy_with_logits
 
     def step_loss(batch: list[int]) -> Any:
-        logits = scorer.logits([ids[i] for i in batch])
+        wins = [enc.windows[w] for d in batch for w in windows_of[d]]
+        if len(wins) == len(batch):  # one window per document: the plain path
+            return loss_of(scorer.logits(wins), batch)
+        owner = [k for k, d in enumerate(batch) for _ in windows_of[d]]
+        return pooled_loss(torch, scorer.logits, wins, owner, len(batch),
+                           lambda logits: loss_of(logits, batch), config.batch_size)
+
+    def loss_of(logits: Any, batch: list[int]) -> Any:
         rows = torch.tensor(batch)
         if not multi_label:
             return torch.nn.functional.cross_entropy(
@@ -125,7 +135,7 @@ def fit(base: BaseModel, codes: list[str], multi_label: bool, config: TrainConfi
             shown["val_f1_micro"] = float(m["f1_micro"] or 0.0)
         return float(m[key] or 0.0), shown
 
-    result = loop.run(model, [len(x) for x in ids], step_loss, evaluate, config, workdir,
+    result = loop.run(model, enc.lengths(), step_loss, evaluate, config, workdir,
                       progress=progress, stop_after=stop_after,
                       low_precision=bf16 and not config.quantize)
     # the loop's last validation (at its final step) scored the weights it kept

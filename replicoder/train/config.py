@@ -11,7 +11,9 @@ from typing import Any, Literal, get_args
 
 from replicoder import atomic
 from replicoder.errors import ReplicoderError
+from replicoder.models.chunks import LONG
 from replicoder.models.classifier import TEXT, check_template
+from replicoder.models.length import CAP
 from replicoder.models.runtime import BASE_DTYPES, PRECISIONS
 
 __all__ = ["ALL_LINEAR", "DEFAULT_LR", "HELP", "MODES", "QUANTIZE", "SOURCES", "TrainConfig",
@@ -60,7 +62,11 @@ class TrainConfig:
     weight_decay: float = setting(0.0, "AdamW weight decay.")
     warmup_ratio: float = setting(0.06, "Share of the steps with a linearly rising rate.")
     batch_size: int = setting(16, "Documents per optimizer step.")
-    max_length: int = setting(64, "Tokens kept per document.")
+    max_length: int | None = setting(None, "Tokens the model reads per document (per window "
+                                     "with --long chunk); None (auto): the 95th percentile "
+                                     "of the training documents' lengths, at least 64, at "
+                                     "most --length-cap and the base's context; the saved "
+                                     "settings hold the number chosen.")
     lora_r: int = setting(16, "LoRA rank (alpha is twice the rank).")
     lora_alpha: int | None = setting(None, "LoRA scaling numerator; default twice the rank.")
     # 0.05 made a CPU step 1.6x slower (drawing dropout masks)
@@ -108,6 +114,23 @@ class TrainConfig:
     tfidf_weight: float | None = setting(None, "With --with-tfidf: this weight for the TF-IDF "
                                          "scores instead of the one the validation documents "
                                          "pick (needed with --refit).")
+    length_cap: int = setting(CAP, "With --max-length auto: the most tokens it may choose "
+                              "(a cost limit; raise it for long documents on a GPU).")
+    long: str = setting("truncate", "A document longer than --max-length: truncate (its "
+                        "first tokens), head-tail (its first quarter and last three "
+                        "quarters) or chunk (read whole in overlapping windows whose logits "
+                        "are pooled; classifier only).")
+    auto_lr: bool = setting(False, "Set by the library: lr was left to its default, so a "
+                            "small training set may raise it (train.sizing).")
+    auto_epochs: bool = setting(False, "Set by the CLI: epochs were left to their default, so "
+                                "a small training set may raise them (train.sizing).")
+
+    @property
+    def length(self) -> int:
+        """The resolved ``max_length`` (train() resolves "auto" before fitting)."""
+        if self.max_length is None:
+            raise ValueError("max_length is auto: resolve it first (replicoder.train)")
+        return self.max_length
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -118,14 +141,15 @@ class TrainConfig:
             )
         if self.lr is None:
             self.lr = DEFAULT_LR[self.mode]
+            self.auto_lr = True
         if self.lora_alpha is None:
             self.lora_alpha = 2 * self.lora_r
         if self.lr <= 0:
             raise ReplicoderError(f"lr must be positive, not {self.lr}")
         if self.precision not in PRECISIONS:
             raise ReplicoderError(f"precision {self.precision!r}: use {', '.join(PRECISIONS)}")
-        for name in ("epochs", "batch_size", "max_length", "lora_r"):
-            if int(getattr(self, name)) < 1:
+        for name in ("epochs", "batch_size", "max_length", "lora_r", "length_cap"):
+            if getattr(self, name) is not None and int(getattr(self, name)) < 1:
                 raise ReplicoderError(f"{name} must be at least 1, not {getattr(self, name)}")
         if self.lora_layers < 0:
             raise ReplicoderError(f"lora_layers must be 0 (every layer) or more, not "
@@ -165,6 +189,12 @@ class TrainConfig:
         if self.template != TEXT and self.mode != "classifier":
             raise ReplicoderError("template shapes the classifier's input; generative mode "
                                   "writes its own instruction: train with mode 'classifier'")
+        if self.long not in LONG:
+            raise ReplicoderError(f"long {self.long!r}: use one of {', '.join(LONG)}")
+        if self.long != "truncate" and self.mode != "classifier":
+            raise ReplicoderError(f"long {self.long!r} applies to the classifier (generative "
+                                  "mode reads a document's first max_length tokens); train "
+                                  "with mode 'classifier' or long 'truncate'")
         if self.train_size is not None and self.train_size < 2:
             raise ReplicoderError(f"train_size must be at least 2, not {self.train_size}")
 

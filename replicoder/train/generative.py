@@ -53,7 +53,7 @@ def fit(base: BaseModel, book: Codebook, config: TrainConfig, train: list[Exampl
     if bf16:  # run under autocast: peft's cast of each adapter input is undone at once
         skip_input_casts(model)
     multiple = COMPILE_BUCKET if config.compile else 1
-    scorer = GenerativeScorer(model, tok, book, instruction(book), config.max_length,
+    scorer = GenerativeScorer(model, tok, book, instruction(book), config.length,
                               max_answer_tokens(tok, book), device, bf16)
     seqs = [_sequence(scorer, e) for e in train]
     val_seqs = [_sequence(scorer, e) for e in validation]

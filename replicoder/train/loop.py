@@ -168,7 +168,8 @@ def run(
 ) -> LoopResult:
     """Train ``model``'s trainable parameters; leave the best ones (by ``evaluate``) loaded.
 
-    ``step_loss(batch_indices)`` returns the scalar loss of one batch; ``evaluate()``
+    ``step_loss(batch_indices)`` returns the scalar loss of one batch (without a graph
+    when it ran the backward pass itself, in micro-batches); ``evaluate()``
     returns (a validation score to select on, higher is better; the named figures the
     progress callback shows, e.g. {"val_accuracy": 0.8} or {"val_loss": 0.41}). A
     checkpoint in ``workdir`` from an earlier, interrupted call with the same settings is
@@ -258,7 +259,8 @@ def run(
             if plan[0] != epoch:
                 plan = (epoch, train_batches(lengths, config.batch_size, config.seed, epoch))
             loss = step_loss(plan[1][index])
-            loss.backward()
+            if loss.requires_grad:  # else step_loss ran the backward itself (chunks)
+                loss.backward()
             if masters is not None:
                 masters.grads_up()  # the model's bf16 gradients are dropped here
             pending.append((loss.detach(), _grad_norm(grad_params)))

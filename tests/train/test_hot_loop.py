@@ -125,7 +125,7 @@ def test_the_scorer_gives_the_logits_of_tokenizer_padding_with_a_mask(tiny: str)
     tok.padding_side = "right"
     model = load_sequence_classifier(base, 3, multi_label=False, device="cpu").eval()
     scorer = ClassifierScorer(model, tok, False, 32, "cpu", True)
-    ids = scorer.encode(["hello world", "a much longer title here, for padding", "x"])
+    ids = scorer.encode(["hello world", "a much longer title here, for padding", "x"]).windows
     with torch.inference_mode(), autocast("cpu", True):
         batch = tok.pad({"input_ids": ids}, return_tensors="pt")  # the path before
         before = model(**batch).logits.float()
@@ -235,7 +235,7 @@ def test_no_sync_in_sdpa_classifier_steps_as_on_cuda(tiny: str, tmp_path: Path) 
     assert skip_input_casts(model) > 0
     scorer = ClassifierScorer(model, tok, False, 32, "cpu", True)
     texts = pd.read_csv(BILLS).text.head(48).tolist()
-    ids = scorer.encode(texts)
+    ids = scorer.encode(texts).windows
     y = torch.arange(48) % 3
 
     def step_loss(batch: list[int]) -> Any:

@@ -32,7 +32,8 @@ def _run(tiny: str, tmp_path: Path, low_precision: bool, stop_after: int | None 
     model = config.with_lora(body, "SEQ_CLS")
     skip_input_casts(model)
     scorer = ClassifierScorer(model, tok, False, 32, "cpu", True)
-    ids = scorer.encode(pd.read_csv(BILLS).text.head(16).tolist())
+    enc = scorer.encode(pd.read_csv(BILLS).text.head(16).tolist())
+    ids = enc.windows
     y = torch.arange(16) % 3
 
     def step_loss(batch: list[int]) -> Any:
@@ -40,7 +41,7 @@ def _run(tiny: str, tmp_path: Path, low_precision: bool, stop_after: int | None 
                                                  y[torch.tensor(batch)])
 
     def evaluate() -> tuple[float, dict[str, float]]:
-        return float(scorer.scores_of(ids[:4])[:, 0].sum()), {}
+        return float(scorer.scores_of(enc.head(4))[:, 0].sum()), {}
 
     tmp_path.mkdir(parents=True, exist_ok=True)
     result = loop.run(model, [len(x) for x in ids], step_loss, evaluate, config, tmp_path,

@@ -100,11 +100,11 @@ def test_template_cuts_the_text_never_the_cue(tiny: str) -> None:  # noqa: F811
     plain = ClassifierScorer(None, tok, False, 16, "cpu", False)
     cued = ClassifierScorer(None, tok, False, 16, "cpu", False, "Bill: {text}\nTopic:")
     cue = tok("\nTopic:", add_special_tokens=False)["input_ids"]
-    assert plain.encode([long_text]) == [tok(long_text, truncation=True,
+    assert plain.encode([long_text]).windows == [tok(long_text, truncation=True,
                                             max_length=16)["input_ids"]]
-    (ids,) = cued.encode([long_text])
+    (ids,) = cued.encode([long_text]).windows
     assert len(ids) == 16 and ids[-len(cue):] == cue
-    (short,) = cued.encode(["Tariffs."])
+    (short,) = cued.encode(["Tariffs."]).windows
     assert tok.decode(short).endswith("Tariffs.\nTopic:")
 
 

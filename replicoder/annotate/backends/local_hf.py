@@ -38,6 +38,7 @@ class LocalBackend:
         self.device = device
         self.batch_size = cfg.batch_size
         self.retries = 0
+        self._tokenizer: PreTrainedTokenizerBase | None = None
 
     def load(self) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
         """Load once per process and model (shared by annotators on the same weights)."""
@@ -51,6 +52,20 @@ class LocalBackend:
             model.eval()
             _LOADED[key] = (model, tok)
         return _LOADED[key]
+
+    def fit_document(self, empty: Messages) -> tuple[PreTrainedTokenizerBase, int]:
+        """(tokenizer, tokens of document text that fit): the model's context less the
+        prompt around the document (``empty``: the prompt rendered with no document), the
+        answer (max_tokens) and room for the note a cut document gets."""
+        from replicoder.models.length import context_of
+        from replicoder.models.prompt_budget import NOTE_ROOM
+
+        tok = load_tokenizer(self.base) if self._tokenizer is None else self._tokenizer
+        self._tokenizer = tok
+        rendered = tok.apply_chat_template(empty, add_generation_prompt=True, tokenize=False)
+        overhead = len(tok(rendered, add_special_tokens=False)["input_ids"])
+        room = context_of(self.base.path) - overhead - self.cfg.max_tokens - NOTE_ROOM
+        return tok, max(1, room)
 
     def answer_all(self, requests: Sequence[Messages]) -> Iterator[tuple[int, Response]]:
         """Batches of ``batch_size`` requests, shortest prompts first (less padding)."""

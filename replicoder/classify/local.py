@@ -41,7 +41,7 @@ from replicoder.io.readers import documents, open_table
 from replicoder.models.fastpath import default_batch
 from replicoder.models.trained import TrainedModel
 from replicoder.predictions import Predictions
-from replicoder.progress import Progress, start
+from replicoder.progress import Progress, Task, start
 from replicoder.run import Run
 from replicoder.study import Study
 
@@ -97,6 +97,33 @@ def window_blocks(batch_size: int, checkpoint_every: int) -> int:
     return max(1, -(-(WINDOW_BATCHES * batch_size) // checkpoint_every))
 
 
+@dataclass(frozen=True)
+class Routing:
+    """Documents whose top score is under ``below`` go ``to`` an annotator of
+    replicoder.toml (its answer kept where it could be read) or to "review" (the model's
+    labels become proposals in the review queue)."""
+
+    below: float
+    to: str
+
+    @classmethod
+    def of(cls, below: float | None, to: str | None) -> Routing | None:
+        if (below is None) != (to is None):
+            raise ReplicoderError("routing needs both --route-below P and --route-to "
+                                  "ANNOTATOR (or review)")
+        return None if below is None or to is None else cls(below, to)
+
+    def apply(self, study: Study, model: str, pred: Predictions, texts: list[str]
+              ) -> tuple[Predictions, dict[str, Any], int]:
+        """(predictions as routed, the output's extra columns, documents routed)."""
+        if self.to == "review":
+            from replicoder.review.routing import to_review
+
+            extra, n = to_review(study, model, pred, self.below)
+            return pred, extra, n
+        return _route(study, pred, texts, self.below, self.to)
+
+
 def _route(study: Study, pred: Predictions, texts: list[str], below: float,
            annotator: str) -> tuple[Predictions, dict[str, Any], int]:
     """Send documents whose top score is below ``below`` to ``annotator``; keep its answer
@@ -132,11 +159,11 @@ def classify(study: Study, model: str, out: Path, *, input: Path | None = None,
     ``stop_after``: stop after that many parts of this call (for tests; run again to resume).
     ``batch_size`` None: the batch an interrupted run of the job used, else the device's
     default (fastpath.default_batch: 32 on the CPU, 512-1024 on cuda).
+    ``route_below`` / ``route_to``: :class:`Routing`.
     """
     out = Path(out)
     writers.check_output(out)
-    if (route_below is None) != (route_to is None):
-        raise ReplicoderError("routing needs both --route-below P and --route-to ANNOTATOR")
+    routing = Routing.of(route_below, route_to)
     if checkpoint_every < 1 or (batch_size is not None and batch_size < 1):
         raise ReplicoderError("--checkpoint-every and --batch-size must be at least 1")
     _check_writable(study)
@@ -156,63 +183,11 @@ def classify(study: Study, model: str, out: Path, *, input: Path | None = None,
     parts_dir = out.with_name(out.name + ".parts")
     done = _resume(parts_dir, job)
     batch_size = _batch(parts_dir, batch_size, trained.device)
-    size = window_blocks(batch_size, checkpoint_every)
-    # Windows start at multiples of their size, so a resumed job scores each document in
-    # the same batch as an uninterrupted one: its first window is scored again whole.
-    position = done - done % (size * checkpoint_every)
-    rows = itertools.islice(rows, position, None)
     started = time.perf_counter()
-    count, routed, parts_now = 0, 0, 0
-    advance = start(progress, "classifying", total, done)
-    pending: list[Future[None]] = []
-    with ThreadPoolExecutor(1, thread_name_prefix="read") as reader, \
-            ThreadPoolExecutor(1, thread_name_prefix="write") as writer:
-        for window, scored in scored_windows(rows, checkpoint_every, size, trained,
-                                             batch_size, reader):
-            routing = route_below is not None and route_to is not None
-            whole = scored if isinstance(scored, Predictions) else None
-            if whole is None and routing:
-                assert isinstance(scored, np.ndarray)
-                whole = trained.decide(window.texts, window.ids, scored, window.cut)
-            offset = 0
-            for block in window.blocks:
-                start_row, offset = offset, offset + len(block)
-                position += len(block)
-                if position <= done:
-                    continue  # written before the job was stopped
-                path = parts_dir / f"part-{done + count:012d}.parquet"
-                # One writer thread decodes and writes parts in order, so the parts on
-                # disk are always a prefix of the job and resume counts them as done.
-                if whole is None:
-                    assert isinstance(scored, np.ndarray)
-                    pending.append(writer.submit(_decide_and_write, trained, block,
-                                                 scored[start_row:offset],
-                                                 window.cut[start_row:offset], path))
-                else:
-                    pred = whole.slice(start_row, offset)
-                    extra = None
-                    if route_below is not None and route_to == "review":
-                        from replicoder.review.routing import to_review
-
-                        extra, n = to_review(study, model, pred, route_below)
-                        routed += n
-                    elif routing:
-                        assert route_below is not None and route_to is not None
-                        pred, extra, n = _route(study, pred, [r[1] for r in block],
-                                                route_below, route_to)
-                        routed += n
-                    pending.append(writer.submit(_write_part, pred, trained, extra, path))
-                pending = _raise_failed(pending)
-                count += len(block)
-                parts_now += 1
-                advance(len(block))
-                if stop_after is not None and parts_now >= stop_after:
-                    _wait(pending)
-                    raise ClassifyStopped(
-                        f"classify stopped after {done + count} documents as asked; run the "
-                        "same command again to resume"
-                    )
-        _wait(pending)
+    job_run = _Job(study, model, trained, parts_dir, checkpoint_every, batch_size, routing,
+                   done)
+    count, routed = job_run.write(rows, start(progress, "classifying", total, done),
+                                  stop_after)
     if done + count == 0:
         raise ReplicoderError("the input has no documents to classify")
     parts = sorted(parts_dir.glob("part-*.parquet"))
@@ -228,13 +203,80 @@ def classify(study: Study, model: str, out: Path, *, input: Path | None = None,
         "seconds_this_call": seconds,
     }, copies=[out.with_name(out.name + ".manifest.json")])
     shutil.rmtree(parts_dir, ignore_errors=True)
-    if route_below is not None and route_to == "review":
+    if routing is not None and routing.to == "review":
         from replicoder.review.routing import record_route
 
-        record_route(study, run.run_id, model, route_below, routed)
+        record_route(study, run.run_id, model, routing.below, routed)
     return ClassifyResult(out, done + count, done, seconds, count / seconds if seconds else 0.0,
                           routed, manifest, warnings, cut["documents"],
                           cut_warning(cut, done + count))
+
+
+@dataclass
+class _Job:
+    """One call of a classify job: scores windows of rows and writes a part per block."""
+
+    study: Study
+    model: str
+    trained: TrainedModel
+    parts_dir: Path
+    block_size: int
+    batch_size: int
+    routing: Routing | None
+    done: int  # documents written by earlier calls
+
+    def write(self, rows: Iterator[tuple[str, str]], advance: Task,
+              stop_after: int | None) -> tuple[int, int]:
+        """(documents written by this call, documents routed). ``stop_after``: raise
+        ClassifyStopped after that many parts."""
+        size = window_blocks(self.batch_size, self.block_size)
+        # Windows start at multiples of their size, so a resumed job scores each document
+        # in the same batch as an uninterrupted one: its first window is scored again whole.
+        position = self.done - self.done % (size * self.block_size)
+        rows = itertools.islice(rows, position, None)
+        count, routed, parts_now = 0, 0, 0
+        pending: list[Future[None]] = []
+        with ThreadPoolExecutor(1, thread_name_prefix="read") as reader, \
+                ThreadPoolExecutor(1, thread_name_prefix="write") as writer:
+            for window, scored in scored_windows(rows, self.block_size, size, self.trained,
+                                                 self.batch_size, reader):
+                whole = scored if isinstance(scored, Predictions) else None
+                if whole is None and self.routing is not None:
+                    assert isinstance(scored, np.ndarray)
+                    whole = self.trained.decide(window.texts, window.ids, scored, window.cut)
+                offset = 0
+                for block in window.blocks:
+                    start_row, offset = offset, offset + len(block)
+                    position += len(block)
+                    if position <= self.done:
+                        continue  # written before the job was stopped
+                    path = self.parts_dir / f"part-{self.done + count:012d}.parquet"
+                    # One writer thread decodes and writes parts in order, so the parts on
+                    # disk are always a prefix of the job and resume counts them as done.
+                    if whole is None:
+                        assert isinstance(scored, np.ndarray)
+                        pending.append(writer.submit(
+                            _decide_and_write, self.trained, block, scored[start_row:offset],
+                            window.cut[start_row:offset], path))
+                    else:
+                        pred, extra = whole.slice(start_row, offset), None
+                        if self.routing is not None:
+                            pred, extra, n = self.routing.apply(
+                                self.study, self.model, pred, [r[1] for r in block])
+                            routed += n
+                        pending.append(writer.submit(_write_part, pred, self.trained, extra,
+                                                     path))
+                    pending = _raise_failed(pending)
+                    count += len(block)
+                    parts_now += 1
+                    advance(len(block))
+                    if stop_after is not None and parts_now >= stop_after:
+                        _wait(pending)
+                        raise ClassifyStopped(
+                            f"classify stopped after {self.done + count} documents as asked; "
+                            "run the same command again to resume")
+            _wait(pending)
+        return count, routed
 
 
 def _decide_and_write(trained: TrainedModel, block: list[tuple[str, str]],

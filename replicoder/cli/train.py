@@ -48,14 +48,14 @@ def train(
     long: Annotated[Literal["truncate", "head-tail", "chunk"], option("long")] = "truncate",
     lora_r: Annotated[int, option("lora_r")] = DEFAULTS.lora_r,
     lora_layers: Annotated[int, option("lora_layers")] = DEFAULTS.lora_layers,
-    label_smoothing: Annotated[float, option("label_smoothing")] = DEFAULTS.label_smoothing,
+    label_smoothing: Annotated[float | None, option("label_smoothing")] = None,
     precision: Annotated[str, option("precision")] = DEFAULTS.precision,
     base_dtype: Annotated[str, option("base_dtype")] = DEFAULTS.base_dtype,
     device: Annotated[str | None, option("device")] = DEFAULTS.device,
     quantize: Annotated[Literal["4bit"] | None, option("quantize")] = None,
     compile: Annotated[bool, option("compile", "--compile/--no-compile")] = DEFAULTS.compile,
-    with_tfidf: Annotated[bool, option("with_tfidf", "--with-tfidf/--no-with-tfidf")]
-    = DEFAULTS.with_tfidf,
+    with_tfidf: Annotated[bool | None, option("with_tfidf", "--with-tfidf/--no-with-tfidf")]
+    = None,
     tfidf_weight: Annotated[float | None, option("tfidf_weight")] = DEFAULTS.tfidf_weight,
     refit: Annotated[bool, option("refit", "--refit/--no-refit")] = DEFAULTS.refit,
     template: Annotated[str, option("template")] = DEFAULTS.template,

@@ -29,7 +29,7 @@ from replicoder.train.config import TrainConfig
 from replicoder.train.data import data_sha256, gather
 from replicoder.train.lengths import resolve_length
 from replicoder.train.loop import CHECKPOINT, TrainingStopped
-from replicoder.train.sizing import size_defaults
+from replicoder.train.sizing import ensemble_defaults, size_defaults
 
 __all__ = ["TrainConfig", "TrainResult", "TrainingStopped", "train"]
 
@@ -69,6 +69,7 @@ def train(study: Study, name: str, config: TrainConfig, *,
         raise ReplicoderError(
             f"model {name!r} already exists in {folder.path}; choose another name or delete it"
         )
+    config, notes_before = ensemble_defaults(config, study.codebook.multi_label)
     if config.with_tfidf:
         tfidf.check(study.codebook.multi_label)
     if config.refit and study.codebook.multi_label:
@@ -84,7 +85,7 @@ def train(study: Study, name: str, config: TrainConfig, *,
     train_set, validation, notes = gather(study, config, train_ids)
     config, lengths = resolve_length(base, config, [e.text for e in train_set])
     config, sized = size_defaults(config, len(train_set))
-    notes += sized
+    notes += notes_before + sized
     if say is not None:
         say(lengths.line())
     if config.refit:
@@ -135,8 +136,9 @@ def train(study: Study, name: str, config: TrainConfig, *,
         instruction, max_new = gen.scorer.instruction, gen.scorer.max_new_tokens
     metrics = {**metrics, "best_step": result.best_step, "steps": result.steps,
                "stopped_early": result.stopped_early, "train_seconds": result.seconds,
-               **({"compilations": int(result.compilations or 0)} if config.compile
-                  else {})}
+               **({"compilations": int(result.compilations or 0),
+                   "compilations_in_loop": int(result.compilations_in_loop or 0)}
+                  if config.compile else {})}
     adapter_sha256 = folder.save(
         model, settings=config.to_dict(), thresholds=thresholds,
         metrics={"split": "validation (trained on)" if config.refit else "validation",

@@ -40,6 +40,7 @@ class LoopResult:
     stopped_early: bool
     history: list[dict[str, float]] = field(default_factory=list)
     compilations: int | None = None  # graphs compiled during the run (--compile)
+    compilations_in_loop: int | None = None  # of which inside the timed loop (0 expected)
 
 
 def _trainable(model: Any, masters: Masters | None = None) -> dict[str, Any]:
@@ -183,136 +184,171 @@ def run(
     """
     import torch
 
-    per_epoch = math.ceil(len(lengths) / config.batch_size)
-    total = per_epoch * config.epochs
-    # refit keeps the last weights whatever validation says: score only those
-    eval_every = config.eval_every or (total if config.refit else per_epoch)
-    state: dict[str, Any] = {
-        "step": 0, "best_score": -math.inf, "best_step": 0, "best": _trainable(model),
-        "bad": 0, "history": [], "seconds": 0.0, "stopped_early": False,
-    }
-    path = workdir / CHECKPOINT
-    saved: dict[str, Any] | None = None
-    if path.is_file():
-        saved = _load_checkpoint(torch, path)
-        _load_trainable(model, saved.pop("trainable"))
-    params = [p for p in model.parameters() if p.requires_grad]
-    masters = Masters(params) if low_precision else None
-    grad_params = masters.masters if masters is not None else params
-    optimizer = _optimizer(model, config, masters)
-    scheduler = _schedule(optimizer, total, config.warmup_ratio)
-    if saved is not None:
-        optimizer.load_state_dict(saved.pop("optimizer"))
-        scheduler.load_state_dict(saved.pop("scheduler"))
-        torch.set_rng_state(saved.pop("rng"))
-        cuda_rng = saved.pop("cuda_rng", None)
-        if cuda_rng is not None and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(cuda_rng)
-        state.update(saved)
+    loop = _Loop(torch, model, lengths, config, workdir / CHECKPOINT, low_precision)
     compiled_before = compilations() if config.compile else 0
-
-    def save() -> None:
-        blob = {**state, "trainable": _trainable(model, masters),
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(), "rng": torch.get_rng_state(),
-                "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available()
-                else None}
-        tmp = path.with_suffix(".tmp")
-        torch.save(blob, tmp)
-        os.replace(tmp, path)
-
-    plan: tuple[int, list[list[int]]] = (-1, [])
     use_cache = getattr(model.config, "use_cache", None)
     model.config.use_cache = False
     model.train()
-    if config.compile and state["step"] < total:  # compiled here, not in the timed loop
-        _compile(model)
-        epoch = state["step"] // per_epoch
-        plan = (epoch, train_batches(lengths, config.batch_size, config.seed, epoch))
-        _warm_up(torch, model, step_loss, max(plan[1], key=len))
-    started = time.perf_counter() - state["seconds"]
-    last_save = time.perf_counter()
-    task = start(progress, "training", total, state["step"])
-    running_loss = math.nan
-    pending: list[tuple[Any, Any]] = []  # (loss, gradient norm) of steps not yet read
-
-    def flush() -> None:
-        nonlocal running_loss
-        if not pending:
-            return
-        values = torch.stack([torch.stack([loss, norm.to(loss.device)]) for loss, norm in pending])
-        rows = values.float().cpu().tolist()  # the one host sync of these steps
-        first = state["step"] - len(rows) + 1
-        for i, (loss, norm) in enumerate(rows):
-            _check_finite("training loss", loss, first + i, total, config)
-            _check_finite("gradient norm", norm, first + i, total, config)
-            running_loss = loss if math.isnan(running_loss) else \
-                0.9 * running_loss + 0.1 * loss
-        task(len(rows), loss=running_loss)
-        pending.clear()
-
-    done_this_call = 0
     try:
-        while state["step"] < total and not state["stopped_early"]:
-            step = state["step"]
-            epoch, index = divmod(step, per_epoch)
-            if plan[0] != epoch:
-                plan = (epoch, train_batches(lengths, config.batch_size, config.seed, epoch))
-            loss = step_loss(plan[1][index])
-            if loss.requires_grad:  # else step_loss ran the backward itself (chunks)
-                loss.backward()
-            if masters is not None:
-                masters.grads_up()  # the model's bf16 gradients are dropped here
-            pending.append((loss.detach(), _grad_norm(grad_params)))
-            optimizer.step()
-            scheduler.step()
-            if masters is not None:
-                masters.weights_down()  # each master gradient is overwritten next step
-            else:
-                optimizer.zero_grad(set_to_none=True)
-            state["step"] = step + 1
-            done_this_call += 1
-            if len(pending) >= SYNC_EVERY:
-                flush()
-            if state["step"] % eval_every == 0 or state["step"] == total:
-                flush()
-                model.eval()
-                score, figures = evaluate()
-                model.train()
-                _check_finite("validation score", score, state["step"], total, config)
-                state["history"].append({"step": state["step"], "validation": score,
-                                         **figures})
-                task(0, **figures)
-                if score > state["best_score"] or config.refit:  # refit keeps the last
-                    state.update(best_score=score, best_step=state["step"], bad=0,
-                                 best=_trainable(model, masters))
-                else:
-                    state["bad"] += 1
-                    state["stopped_early"] = state["bad"] >= config.patience
-            state["seconds"] = time.perf_counter() - started
-            finished = state["step"] == total or state["stopped_early"]
-            stopping = stop_after is not None and done_this_call >= stop_after
-            every = config.checkpoint_every
-            if (finished or stopping or state["step"] % per_epoch == 0
-                    or (every and state["step"] % every == 0)
-                    or time.perf_counter() - last_save >= config.checkpoint_minutes * 60):
-                flush()
-                save()
-                last_save = time.perf_counter()
-            if stopping and not finished:
-                raise TrainingStopped(
-                    f"training stopped after {state['step']} of {total} steps as asked; "
-                    "run the same command again to resume"
-                )
-        flush()
+        if config.compile and loop.state["step"] < loop.total:  # not in the timed loop
+            _compile(model)
+            _warm_up(torch, model, step_loss, max(loop.batches(), key=len))
+            model.eval()
+            evaluate()  # compiles the validation graphs (eval, inference mode) here too
+            model.train()
+        compiled_warm = compilations() if config.compile else 0
+        loop.task = start(progress, "training", loop.total, loop.state["step"])
+        loop.train(step_loss, evaluate, stop_after)
     finally:
         model.config.use_cache = use_cache
-        if masters is not None:
-            masters.restore()  # fp32 trainable weights again, as loaded
+        if loop.masters is not None:
+            loop.masters.restore()  # fp32 trainable weights again, as loaded
+    state = loop.state
     _load_trainable(model, state["best"])
     model.eval()
     result = LoopResult(state["best_score"], state["best_step"], state["step"],
                         state["seconds"], state["stopped_early"], state["history"])
     if config.compile:
         result.compilations = compilations() - compiled_before
+        result.compilations_in_loop = compilations() - compiled_warm
     return result
+
+
+class _Loop:
+    """The optimizer, schedule and state of one training run, restored from ``path``
+    when an earlier call left a checkpoint there."""
+
+    def __init__(self, torch: Any, model: Any, lengths: list[int], config: TrainConfig,
+                 path: Path, low_precision: bool) -> None:
+        self.torch, self.model, self.lengths, self.config, self.path = \
+            torch, model, lengths, config, path
+        self.per_epoch = math.ceil(len(lengths) / config.batch_size)
+        self.total = self.per_epoch * config.epochs
+        # refit keeps the last weights whatever validation says: score only those
+        self.eval_every = config.eval_every or (self.total if config.refit
+                                                else self.per_epoch)
+        self.state: dict[str, Any] = {
+            "step": 0, "best_score": -math.inf, "best_step": 0, "best": _trainable(model),
+            "bad": 0, "history": [], "seconds": 0.0, "stopped_early": False,
+        }
+        saved = _load_checkpoint(torch, path) if path.is_file() else None
+        if saved is not None:
+            _load_trainable(model, saved.pop("trainable"))
+        params = [p for p in model.parameters() if p.requires_grad]
+        self.masters = Masters(params) if low_precision else None
+        self.grad_params = self.masters.masters if self.masters is not None else params
+        self.optimizer = _optimizer(model, config, self.masters)
+        self.scheduler = _schedule(self.optimizer, self.total, config.warmup_ratio)
+        if saved is not None:
+            self.optimizer.load_state_dict(saved.pop("optimizer"))
+            self.scheduler.load_state_dict(saved.pop("scheduler"))
+            torch.set_rng_state(saved.pop("rng"))
+            cuda_rng = saved.pop("cuda_rng", None)
+            if cuda_rng is not None and torch.cuda.is_available():
+                torch.cuda.set_rng_state_all(cuda_rng)
+            self.state.update(saved)
+        self.plan: tuple[int, list[list[int]]] = (-1, [])
+        self.task = start(None, "training", self.total)
+        self.running_loss = math.nan
+        self.pending: list[tuple[Any, Any]] = []  # (loss, gradient norm) not yet read
+
+    def batches(self) -> list[list[int]]:
+        """The batches of the current epoch (planned once per epoch)."""
+        epoch = self.state["step"] // self.per_epoch
+        if self.plan[0] != epoch:
+            self.plan = (epoch, train_batches(self.lengths, self.config.batch_size,
+                                              self.config.seed, epoch))
+        return self.plan[1]
+
+    def save(self) -> None:
+        torch = self.torch
+        blob = {**self.state, "trainable": _trainable(self.model, self.masters),
+                "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(), "rng": torch.get_rng_state(),
+                "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available()
+                else None}
+        tmp = self.path.with_suffix(".tmp")
+        torch.save(blob, tmp)
+        os.replace(tmp, self.path)
+
+    def flush(self) -> None:
+        """Read the pending losses and norms in one host sync; check they are finite."""
+        if not self.pending:
+            return
+        torch = self.torch
+        values = torch.stack([torch.stack([loss, norm.to(loss.device)])
+                              for loss, norm in self.pending])
+        rows = values.float().cpu().tolist()  # the one host sync of these steps
+        first = self.state["step"] - len(rows) + 1
+        for i, (loss, norm) in enumerate(rows):
+            _check_finite("training loss", loss, first + i, self.total, self.config)
+            _check_finite("gradient norm", norm, first + i, self.total, self.config)
+            self.running_loss = loss if math.isnan(self.running_loss) else \
+                0.9 * self.running_loss + 0.1 * loss
+        self.task(len(rows), loss=self.running_loss)
+        self.pending.clear()
+
+    def step(self, step_loss: Callable[[list[int]], Any]) -> None:
+        """One optimizer step on the next batch of the plan."""
+        loss = step_loss(self.batches()[self.state["step"] % self.per_epoch])
+        if loss.requires_grad:  # else step_loss ran the backward itself (chunks)
+            loss.backward()
+        if self.masters is not None:
+            self.masters.grads_up()  # the model's bf16 gradients are dropped here
+        self.pending.append((loss.detach(), _grad_norm(self.grad_params)))
+        self.optimizer.step()
+        self.scheduler.step()
+        if self.masters is not None:
+            self.masters.weights_down()  # each master gradient is overwritten next step
+        else:
+            self.optimizer.zero_grad(set_to_none=True)
+        self.state["step"] += 1
+        if len(self.pending) >= SYNC_EVERY:
+            self.flush()
+
+    def validate(self, evaluate: Callable[[], tuple[float, dict[str, float]]]) -> None:
+        """Score the current weights; keep them if best; count checks without gain."""
+        state = self.state
+        self.flush()
+        self.model.eval()
+        score, figures = evaluate()
+        self.model.train()
+        _check_finite("validation score", score, state["step"], self.total, self.config)
+        state["history"].append({"step": state["step"], "validation": score, **figures})
+        self.task(0, **figures)
+        if score > state["best_score"] or self.config.refit:  # refit keeps the last
+            state.update(best_score=score, best_step=state["step"], bad=0,
+                         best=_trainable(self.model, self.masters))
+        else:
+            state["bad"] += 1
+            state["stopped_early"] = state["bad"] >= self.config.patience
+
+    def train(self, step_loss: Callable[[list[int]], Any],
+              evaluate: Callable[[], tuple[float, dict[str, float]]],
+              stop_after: int | None) -> None:
+        """Steps until the end, early stopping, or ``stop_after`` steps of this call."""
+        state, config = self.state, self.config
+        started = time.perf_counter() - state["seconds"]
+        last_save = time.perf_counter()
+        done_this_call = 0
+        while state["step"] < self.total and not state["stopped_early"]:
+            self.step(step_loss)
+            done_this_call += 1
+            if state["step"] % self.eval_every == 0 or state["step"] == self.total:
+                self.validate(evaluate)
+            state["seconds"] = time.perf_counter() - started
+            finished = state["step"] == self.total or state["stopped_early"]
+            stopping = stop_after is not None and done_this_call >= stop_after
+            every = config.checkpoint_every
+            if (finished or stopping or state["step"] % self.per_epoch == 0
+                    or (every and state["step"] % every == 0)
+                    or time.perf_counter() - last_save >= config.checkpoint_minutes * 60):
+                self.flush()
+                self.save()
+                last_save = time.perf_counter()
+            if stopping and not finished:
+                raise TrainingStopped(
+                    f"training stopped after {state['step']} of {self.total} steps as "
+                    "asked; run the same command again to resume"
+                )
+        self.flush()

@@ -47,6 +47,9 @@ def check(study: Study, config: TrainConfig, recipe: str) -> None:
         raise ReplicoderError("--recipe best trains the classifier head; generative mode has "
                               "no TF-IDF ensemble or refit: train without --recipe, or with "
                               "--mode classifier")
+    if config.with_tfidf is False:
+        raise ReplicoderError("--recipe best is the classifier with the TF-IDF ensemble: leave "
+                              "out --no-with-tfidf, or train without --recipe")
     if config.refit or config.tfidf_weight is not None:
         raise ReplicoderError("--recipe best runs the draft and the refit itself: leave out "
                               "--refit and --tfidf-weight")
@@ -64,7 +67,7 @@ def train_recipe(study: Study, name: str, config: TrainConfig, recipe: str = "be
     ModelFolder.of(study.models_dir, name)  # the name is checked before any work
     draft = draft_name(name)
     folder = ModelFolder.of(study.models_dir, draft)
-    smoothing = config.label_smoothing or LABEL_SMOOTHING
+    smoothing = LABEL_SMOOTHING if config.label_smoothing is None else config.label_smoothing
     draft_config = dataclasses.replace(config, with_tfidf=True, label_smoothing=smoothing)
     if folder.finished:
         if say is not None:

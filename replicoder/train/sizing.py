@@ -16,12 +16,35 @@ import math
 
 from replicoder.train.config import TrainConfig
 
-__all__ = ["MAX_EPOCHS", "MIN_STEPS", "SMALL", "SMALL_LR", "size_defaults"]
+__all__ = ["ENSEMBLE_SMOOTHING", "MAX_EPOCHS", "MIN_STEPS", "SMALL", "SMALL_LR",
+           "ensemble_defaults", "size_defaults"]
 
 SMALL = 1000
 SMALL_LR = 1e-3
 MIN_STEPS = 100
 MAX_EPOCHS = 12
+ENSEMBLE_SMOOTHING = 0.1
+
+
+def ensemble_defaults(config: TrainConfig, multi_label: bool) -> tuple[TrainConfig, list[str]]:
+    """(``config`` with ``with_tfidf`` and ``label_smoothing`` decided where left to their
+    defaults (None), notes). The TF-IDF ensemble with label smoothing 0.1 was more accurate
+    than the classifier alone everywhere it was measured: +3 points on 621 CAP-coded news
+    headlines (0.605 vs 0.575), +0.3 to +0.7 on the bills, +2 on the demo (issue 31), so a
+    single-label classifier gets it by default. A refit without ``tfidf_weight`` has no
+    validation documents to weigh it and goes without, with a note."""
+    notes: list[str] = []
+    on = config.with_tfidf
+    if on is None:
+        on = config.mode == "classifier" and not multi_label
+        if on and config.refit and config.tfidf_weight is None:
+            on = False
+            notes.append("refit without --tfidf-weight: trained without the TF-IDF ensemble "
+                         "(no validation documents are left to weigh it)")
+    smoothing = config.label_smoothing
+    if smoothing is None:
+        smoothing = ENSEMBLE_SMOOTHING if on else 0.0
+    return dataclasses.replace(config, with_tfidf=on, label_smoothing=smoothing), notes
 
 
 def size_defaults(config: TrainConfig, n_train: int) -> tuple[TrainConfig, list[str]]:

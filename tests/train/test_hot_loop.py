@@ -258,3 +258,5 @@ def test_compile_counts_its_compilations_and_odd_batches_do_not_recompile(
     # one graph for training steps, one for validation under inference mode: odd-sized
     # last batches and other lengths reuse them (dynamic dims, width buckets)
     assert 1 <= result.metrics["compilations"] <= 6, result.metrics
+    # training and validation graphs are compiled before the timed loop, none inside it
+    assert result.metrics["compilations_in_loop"] == 0, result.metrics

@@ -133,6 +133,7 @@ def fit(st: Any, base: str, mode: str, epochs: int, train_ids: list[str], device
             "tokens_per_s": tokens * passes / seconds if seconds else 0.0,
             **utilisation(flops, seconds, peak),
             "compilations": result.metrics.get("compilations"),
+            "compilations_in_loop": result.metrics.get("compilations_in_loop"),
             "test": headline(truth, pred.labels, codes), "device": result.manifest["device"],
             "precision": result.manifest["precision"]}
 

@@ -42,9 +42,8 @@ from replicoder.train import loop
 from replicoder.train.config import TrainConfig
 from replicoder.train.data import Example
 
-__all__ = ["COMPILE_BUCKET", "Outcome", "fit", "new_model"]
+__all__ = ["Outcome", "fit", "new_model"]
 
-COMPILE_BUCKET = 16  # with --compile, batch widths are multiples of this (few shapes)
 
 
 def new_model(base: BaseModel, n_labels: int, multi_label: bool, config: TrainConfig,
@@ -86,7 +85,7 @@ def fit(base: BaseModel, codes: list[str], multi_label: bool, config: TrainConfi
     values = outputs(codes, intensities)
     model = new_model(base, len(values), multi_label, config, device, bf16)
     scorer = ClassifierScorer(model, tok, multi_label, config.length, device, bf16,
-                              config.template, COMPILE_BUCKET if config.compile else 1,
+                              config.template, loop.COMPILE_BUCKET if config.compile else 1,
                               config.long)
     enc = scorer.encode([e.text for e in train])
     windows_of = enc.of()
@@ -112,7 +111,7 @@ def fit(base: BaseModel, codes: list[str], multi_label: bool, config: TrainConfi
         if not multi_label:
             return torch.nn.functional.cross_entropy(
                 logits, to_device(classes[rows], device),
-                label_smoothing=config.label_smoothing)
+                label_smoothing=config.label_smoothing or 0.0)
         target = to_device(y[rows], device)
         if graded_presence:
             shape = (len(batch), len(codes), len(intensities))

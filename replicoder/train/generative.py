@@ -24,7 +24,6 @@ from replicoder.models.generative import GenerativeScorer, instruction, max_answ
 from replicoder.models.runtime import autocast, length_batches, to_device, train_dtype
 from replicoder.progress import Progress
 from replicoder.train import loop
-from replicoder.train.classifier import COMPILE_BUCKET
 from replicoder.train.config import TrainConfig
 from replicoder.train.data import Example
 
@@ -52,7 +51,7 @@ def fit(base: BaseModel, book: Codebook, config: TrainConfig, train: list[Exampl
     model = config.with_lora(causal, "CAUSAL_LM")
     if bf16:  # run under autocast: peft's cast of each adapter input is undone at once
         skip_input_casts(model)
-    multiple = COMPILE_BUCKET if config.compile else 1
+    multiple = loop.COMPILE_BUCKET if config.compile else 1
     scorer = GenerativeScorer(model, tok, book, instruction(book), config.length,
                               max_answer_tokens(tok, book), device, bf16)
     seqs = [_sequence(scorer, e) for e in train]

@@ -10,6 +10,8 @@ from replicoder.models.base import BaseModel, load_tokenizer
 from replicoder.models.length import LengthReport, choose_length, context_of, measure
 from replicoder.train.config import TrainConfig
 
+__all__ = ["resolve_length"]
+
 
 def resolve_length(base: BaseModel, config: TrainConfig, texts: Sequence[str]
                    ) -> tuple[TrainConfig, LengthReport]:

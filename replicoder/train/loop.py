@@ -21,9 +21,11 @@ from replicoder.train.config import TrainConfig
 from replicoder.train.data import train_batches
 from replicoder.train.master import Masters
 
-__all__ = ["CHECKPOINT", "SYNC_EVERY", "LoopResult", "TrainingStopped", "compilations", "run"]
+__all__ = ["CHECKPOINT", "COMPILE_BUCKET", "SYNC_EVERY", "LoopResult", "TrainingStopped",
+           "compilations", "run", "shapes"]
 
 CHECKPOINT = "checkpoint.pt"
+COMPILE_BUCKET = 16  # with --compile, batch widths are multiples of this (few shapes)
 SYNC_EVERY = 10  # optimizer steps between reads of the loss on the host
 
 
@@ -118,7 +120,7 @@ def _grad_norm(params: list[Any]) -> Any:
 def _compile(model: Any) -> None:
     """Compile each transformer layer in place (parameter names stay as they are), with
     dynamic batch and length dimensions: odd-sized batches do not recompile (the
-    scorers also round batch widths up to length buckets, train.classifier.COMPILE_BUCKET)."""
+    scorers also round batch widths up to length buckets, COMPILE_BUCKET)."""
     backend = os.environ.get("REPLICODER_COMPILE_BACKEND", "inductor")  # tests: "eager"
     for module in model.modules():
         if type(module).__name__.endswith("DecoderLayer"):
@@ -132,13 +134,28 @@ def compilations() -> int:
     return int(counters["stats"]["unique_graphs"])
 
 
+def shapes(lengths: list[int], config: TrainConfig) -> list[list[int]]:
+    """One batch of each shape the run will see (rows, width rounded up to COMPILE_BUCKET),
+    over all its epochs: dynamo specialises some layers on the width, so each shape is
+    compiled before the timed loop, not in it."""
+    seen: dict[tuple[int, int], list[int]] = {}
+    for epoch in range(config.epochs):
+        for batch in train_batches(lengths, config.batch_size, config.seed, epoch):
+            width = -(-max(lengths[i] for i in batch) // COMPILE_BUCKET)
+            seen.setdefault((len(batch), width), batch)
+    return list(seen.values())
+
+
 def _warm_up(torch: Any, model: Any, step_loss: Callable[[list[int]], Any],
-             batch: list[int]) -> None:
-    """One forward and backward of ``batch`` with nothing kept (gradients dropped, random
-    state restored): compiles the training graphs before the timed loop."""
+             batches: list[list[int]]) -> None:
+    """A forward and backward of each of ``batches`` with nothing kept (gradients dropped,
+    random state restored): compiles the training graphs before the timed loop."""
     rng = torch.get_rng_state()
     cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
-    step_loss(batch).backward()
+    for batch in batches:
+        loss = step_loss(batch)
+        if loss.requires_grad:
+            loss.backward()
     model.zero_grad(set_to_none=True)
     torch.set_rng_state(rng)
     if cuda_rng is not None:
@@ -192,7 +209,7 @@ def run(
     try:
         if config.compile and loop.state["step"] < loop.total:  # not in the timed loop
             _compile(model)
-            _warm_up(torch, model, step_loss, max(loop.batches(), key=len))
+            _warm_up(torch, model, step_loss, shapes(lengths, config))
             model.eval()
             evaluate()  # compiles the validation graphs (eval, inference mode) here too
             model.train()

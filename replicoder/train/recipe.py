@@ -25,7 +25,7 @@ from replicoder.progress import Progress
 from replicoder.study import Study
 from replicoder.train.config import TrainConfig
 
-__all__ = ["RECIPES", "draft_name", "train_recipe"]
+__all__ = ["RECIPES", "check", "draft_name", "train_recipe"]
 
 RECIPES = ("best",)
 LABEL_SMOOTHING = 0.1

@@ -3,17 +3,14 @@ an annotator, bad input. Uses a tiny random model of the embedded architecture."
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from killing import kill_after_parts
 from paths import BILLS
 from test_splits import make_study
 from typer.testing import CliRunner
@@ -96,15 +93,7 @@ def test_killed_process_resumes(tmp_path: Path,
     cmd = [sys.executable, "-m", "replicoder.cli", "classify", str(corpus), "--model", "m",
            "--out", str(out), "--text", "body", "--id", "doc", "--checkpoint-every", "25",
            "--batch-size", "4", "--study", str(st.root)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env={**os.environ, "OMP_NUM_THREADS": "1"})
-    parts = tmp_path / "killed.parquet.parts"
-    deadline = time.time() + 240
-    while time.time() < deadline and len(list(parts.glob("part-*.parquet"))) < 2:
-        assert proc.poll() is None, "the job finished before it could be killed"
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    kill_after_parts(cmd, tmp_path / "killed.parquet.parts", timeout=240)
     assert not out.exists()
     resumed = classify(st, "m", out, input=corpus, text="body", id_column="doc",
                        checkpoint_every=25, batch_size=4)

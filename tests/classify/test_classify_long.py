@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from long_docs import long_bills
-from test_splits import make_study
+from killing import kill_after_parts
+from long_docs import long_models
 from typer.testing import CliRunner
 
 from replicoder import study as study_mod
@@ -26,8 +24,6 @@ from replicoder.cli import app
 from replicoder.evaluate import evaluate_models, load_parts, model_source
 from replicoder.models.generative import GenerativeScorer
 from replicoder.models.scored import ZeroShotScorer
-from replicoder.models.tiny import build_tiny
-from replicoder.train import TrainConfig, train
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -36,19 +32,8 @@ Trained = tuple[study_mod.Study, Path, str]
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Trained:
-    """A study of long documents with a truncating model (``cut``, 24 tokens) and a
-    chunking one (``whole``, windows of 24 tokens); a corpus file of long documents."""
-    root = tmp_path_factory.mktemp("long")
-    tiny = str(build_tiny(root / "tiny"))
-    st = make_study(root / "study", long_bills(per_topic=8, titles=5))
-    for name, long in (("cut", "truncate"), ("whole", "chunk")):
-        train(st, name, TrainConfig(base=tiny, epochs=1, batch_size=8, max_length=24,
-                                    long=long, precision="fp32"))
-    corpus = root / "corpus.csv"
-    docs = long_bills(per_topic=10, titles=4, seed=3)
-    docs.loc[0, "text"] = "short one"  # one document that fits
-    docs[["id", "text"]].to_csv(corpus, index=False)
-    return st, corpus, tiny
+    """:func:`long_docs.long_models`."""
+    return long_models(tmp_path_factory.mktemp("long"))
 
 
 def test_classify_counts_marks_and_warns_about_cut_documents(
@@ -95,15 +80,7 @@ def test_chunked_job_resumes_after_a_stop_and_a_kill(tmp_path: Path, trained: Tr
     cmd = [sys.executable, "-m", "replicoder.cli", "classify", str(corpus), "--model", "whole",
            "--out", str(killed), "--id", "id", "--checkpoint-every", "2", "--batch-size", "2",
            "--study", str(st.root)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env={**os.environ, "OMP_NUM_THREADS": "1"})
-    parts = tmp_path / "killed.parquet.parts"
-    deadline = time.time() + 300
-    while time.time() < deadline and len(list(parts.glob("part-*.parquet"))) < 2:
-        assert proc.poll() is None, "the job finished before it could be killed"
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    kill_after_parts(cmd, tmp_path / "killed.parquet.parts", timeout=300)
     again = classify(st, "whole", killed, input=corpus, id_column="id", checkpoint_every=2,
                      batch_size=2)
     assert 0 < again.resumed_from < 40 and again.documents == 40

@@ -4,19 +4,15 @@ a local Ray with 2 CPUs: run this file alone."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from long_docs import long_bills
-from test_splits import make_study
+from long_docs import long_models
 
 from replicoder import study as study_mod
 from replicoder.classify import classify
-from replicoder.models.tiny import build_tiny
-from replicoder.train import TrainConfig, train
 
 ray = pytest.importorskip("ray", reason="install the extra: pip install 'replicoder[ray]'")
 from replicoder.classify.ray_engine import classify_ray  # noqa: E402
@@ -25,25 +21,8 @@ pytestmark = pytest.mark.timeout(600)
 
 
 @pytest.fixture(scope="module")
-def local_ray() -> Iterator[None]:
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING",
-             log_to_driver=False)
-    yield
-    ray.shutdown()
-
-
-@pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[study_mod.Study, Path]:
-    root = tmp_path_factory.mktemp("raylong")
-    tiny = str(build_tiny(root / "tiny"))
-    st = make_study(root / "study", long_bills(per_topic=8, titles=5))
-    for name, long in (("cut", "truncate"), ("whole", "chunk")):
-        train(st, name, TrainConfig(base=tiny, epochs=1, batch_size=8, max_length=24,
-                                    long=long, precision="fp32"))
-    corpus = root / "corpus.csv"
-    docs = long_bills(per_topic=10, titles=4, seed=3)
-    docs.loc[0, "text"] = "short one"
-    docs[["id", "text"]].to_csv(corpus, index=False)
+    st, corpus, _ = long_models(tmp_path_factory.mktemp("raylong"))
     return st, corpus
 
 

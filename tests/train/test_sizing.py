@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from replicoder.cli import app
 from replicoder.train import TrainConfig
-from replicoder.train.sizing import MIN_STEPS, size_defaults
+from replicoder.train.sizing import MIN_STEPS, ensemble_defaults, size_defaults
 
 
 def test_small_sets_get_a_higher_rate_and_enough_steps() -> None:
@@ -39,3 +39,17 @@ def test_cli_help_explains_the_new_options() -> None:
     for words in ("--max-length", "95th percentile", "--length-cap", "--long",
                   "head-tail", "--recipe", "NAME-draft", "fewer than 1,000 documents"):
         assert words in text, words
+
+
+def test_the_tfidf_ensemble_is_the_default_for_a_single_label_classifier() -> None:
+    config, notes = ensemble_defaults(TrainConfig(), multi_label=False)
+    assert config.with_tfidf is True and config.label_smoothing == 0.1 and not notes
+    for multi, mode in ((True, "classifier"), (False, "generative")):
+        config, _ = ensemble_defaults(TrainConfig(mode=mode), multi_label=multi)
+        assert config.with_tfidf is False and config.label_smoothing == 0.0
+    given, _ = ensemble_defaults(TrainConfig(with_tfidf=False, label_smoothing=0.2), False)
+    assert given.with_tfidf is False and given.label_smoothing == 0.2
+    refit, notes = ensemble_defaults(TrainConfig(refit=True), multi_label=False)
+    assert refit.with_tfidf is False and "without the TF-IDF ensemble" in notes[0]
+    weighed, _ = ensemble_defaults(TrainConfig(refit=True, tfidf_weight=1.0), False)
+    assert weighed.with_tfidf is True

@@ -124,7 +124,7 @@ def test_refit_refuses_what_needs_unseen_validation(tmp_path: Path, tiny: str,  
     with pytest.raises(ReplicoderError, match="give tfidf_weight"):
         TrainConfig(refit=True, with_tfidf=True)
     with pytest.raises(ReplicoderError, match="needs with_tfidf"):
-        TrainConfig(tfidf_weight=0.5)
+        TrainConfig(tfidf_weight=0.5, with_tfidf=False)
     st = multi_label_study(tmp_path, rows)
     with pytest.raises(ReplicoderError, match="refit works with single-label"):
         train(st, "ml", quick(tiny, epochs=1, refit=True))

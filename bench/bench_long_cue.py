@@ -27,6 +27,7 @@ from replicoder import atomic, importer  # noqa: E402
 from replicoder import study as study_mod  # noqa: E402
 from replicoder.models import load_trained  # noqa: E402
 from replicoder.models.base import load_tokenizer, resolve  # noqa: E402
+from replicoder.models.chunks import POOLING  # noqa: E402
 from replicoder.models.length import measure  # noqa: E402
 from replicoder.models.tiny import build_tiny  # noqa: E402
 from replicoder.run import PACKAGES, versions  # noqa: E402
@@ -77,7 +78,8 @@ def main() -> None:
     out = {"benchmark": "long_cue", "created_at": datetime.now(UTC).isoformat(
         timespec="seconds"), "args": {k: str(v) for k, v in vars(args).items()},
         "tokens_min": min(lengths), "tokens_median": sorted(lengths)[len(lengths) // 2],
-        "n_test": 20, "chance": 0.25, "load": list(os.getloadavg()), "runs": runs,
+        "n_test": 20, "chance": 0.25, "pooling": POOLING, "load": list(os.getloadavg()),
+        "runs": runs,
         "versions": versions(PACKAGES)}
     if len(runs) == 2:
         out["chunk_over_truncate_accuracy_ratio"] = runs["chunk"]["test_accuracy"] / max(

@@ -357,8 +357,9 @@ def _long_cue(d: dict[str, Any]) -> Row:
     runs = d["runs"]
     where = "first" if d["args"].get("at_start") == "True" else "last"
     kept = "last" if d["args"].get("keep_last") == "True" else "best-on-validation"
+    pooling = d.get("pooling", "mean")  # runs before the log-mean-exp pooled by the mean
     return (f"synthetic documents of ~{d['tokens_median']:,} tokens whose only cue is the "
-            f"{where} word; tiny random model, {kept} weights",
+            f"{where} word; tiny random model, {kept} weights; chunk pools by {pooling}",
             "; ".join(f"{k} {r['test_accuracy']:.2f} on {d['n_test']} held out "
                       f"({r['steps']} steps, {r['train_minutes']:.1f} min)"
                       for k, r in runs.items()), f"chance {d['chance']:.2f}")

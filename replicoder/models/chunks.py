@@ -21,9 +21,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["LONG", "Encoded", "head_tail", "pool", "pooled_loss", "split", "windows"]
+__all__ = ["LONG", "POOLING", "Encoded", "head_tail", "pool", "pooled_loss", "split", "windows"]
 
 LONG = ("truncate", "head-tail", "chunk")
+POOLING = "log-mean-exp"  # how chunk pools its windows' logits (recorded by benchmarks)
 OVERLAP = 4  # windows overlap by 1/OVERLAP of their length
 
 

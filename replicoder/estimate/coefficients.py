@@ -27,22 +27,34 @@ import pandas as pd
 from replicoder import atomic
 from replicoder.errors import ReplicoderError
 from replicoder.estimate.corpus import _check_population, _known, _sample, _strata, _verified
+from replicoder.estimate.crossfit import FOLDS, PENALTY, SEED
 from replicoder.estimate.inputs import Targets, checked_methods, label_matrix, score_matrix
-from replicoder.estimate.regression import INTERCEPT, METHODS, MODELS, Data, fit, power
+from replicoder.estimate.regression import (
+    INTERCEPT,
+    METHODS,
+    MODELS,
+    Data,
+    calibrated,
+    fit,
+    power,
+)
 from replicoder.hashing import input_sha256
 from replicoder.io.tables import column_values, read_table
 from replicoder.run import Run
 from replicoder.store import StoredSample
 from replicoder.study import Study
 
-__all__ = ["RegressResult", "check_training", "design_matrix", "regress"]
+__all__ = ["RegressResult", "check_training", "design_matrix", "regress",
+           "wider_than_sample_only"]
 
 OUTCOME_FROM = ("labels", "scores")
 CORRECTED = ("dsl", "ppi")
 ESTIMATORS = {
     "dsl": "design-based supervised learning (Egami et al., NeurIPS 2023): regression of "
-           "yhat + R/pi (y - yhat) on the corpus, sandwich variance, t interval with "
-           "Satterthwaite degrees of freedom",
+           "g + R/pi (y - g) on the corpus, g = E[y | prediction, covariates] by a ridge "
+           "logistic regression on the verified sample, 5-fold cross-fitted (folds by a "
+           "hash of the document id and seed 0); "
+           "sandwich variance, t interval with Satterthwaite degrees of freedom",
     "ppi": "PPI++ (Angelopoulos, Duchi, Zrnic 2024): the DSL equation with the predicted "
            "part weighted by the variance-minimising lambda in [0, 1]",
     "naive": "regression of the predicted outcome as if it were true (robust sandwich)",
@@ -235,16 +247,17 @@ def regress(study: Study, predictions: Path, *, outcome: str, covariates: Sequen
         rows, y, prob = _sampled(study, sample, targets, allow_incomplete, row_of, j)
         warnings += _few(y, code)
     known = _known(study, targets, sample.created_at if sample else None)
-    replaced = 0
+    exact = np.zeros(len(ids), dtype=bool)
     for doc_id, labels in known.items():
         if doc_id in row_of:
             yhat[row_of[doc_id]] = labels[j]
-            replaced += 1
-    data = Data(x, yhat, rows, y, prob, clusters)
+            exact[row_of[doc_id]] = True
+    replaced = int(exact.sum())
+    data = Data(x, yhat, rows, y, prob, clusters, exact, np.asarray(ids, dtype=object))
     common = {"outcome": code, "outcome_from": outcome_from, "model": model,
               "documents": len(ids), "verified": len(rows), "level": level}
     table, lams, failures = _fit_all(data, model, methods, terms, level, common)
-    warnings += failures
+    warnings += failures + wider_than_sample_only(table)
     power_table = None
     if power_se is not None:
         power_table = _power(data, model, power_se, terms, methods, lams)
@@ -268,6 +281,7 @@ def regress(study: Study, predictions: Path, *, outcome: str, covariates: Sequen
         "categorical": list(categorical), "cluster": cluster,
         "clusters": None if clusters is None else int(clusters.max()) + 1,
         "level": level, "methods": methods, "lambda": lams,
+        "dsl_cross_fitting": {"folds": FOLDS, "seed": SEED, "ridge_penalty": PENALTY},
         "sample_id": sample.sample_id if sample else None,
         "sample_design": sample.design if sample else None,
         "verified_documents": len(rows), "allow_incomplete": allow_incomplete,
@@ -341,6 +355,24 @@ def _fit_all(data: Data, model: str, methods: Sequence[str], terms: Sequence[str
     return pd.DataFrame.from_records(records), lams, warnings
 
 
+def wider_than_sample_only(table: pd.DataFrame) -> list[str]:
+    """A note per corrected method whose interval is wider than sample-only's for some
+    term: the predictions then add nothing there (valid, but use the narrower fit)."""
+    if table.empty or "sample-only" not in set(table["method"]):
+        return []
+    width = table.assign(width=table["high"] - table["low"]).pivot_table(
+        index="term", columns="method", values="width", sort=False)
+    out = []
+    for method in [m for m in CORRECTED if m in width.columns]:
+        wide = width.index[width[method] > width["sample-only"]].tolist()
+        if wide:
+            out.append(f"{method}'s interval is wider than sample-only's for "
+                       f"{', '.join(map(str, wide[:5]))}: the predictions carry little "
+                       "information about this outcome there; the sample-only (or the "
+                       "narrower corrected) interval is the one to report")
+    return out
+
+
 def _outcome_code(study: Study, outcome: str) -> str:
     book = study.codebook
     if outcome in book.codes:
@@ -358,7 +390,7 @@ def _power(data: Data, model: str, target: float, terms: list[str], methods: lis
     records = []
     for method in [m for m in CORRECTED if m in lams] or ["dsl"]:
         lam = lams.get(method, 1.0)
-        for row in power(data, model, target, lam):
+        for row in power(calibrated(data) if method == "dsl" else data, model, target, lam):
             records.append({"term": terms[row.term], "method": method, "lambda": lam,
                             "target_se": target, "se_now": row.se_pilot,
                             "verified_now": len(data.rows), "needed": row.needed,

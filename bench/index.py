@@ -232,9 +232,12 @@ def _regress(d: dict[str, Any]) -> Row:
                       f"{s[str(n)]['ppi']['coverage_min']:.3f}, naive "
                       f"{s[str(n)]['naive']['coverage_min']:.3f} (mean "
                       f"{s[str(n)]['naive']['coverage_mean']:.2f})" for n in d["sizes"]),
-            "width " + ", ".join(f"DSL {s[str(n)]['dsl_width_over_sample_only_mean']:.2f} / "
-                                 f"PPI++ {s[str(n)]['ppi_width_over_sample_only_mean']:.2f}"
-                                 for n in d["sizes"]) + " × sample-only")
+            "width mean (max) " + ", ".join(
+                f"DSL {s[str(n)]['dsl_width_over_sample_only_mean']:.2f} "
+                f"({s[str(n)]['dsl_width_over_sample_only_max']:.2f}) / PPI++ "
+                f"{s[str(n)]['ppi_width_over_sample_only_mean']:.2f} "
+                f"({s[str(n)]['ppi_width_over_sample_only_max']:.2f})"
+                for n in d["sizes"]) + " × sample-only")
 
 def _classify_ray(d: dict[str, Any]) -> Row:
     one, two = d["ray_1"], d["ray_2"]

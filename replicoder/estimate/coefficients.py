@@ -28,7 +28,13 @@ from replicoder import atomic
 from replicoder.errors import ReplicoderError
 from replicoder.estimate.corpus import _check_population, _known, _sample, _strata, _verified
 from replicoder.estimate.crossfit import FOLDS, PENALTY, SEED
-from replicoder.estimate.inputs import Targets, checked_methods, label_matrix, score_matrix
+from replicoder.estimate.inputs import (
+    Targets,
+    checked_methods,
+    label_matrix,
+    labels_sha256,
+    score_matrix,
+)
 from replicoder.estimate.regression import (
     INTERCEPT,
     METHODS,
@@ -239,12 +245,14 @@ def regress(study: Study, predictions: Path, *, outcome: str, covariates: Sequen
     warnings: list[str] = []
     rows = np.zeros(0, dtype=np.int64)
     y = prob = np.zeros(0)
+    verified: dict[str, np.ndarray] = {}
     row_of = {d: i for i, d in enumerate(ids)}
     if sample is not None:
         _check_population(sample, ids, predictions)
         _strata(study, sample, ids, frame, predictions)
         warnings += check_training(study, frame, sample)
-        rows, y, prob = _sampled(study, sample, targets, allow_incomplete, row_of, j)
+        rows, y, prob, verified = _sampled(study, sample, targets, allow_incomplete, row_of,
+                                           j)
         warnings += _few(y, code)
     known = _known(study, targets, sample.created_at if sample else None)
     exact = np.zeros(len(ids), dtype=bool)
@@ -286,6 +294,8 @@ def regress(study: Study, predictions: Path, *, outcome: str, covariates: Sequen
         "sample_design": sample.design if sample else None,
         "verified_documents": len(rows), "allow_incomplete": allow_incomplete,
         "known_before_sample": replaced, "power_target_se": power_se,
+        "verified_sha256": labels_sha256(verified, {d: v for d, v in known.items()
+                                                    if d in row_of}),
         "estimators": {m: ESTIMATORS[m] for m in methods},
         "warnings": warnings, "output": run.relative(out),
         "outputs": sorted({"manifest.json", *(p.name for p in out.iterdir()
@@ -308,16 +318,17 @@ def _check_options(model: str, outcome_from: str, level: float, methods: Sequenc
 
 
 def _sampled(study: Study, sample: StoredSample, targets: Targets, allow_incomplete: bool,
-             row_of: Mapping[str, int], j: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+             row_of: Mapping[str, int], j: int
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
     """(rows in the predictions, verified outcome, inclusion probability) of the verified
-    documents of the sample."""
+    documents of the sample, and their verified label rows."""
     verified = _verified(study, sample, targets, allow_incomplete)
     sampled = sorted(verified)
     rows = np.asarray([row_of[d] for d in sampled], dtype=np.int64)
     y = np.asarray([verified[d][j] for d in sampled])
     strata = sample.design["strata"]
     prob = np.asarray([strata[sample.docs[d]]["inclusion_probability"] for d in sampled])
-    return rows, y, prob
+    return rows, y, prob, verified
 
 
 def _few(y: np.ndarray, code: str) -> list[str]:

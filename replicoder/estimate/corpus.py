@@ -27,7 +27,13 @@ import pandas as pd
 
 from replicoder import atomic
 from replicoder.errors import ReplicoderError
-from replicoder.estimate.inputs import Targets, checked_methods, label_matrix, score_matrix
+from replicoder.estimate.inputs import (
+    Targets,
+    checked_methods,
+    label_matrix,
+    labels_sha256,
+    score_matrix,
+)
 from replicoder.estimate.shares import METHODS, Population, Shares, estimate_shares
 from replicoder.hashing import input_sha256
 from replicoder.io.tables import column_values, read_table
@@ -193,6 +199,8 @@ def estimate(study: Study, predictions: Path, *, by: Sequence[str] = (), level: 
         "sample_design": sample.design if sample else None,
         "verified_documents": len(verified), "allow_incomplete": allow_incomplete,
         "known_before_sample": sum(d in row_of for d in known),
+        "verified_sha256": labels_sha256(verified, {d: v for d, v in known.items()
+                                                    if d in row_of}),
         "estimator": "ppi: stratified PPI on the predicted label (Fisch et al. 2024), Wilson "
                      "interval per stratum combined by MOVER (Zou and Donner 2008); "
                      "sample-only: Wilson per design stratum, MOVER; design strata weighted "

@@ -8,8 +8,9 @@ toward its label's presence only. Presence shares are estimated always; intensit
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from replicoder.errors import ReplicoderError, clip, summarise
 from replicoder.labels import graded
 from replicoder.labels.codebook import Codebook
 
-__all__ = ["Targets", "checked_methods", "label_matrix", "score_matrix"]
+__all__ = ["Targets", "checked_methods", "label_matrix", "labels_sha256", "score_matrix"]
 
 
 @dataclass(frozen=True)
@@ -162,3 +163,15 @@ def checked_methods(methods: Sequence[str], allowed: Sequence[str], level: float
     if bad:
         raise ReplicoderError(f"--method {bad[0]}: choose from {', '.join(allowed)}")
     return chosen
+
+
+def labels_sha256(verified: Mapping[str, np.ndarray], known: Mapping[str, np.ndarray]) -> str:
+    """One hash of the human labels an estimate used (the sample's verified labels and
+    those verified before it), so that ``reproduce`` can tell labels reviewed again after
+    the run from a computation that changed."""
+    digest = hashlib.sha256()
+    for tag, labels in (("sample", verified), ("known", known)):
+        for doc_id in sorted(labels):
+            digest.update(f"{tag}\0{doc_id}\0".encode())
+            digest.update(np.ascontiguousarray(labels[doc_id], dtype=np.float64).tobytes())
+    return digest.hexdigest()

@@ -61,8 +61,9 @@ ESTIMATORS = {
            "logistic regression on the verified sample, 5-fold cross-fitted (folds by a "
            "hash of the document id and seed 0); "
            "sandwich variance, t interval with Satterthwaite degrees of freedom",
-    "ppi": "PPI++ (Angelopoulos, Duchi, Zrnic 2024): the DSL equation with the predicted "
-           "part weighted by the variance-minimising lambda in [0, 1]",
+    "ppi": "PPI++ (Angelopoulos, Duchi, Zrnic 2024): the DSL equation on the raw "
+           "prediction, its predicted part weighted by the variance-minimising lambda in "
+           "[0, 1]",
     "naive": "regression of the predicted outcome as if it were true (robust sandwich)",
     "sample-only": "regression of the verified outcome on the sample, weighted by 1/pi",
 }

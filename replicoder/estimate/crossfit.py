@@ -22,8 +22,9 @@ interval is narrower than sample-only's in every cell of the benchmark.
 covariates (standardised), ``FOLDS``-fold cross-fitted as in the ``dsl`` R package: every
 document falls in one fold (by a hash of its id and a fixed seed, so a re-run, or the same
 file in another row order, gives the same numbers), and fold
-``k``'s ``g`` is fitted on the verified documents outside fold ``k``. Documents whose label
-humans verified before the sample (``exact``) keep it as ``g``.
+``k``'s ``g`` is fitted on the verified documents outside fold ``k`` (with clusters, a
+fold holds whole clusters). Documents whose label humans verified before the sample
+(``exact``) keep it as ``g``.
 """
 
 from __future__ import annotations

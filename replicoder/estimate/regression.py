@@ -247,8 +247,11 @@ def fit(d: Data, model: str, method: str) -> Fit:
 
 def calibrated(d: Data) -> Data:
     """DSL's data: ``yhat`` replaced by ``g``, its cross-fitted calibration on the verified
-    sample (:func:`replicoder.estimate.crossfit.cross_fitted`)."""
-    return replace(d, yhat=cross_fitted(d.x, d.yhat, d.rows, d.y, d.exact, d.keys))
+    sample (:func:`replicoder.estimate.crossfit.cross_fitted`). With clusters the folds are
+    whole clusters, so that no document's ``g`` was fitted on documents whose errors it
+    shares."""
+    keys = d.clusters if d.clusters is not None else d.keys
+    return replace(d, yhat=cross_fitted(d.x, d.yhat, d.rows, d.y, d.exact, keys))
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import pandas as pd
 
 from replicoder.estimate.coefficients import wider_than_sample_only
 from replicoder.estimate.crossfit import FOLDS, cross_fitted
-from replicoder.estimate.regression import Data, fit
+from replicoder.estimate.regression import Data, calibrated, fit
 
 
 def corpus(n_docs: int = 4000, seed: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -70,3 +70,17 @@ def test_a_corrected_interval_wider_than_sample_only_gets_a_note() -> None:
         "dsl's interval is wider than sample-only's for (intercept): the predictions carry "
         "little information")
     assert wider_than_sample_only(table[table.method != "sample-only"]) == []
+
+
+def test_with_clusters_a_fold_holds_whole_clusters() -> None:
+    x, y, yhat = corpus()
+    clusters = np.arange(len(y)) % 97
+    rows = np.sort(np.random.default_rng(5).choice(len(y), 300, replace=False))
+    d = Data(x, yhat, rows, y[rows], np.full(300, 300 / len(y)), clusters)
+    flipped = y[rows].copy()
+    flipped[0] = 1 - flipped[0]
+    g = calibrated(d).yhat
+    again = calibrated(Data(x, yhat, rows, flipped, d.prob, clusters)).yhat
+    same_cluster = clusters == clusters[rows[0]]
+    np.testing.assert_array_equal(again[same_cluster], g[same_cluster])
+    assert (again != g).sum() > 0

@@ -18,10 +18,13 @@ import numpy as np
 import pandas as pd
 
 from replicoder.errors import ReplicoderError, clip, summarise
+from replicoder.io.tables import column_values
 from replicoder.labels import graded
 from replicoder.labels.codebook import Codebook
+from replicoder.study import Study
 
-__all__ = ["Targets", "checked_methods", "label_matrix", "labels_sha256", "score_matrix"]
+__all__ = ["Targets", "checked_methods", "group_keys", "label_matrix", "labels_sha256",
+           "score_matrix"]
 
 
 @dataclass(frozen=True)
@@ -151,6 +154,15 @@ def score_matrix(frame: pd.DataFrame, targets: Targets, path: Path) -> np.ndarra
             f"{path}: --use scores needs probabilities between 0 and 1, but the scores run "
             f"from {out.min():.3g} to {out.max():.3g}; use --use labels")
     return out
+
+
+def group_keys(study: Study, frame: pd.DataFrame, ids: Sequence[str], by: Sequence[str],
+               path: Path) -> list[tuple[str, ...]]:
+    """Each document's group: its values of the ``by`` columns as text, from ``frame``
+    when it has the column, else from the study's documents."""
+    columns = {c: frame[c].tolist() for c in by if c in frame.columns}
+    values = [[str(v) for v in column_values(study, ids, c, columns, path)] for c in by]
+    return list(zip(*values, strict=True)) if by else [()] * len(ids)
 
 
 def checked_methods(methods: Sequence[str], allowed: Sequence[str], level: float) -> list[str]:

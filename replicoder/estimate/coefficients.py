@@ -26,7 +26,7 @@ import pandas as pd
 
 from replicoder import atomic
 from replicoder.errors import ReplicoderError
-from replicoder.estimate.corpus import _check_population, _known, _sample, _strata, _verified
+from replicoder.estimate.corpus import _check_population, _strata, _verified
 from replicoder.estimate.crossfit import FOLDS, PENALTY, SEED
 from replicoder.estimate.inputs import (
     Targets,
@@ -44,6 +44,7 @@ from replicoder.estimate.regression import (
     fit,
     power,
 )
+from replicoder.estimate.runs import _known, _sample
 from replicoder.hashing import input_sha256
 from replicoder.io.tables import column_values, read_table
 from replicoder.run import Run

@@ -18,13 +18,13 @@ import numpy as np
 import pandas as pd
 
 from replicoder.errors import ReplicoderError, clip, summarise
-from replicoder.io.tables import column_values
+from replicoder.io.tables import column_values, read_table
 from replicoder.labels import graded
 from replicoder.labels.codebook import Codebook
 from replicoder.study import Study
 
 __all__ = ["Targets", "checked_methods", "group_keys", "label_matrix", "labels_sha256",
-           "score_matrix"]
+           "read_predictions", "score_matrix"]
 
 
 @dataclass(frozen=True)
@@ -154,6 +154,14 @@ def score_matrix(frame: pd.DataFrame, targets: Targets, path: Path) -> np.ndarra
             f"{path}: --use scores needs probabilities between 0 and 1, but the scores run "
             f"from {out.min():.3g} to {out.max():.3g}; use --use labels")
     return out
+
+
+def read_predictions(path: Path, id_column: str) -> pd.DataFrame:
+    """The classified file, refused when it holds no documents."""
+    frame = read_table(path, id_column)
+    if frame.empty:
+        raise ReplicoderError(f"{path}: no documents")
+    return frame
 
 
 def group_keys(study: Study, frame: pd.DataFrame, ids: Sequence[str], by: Sequence[str],

@@ -28,9 +28,8 @@ import pandas as pd
 
 from replicoder import atomic
 from replicoder.errors import ReplicoderError
-from replicoder.estimate.inputs import Targets, group_keys, label_matrix
+from replicoder.estimate.inputs import Targets, group_keys, label_matrix, read_predictions
 from replicoder.estimate.ppi import mover_sum, wilson, z_value
-from replicoder.io.tables import read_table
 from replicoder.labels.codebook import Codebook
 from replicoder.run import Run
 from replicoder.study import Study
@@ -257,9 +256,7 @@ def plan(study: Study, width: float, *, predictions: Path | None = None,
     """Sample sizes for PPI intervals of width ``width`` per label (and group)."""
     book = study.codebook
     predictions = _check_request(book, width, level, predictions)
-    frame = read_table(predictions, id_column)
-    if frame.empty:
-        raise ReplicoderError(f"{predictions}: no documents")
+    frame = read_predictions(predictions, id_column)
     ids = frame[id_column].astype(str).tolist()
     evidence = _evidence(study, frame, ids, predictions, sample_id)
     groups = group_keys(study, frame, ids, by, predictions)

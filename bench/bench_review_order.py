@@ -327,10 +327,13 @@ def main() -> None:
                 "seeds": args.finetune_seeds} if args.finetune_at else None
     if args.parts == "merge":  # join the files of parts run one at a time
         merged: dict[str, Any] = {}
+        args_by_part = {}
         for part in ("learning", "audit", "plan"):
             path = RESULTS / f"review_order_{part}.json"
             merged.update(json.loads(path.read_text()))
+            args_by_part[part] = merged.pop("args")
             path.unlink()
+        merged["args"] = args_by_part
         merged["seconds"] = sum(merged[k].get("seconds", 0) for k in
                                 ("learning_curves", "audit", "plan"))
         (RESULTS / "review_order.json").write_text(json.dumps(merged, indent=2) + "\n")

@@ -311,12 +311,16 @@ def _flourishing_replay(d: dict[str, Any]) -> Row:
 def _review_order(d: dict[str, Any]) -> Row:
     lc, au, pl = d["learning_curves"], d["audit"], d["plan"]
     act = lc["uncertain_labels_to_match_random_2000"]
+    other = "".join(f" (refit every {k.split('_')[1][5:]}: {v['mean']:.0f} ± {v['sd']:.0f})"
+                    for k, v in lc.items() if k.startswith("uncertain_batch")
+                    and k.endswith("_to_match_random_2000"))
     return (f"US bills simulation ({lc['seeds']} seeds): TF-IDF learning curves in review "
             "order vs random; audit of injected wrong labels; `estimate plan` width vs "
             "obtained",
-            f"uncertain order matches random's accuracy at 2,000 "
-            f"({lc['random_accuracy_at_2000']:.3f}) with {act['mean']:.0f} ± "
-            f"{act['sd']:.0f} labels; audit recall in top 2k: "
+            f"uncertain order, refit every {lc.get('batch', 50)} labels, matches random's "
+            f"accuracy at 2,000 ({lc['random_accuracy_at_2000']:.3f}) with "
+            f"{act['mean']:.0f} ± {act['sd']:.0f} labels per seed{other}; "
+            "audit recall in top 2k: "
             f"{au['noise_5pct']['recall_top_2k_mean']:.2f} (5% noise), "
             f"{au['noise_10pct']['recall_top_2k_mean']:.2f} (10%); plan width error median "
             f"{pl['pilot']['median_relative_error']:.0%} (pilot), "

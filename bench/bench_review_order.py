@@ -3,9 +3,15 @@
 
 1. Learning curves: TF-IDF + linear SVM trained on labels bought in random order (the
    baseline, measured in the same run) vs in the order `review assign --order uncertain`
-   (and `diverse`) gives: 100 random labels to start, then batches of 100, the model refit
-   after each batch (as --refresh-every 100 does), test accuracy on 1,000 held-out bills.
-   Headline: labels the active order needs to reach random order's accuracy at 2,000.
+   (and `diverse`) gives: 100 random labels to start, then batches of --batch (25), the
+   model refit after each batch (as --refresh-every 25 does), test accuracy every 50
+   labels on 1,000 held-out bills. --compare-batches 50 adds the uncertain order refit
+   every 50 labels (the earlier default). Headline: labels the active order needs to reach
+   random order's accuracy at 2,000, per seed. The curves are of TF-IDF only; with
+   --finetune-at 500,1000,2000 the fine-tuned model (--finetune-base, default the embedded
+   SmolLM2) is also trained on the first n labels of the random and the uncertain order of
+   the first --finetune-seeds seeds (CPU-heavy: hours on two cores; not in the committed
+   JSON).
 2. Audit: 5% and 10% of the gold labels swapped for another code; `review audit`'s ranking
    (5-fold cross-fitted TF-IDF + logistic regression, confident learning); recall and
    precision among its top 2 x (number of wrong labels) flags, against a random ranking.
@@ -16,6 +22,7 @@
 Writes bench/results/review_order.json. Usage (all at once, or a part at a time, then
 merged):
     nice .venv/bin/python bench/bench_review_order.py [--seeds 5] [--diverse-seeds 1]
+        [--batch 25] [--compare-batches 50] [--finetune-at 500,1000,2000]
     ... --parts learning; ... --parts audit; ... --parts plan; ... --parts merge
 """
 
@@ -49,7 +56,7 @@ from replicoder.review.audit import cross_fit, flagged_ranking  # noqa: E402
 from replicoder.review.sample import draw_sample  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
-START, STEP, TOP, TEST = 100, 50, 2000, 1000
+START, STEP, TOP, TEST, VALIDATION = 100, 50, 2000, 1000, 200
 
 
 def load() -> pd.DataFrame:
@@ -69,10 +76,11 @@ def accuracy(model: TfidfSvm, texts: list[str], codes: list[str], test: np.ndarr
     return float(np.mean([next(iter(p)) == codes[i] for p, i in zip(pred, test, strict=True)]))
 
 
-def curves(df: pd.DataFrame, book: Codebook, seed: int, arms: tuple[str, ...]
-           ) -> dict[str, list[float]]:
-    """Test accuracy after each batch; the active arms use the same fit to score the pool
-    (what `refresh_if_due` does with --refresh-every STEP) and the held-out bills."""
+def curves(df: pd.DataFrame, book: Codebook, seed: int, arms: dict[str, tuple[str, int]]
+           ) -> tuple[dict[str, list[float]], dict[str, list[int]]]:
+    """Test accuracy every STEP labels, and the labels bought in each arm's order.
+    ``arms``: name -> (order, batch); an active arm refits after each batch of labels and
+    ranks the pool with that fit (what `refresh_if_due` does with --refresh-every batch)."""
     rng = np.random.default_rng(seed)
     perm = rng.permutation(len(df))
     test, pool = perm[:TEST], perm[TEST:]
@@ -83,23 +91,25 @@ def curves(df: pd.DataFrame, book: Codebook, seed: int, arms: tuple[str, ...]
     out: dict[str, list[float]] = {"random": [
         accuracy(fit(book, texts, codes, list(pool[:s]), seed), texts, codes, test)
         for s in sizes]}
-    for arm in arms:
+    bought: dict[str, list[int]] = {"random": [int(i) for i in pool[:TOP]]}
+    for name, (kind, batch) in arms.items():
         chosen = list(pool[:START])
         accs: list[float] = []
         while True:
             model = fit(book, texts, codes, chosen, seed)
-            accs.append(accuracy(model, texts, codes, test))
+            if len(chosen) % STEP == 0:
+                accs.append(accuracy(model, texts, codes, test))
             if len(chosen) >= TOP:
                 break
             taken = set(chosen)
             left = [ids[i] for i in pool if i not in taken]
             scores = model.decision_function([text_of[d] for d in left])
             ranked = ordering._ranked(left, ordering.margins(scores, False), seed)
-            if arm == "diverse":
-                ranked = ordering.diverse(ranked[:ordering.CANDIDATES * STEP], text_of, STEP)
-            chosen += [int(d) for d in ranked[:STEP]]
-        out[arm] = accs
-    return out
+            if kind == "diverse":
+                ranked = ordering.diverse(ranked[:ordering.CANDIDATES * batch], text_of, batch)
+            chosen += [int(d) for d in ranked[:batch]]
+        out[name], bought[name] = accs, [int(i) for i in chosen]
+    return out, bought
 
 
 def needed(active: list[float], target: float) -> int | None:
@@ -107,20 +117,35 @@ def needed(active: list[float], target: float) -> int | None:
     return next((s for s, a in zip(sizes, active, strict=True) if a >= target), None)
 
 
-def learning(df: pd.DataFrame, book: Codebook, seeds: int, diverse_seeds: int
-             ) -> dict[str, Any]:
-    runs = [curves(df, book, s, ("uncertain", "diverse") if s < diverse_seeds
-                   else ("uncertain",)) for s in range(seeds)]
+def arms_of(seed: int, batch: int, compare: list[int], diverse_seeds: int
+            ) -> dict[str, tuple[str, int]]:
+    arms = {"uncertain": ("uncertain", batch)}
+    arms.update({f"uncertain_batch{b}": ("uncertain", b) for b in compare})
+    if seed < diverse_seeds:
+        arms["diverse"] = ("diverse", batch)
+    return arms
+
+
+def learning(df: pd.DataFrame, book: Codebook, seeds: int, diverse_seeds: int, batch: int,
+             compare: list[int], finetune: dict[str, Any] | None) -> dict[str, Any]:
+    runs, tuned = [], []
+    for s in range(seeds):
+        accs, bought = curves(df, book, s, arms_of(s, batch, compare, diverse_seeds))
+        runs.append(accs)
+        if finetune and s < finetune["seeds"]:
+            tuned.append(finetuned_points(df, s, bought, finetune))
     sizes = list(range(START, TOP + 1, STEP))
-    out: dict[str, Any] = {"sizes": sizes, "test_documents": TEST, "batch": STEP,
+    out: dict[str, Any] = {"sizes": sizes, "test_documents": TEST, "batch": batch,
+                           "refresh_every": batch, "grid": STEP,
                            "pool_documents": len(df) - TEST, "seeds": seeds,
-                           "diverse_seeds": diverse_seeds}
-    for arm in ("random", "uncertain", "diverse"):
+                           "diverse_seeds": diverse_seeds, "model": "tfidf"}
+    arm_names = ["random", *arms_of(0, batch, compare, diverse_seeds)]
+    for arm in arm_names:
         acc = np.array([r[arm] for r in runs if arm in r])
         if len(acc):
             out[arm] = {"mean": acc.mean(0).round(4).tolist(),
                         "sd": acc.std(0).round(4).tolist()}
-    for arm in ("uncertain", "diverse"):
+    for arm in arm_names[1:]:
         if arm not in out:
             continue
         per_seed = [needed(r[arm], r["random"][-1]) for r in runs if arm in r]
@@ -135,6 +160,49 @@ def learning(df: pd.DataFrame, book: Codebook, seeds: int, diverse_seeds: int
     best = out["uncertain_labels_to_match_random_2000"]
     out["meets_target"] = bool(best["of_mean_curves"] and best["of_mean_curves"] <= 1200
                                and best["mean"] <= 1200)
+    if tuned:
+        out["finetuned"] = {"settings": dict(finetune or {}), "runs": tuned}
+    return out
+
+
+def finetuned_points(df: pd.DataFrame, seed: int, bought: dict[str, list[int]],
+                     settings: dict[str, Any]) -> dict[str, Any]:
+    """Fine-tune ``settings["base"]`` on the first n labels of the random and the
+    uncertain order, at each n of ``settings["points"]``; accuracy on the held-out bills
+    (the first VALIDATION of them early-stop the training, the rest are the test)."""
+    from replicoder.models import load_trained
+    from replicoder.train import TrainConfig, train
+
+    rng = np.random.default_rng(seed)
+    held = rng.permutation(len(df))[:TEST]
+    validation, test = held[:VALIDATION], held[VALIDATION:]
+    ids, codes = df["id"].tolist(), df["code"].tolist()
+    root = Path(tempfile.mkdtemp(prefix="bench-review-order-"))
+    df[["id", "text", "code"]].to_csv(root / "bills.csv", index=False)
+    st = study_mod.init(root / "study", "cap")
+    importer.import_file(st, root / "bills.csv", text="text", id="id", labels="code")
+    parts = {ids[i]: "validation" for i in validation}
+    parts.update({ids[i]: "test" for i in test})
+    parts.update({d: "train" for d in ids if d not in parts})
+    with st.store() as store:
+        store.add_split(parts, seed)
+    truth = [codes[i] for i in test]
+    out: dict[str, Any] = {"seed": seed, "validation": VALIDATION, "test": len(test)}
+    for arm in ("random", "uncertain"):
+        rows = []
+        for n in settings["points"]:
+            t = time.perf_counter()
+            name = f"{arm}-{n}"
+            config = TrainConfig(base=settings["base"], epochs=settings["epochs"], seed=seed)
+            train(st, name, config, train_ids=[ids[i] for i in bought[arm][:n]])
+            pred = load_trained(st, name).predict([df["text"][i] for i in test],
+                                                  [ids[i] for i in test])
+            acc = float(np.mean([sorted(p)[0] == c for p, c in
+                                 zip(pred.labels, truth, strict=True)]))
+            rows.append({"labels": n, "accuracy": round(acc, 4),
+                         "seconds": round(time.perf_counter() - t, 1)})
+            print("finetuned", seed, arm, rows[-1], flush=True)
+        out[arm] = rows
     return out
 
 
@@ -239,14 +307,33 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--width", type=float, default=0.04)
     parser.add_argument("--parts", default="learning,audit,plan")
-    parser.add_argument("--diverse-seeds", type=int, default=2)
+    parser.add_argument("--diverse-seeds", type=int, default=1)
+    parser.add_argument("--batch", type=int, default=25,
+                        help="labels per refit of the active orders (--refresh-every)")
+    parser.add_argument("--compare-batches", default="50",
+                        help="other batch sizes of the uncertain order, e.g. 50,100 ('' none)")
+    parser.add_argument("--finetune-at", default="",
+                        help="also fine-tune at these label counts, e.g. 500,1000,2000")
+    parser.add_argument("--finetune-base", default="embedded")
+    parser.add_argument("--finetune-epochs", type=int, default=3)
+    parser.add_argument("--finetune-seeds", type=int, default=1)
     args = parser.parse_args()
+    compare = [int(b) for b in args.compare_batches.split(",") if b]
+    for b in [args.batch, *compare]:
+        if b < 1 or STEP % b:
+            parser.error(f"batch {b}: give a divisor of {STEP}")
+    finetune = {"points": [int(n) for n in args.finetune_at.split(",")],
+                "base": args.finetune_base, "epochs": args.finetune_epochs,
+                "seeds": args.finetune_seeds} if args.finetune_at else None
     if args.parts == "merge":  # join the files of parts run one at a time
         merged: dict[str, Any] = {}
+        args_by_part = {}
         for part in ("learning", "audit", "plan"):
             path = RESULTS / f"review_order_{part}.json"
             merged.update(json.loads(path.read_text()))
+            args_by_part[part] = merged.pop("args")
             path.unlink()
+        merged["args"] = args_by_part
         merged["seconds"] = sum(merged[k].get("seconds", 0) for k in
                                 ("learning_curves", "audit", "plan"))
         (RESULTS / "review_order.json").write_text(json.dumps(merged, indent=2) + "\n")
@@ -255,12 +342,12 @@ def main() -> None:
     book = study_mod.init(Path(tempfile.mkdtemp()) / "s", "cap").codebook
     started = time.perf_counter()
     result: dict[str, Any] = {"benchmark": "review_order", "documents": len(df),
-                              "args": {"seeds": str(args.seeds), "width": str(args.width),
-                                       "diverse_seeds": str(args.diverse_seeds)}}
+                              "args": {k: str(v) for k, v in vars(args).items()}}
     parts = args.parts.split(",")
     if "learning" in parts:
         t = time.perf_counter()
-        result["learning_curves"] = learning(df, book, args.seeds, args.diverse_seeds)
+        result["learning_curves"] = learning(df, book, args.seeds, args.diverse_seeds,
+                                             args.batch, compare, finetune)
         result["learning_curves"]["seconds"] = round(time.perf_counter() - t, 1)
         print(json.dumps(result["learning_curves"], indent=1)[:2000], flush=True)
     if "audit" in parts:

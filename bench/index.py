@@ -232,9 +232,12 @@ def _regress(d: dict[str, Any]) -> Row:
                       f"{s[str(n)]['ppi']['coverage_min']:.3f}, naive "
                       f"{s[str(n)]['naive']['coverage_min']:.3f} (mean "
                       f"{s[str(n)]['naive']['coverage_mean']:.2f})" for n in d["sizes"]),
-            "width " + ", ".join(f"DSL {s[str(n)]['dsl_width_over_sample_only_mean']:.2f} / "
-                                 f"PPI++ {s[str(n)]['ppi_width_over_sample_only_mean']:.2f}"
-                                 for n in d["sizes"]) + " × sample-only")
+            "width mean (max) " + ", ".join(
+                f"DSL {s[str(n)]['dsl_width_over_sample_only_mean']:.2f} "
+                f"({s[str(n)]['dsl_width_over_sample_only_max']:.2f}) / PPI++ "
+                f"{s[str(n)]['ppi_width_over_sample_only_mean']:.2f} "
+                f"({s[str(n)]['ppi_width_over_sample_only_max']:.2f})"
+                for n in d["sizes"]) + " × sample-only")
 
 def _classify_ray(d: dict[str, Any]) -> Row:
     one, two = d["ray_1"], d["ray_2"]
@@ -308,12 +311,16 @@ def _flourishing_replay(d: dict[str, Any]) -> Row:
 def _review_order(d: dict[str, Any]) -> Row:
     lc, au, pl = d["learning_curves"], d["audit"], d["plan"]
     act = lc["uncertain_labels_to_match_random_2000"]
+    other = "".join(f" (refit every {k.split('_')[1][5:]}: {v['mean']:.0f} ± {v['sd']:.0f})"
+                    for k, v in lc.items() if k.startswith("uncertain_batch")
+                    and k.endswith("_to_match_random_2000"))
     return (f"US bills simulation ({lc['seeds']} seeds): TF-IDF learning curves in review "
             "order vs random; audit of injected wrong labels; `estimate plan` width vs "
             "obtained",
-            f"uncertain order matches random's accuracy at 2,000 "
-            f"({lc['random_accuracy_at_2000']:.3f}) with {act['mean']:.0f} ± "
-            f"{act['sd']:.0f} labels; audit recall in top 2k: "
+            f"uncertain order, refit every {lc.get('batch', 50)} labels, matches random's "
+            f"accuracy at 2,000 ({lc['random_accuracy_at_2000']:.3f}) with "
+            f"{act['mean']:.0f} ± {act['sd']:.0f} labels per seed{other}; "
+            "audit recall in top 2k: "
             f"{au['noise_5pct']['recall_top_2k_mean']:.2f} (5% noise), "
             f"{au['noise_10pct']['recall_top_2k_mean']:.2f} (10%); plan width error median "
             f"{pl['pilot']['median_relative_error']:.0%} (pilot), "

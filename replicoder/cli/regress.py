@@ -69,17 +69,19 @@ def regress(
 
     - dsl: design-based supervised learning (Egami et al., NeurIPS 2023): the regression
     of the predicted outcome corrected, document by document of the random sample of
-    `replicoder review sample`, by the verified one (weighted by 1/inclusion probability).
+    `replicoder review sample`, by the verified one (weighted by 1/inclusion probability);
+    the predicted outcome is first calibrated on the verified sample (cross-fitted).
 
-    - ppi: PPI++ (Angelopoulos, Duchi, Zrnic 2024): the same, with the predictions weighted
-    by the lambda in [0, 1] that makes the intervals narrowest.
+    - ppi: PPI++ (Angelopoulos, Duchi, Zrnic 2024): the same on the raw predictions,
+    weighted by the lambda in [0, 1] that makes the intervals narrowest.
 
     - naive: the regression of the predicted labels as if they were true (biased, too
     narrow).
 
     - sample-only: the verified sample alone (valid, wide).
 
-    Refuses a model that was trained on documents of the sample. Writes
+    Refuses a model that was trained on documents of the sample; warns when a corrected
+    interval is wider than sample-only's (the predictions add nothing there). Writes
     coefficients.csv, coefficients.parquet, coefficients.png (power.csv with --power) and
     manifest.json.
 

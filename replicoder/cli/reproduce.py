@@ -22,7 +22,8 @@ def reproduce(
         help="New or empty folder to unpack into (default: a new temporary folder).",
         show_default=False)] = None,
     steps: Annotated[str, typer.Option(
-        help="Runs to re-run, comma separated: evaluate, classify.")] = "evaluate,classify",
+        help="Runs to re-run, comma separated: evaluate, classify, estimate (topic "
+             "shares), regress (estimate regress).")] = "evaluate,classify,estimate,regress",
     sample: Annotated[int | None, typer.Option(
         help="Classify only N of the study's documents (seeded) per classify run.",
         show_default=False)] = None,
@@ -45,8 +46,11 @@ def reproduce(
     each difference between this environment and the recorded one, checks every hash
     (adapters, codebook, files), re-runs each evaluate and classify run with its recorded
     settings and precision, and compares: metrics equal to 3 decimals, labels identical,
-    scores within 1e-4 (fp32) or 2e-2 (bf16). Prints a pass/fail table, writes
-    diffs/RUN.csv for documents whose answer changed, exits 1 on a difference.
+    scores within 1e-4 (fp32) or 2e-2 (bf16). Each estimate and estimate regress run is
+    re-run from the frozen predictions file, sample and verified labels: the same rows,
+    numbers within 1e-9 relative (they are deterministic). Prints a pass/fail table, writes
+    diffs/RUN.csv for documents (or table rows) whose answer changed, exits 1 on a
+    difference.
 
     Example: replicoder reproduce study-20250101.tar.gz --workdir rerun
     """

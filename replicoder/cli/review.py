@@ -108,7 +108,8 @@ def assign(
         "TF-IDF + SVM fit on the verified labels so far.")] = None,
     refresh_every: Annotated[int | None, typer.Option(
         help="uncertain/diverse without --model: refit TF-IDF and reorder the undecided "
-        "documents every N decisions.")] = 50,
+        "documents every N decisions (smaller: fewer labels for the same accuracy, more "
+        "refits; 25 needed fewer labels than 50 on the US bills).")] = 25,
     batch: Annotated[int, typer.Option(help="diverse: documents per batch.")] = 20,
     study: StudyOption = Path("."),
 ) -> None:

@@ -1,6 +1,8 @@
 """Estimate label shares of a classified corpus, with intervals that hold.
 
 - corpus: ``estimate``: read a classified file and the study's verified random sample;
+- runs: what ``estimate`` and ``regress`` share: the validation sample, known documents,
+  the manifest's fields;
 - shares: shares per label and group by PPI, classify-and-count or the sample alone (pure);
 - ppi: prediction-powered inference for means (pure numpy, after ppi_py's formulas);
 - figure: the shares with their intervals, per method;

@@ -26,25 +26,45 @@ import pandas as pd
 
 from replicoder import atomic
 from replicoder.errors import ReplicoderError
-from replicoder.estimate.corpus import _check_population, _known, _sample, _strata, _verified
-from replicoder.estimate.inputs import Targets, checked_methods, label_matrix, score_matrix
-from replicoder.estimate.regression import INTERCEPT, METHODS, MODELS, Data, fit, power
-from replicoder.hashing import input_sha256
-from replicoder.io.tables import column_values, read_table
+from replicoder.estimate import runs
+from replicoder.estimate.corpus import _check_population, _strata, _verified
+from replicoder.estimate.crossfit import FOLDS, PENALTY, SEED
+from replicoder.estimate.inputs import (
+    Targets,
+    checked_methods,
+    label_matrix,
+    read_predictions,
+    score_matrix,
+)
+from replicoder.estimate.regression import (
+    INTERCEPT,
+    METHODS,
+    MODELS,
+    Data,
+    calibrated,
+    fit,
+    power,
+)
+from replicoder.io.tables import column_values
+from replicoder.labels.codebook import Codebook
 from replicoder.run import Run
 from replicoder.store import StoredSample
 from replicoder.study import Study
 
-__all__ = ["RegressResult", "check_training", "design_matrix", "regress"]
+__all__ = ["RegressResult", "check_training", "design_matrix", "regress",
+           "wider_than_sample_only"]
 
 OUTCOME_FROM = ("labels", "scores")
 CORRECTED = ("dsl", "ppi")
 ESTIMATORS = {
     "dsl": "design-based supervised learning (Egami et al., NeurIPS 2023): regression of "
-           "yhat + R/pi (y - yhat) on the corpus, sandwich variance, t interval with "
-           "Satterthwaite degrees of freedom",
-    "ppi": "PPI++ (Angelopoulos, Duchi, Zrnic 2024): the DSL equation with the predicted "
-           "part weighted by the variance-minimising lambda in [0, 1]",
+           "g + R/pi (y - g) on the corpus, g = E[y | prediction, covariates] by a ridge "
+           "logistic regression on the verified sample, 5-fold cross-fitted (folds by a "
+           "hash of the document id and seed 0); "
+           "sandwich variance, t interval with Satterthwaite degrees of freedom",
+    "ppi": "PPI++ (Angelopoulos, Duchi, Zrnic 2024): the DSL equation on the raw "
+           "prediction, its predicted part weighted by the variance-minimising lambda in "
+           "[0, 1]",
     "naive": "regression of the predicted outcome as if it were true (robust sandwich)",
     "sample-only": "regression of the verified outcome on the sample, weighted by 1/pi",
 }
@@ -197,57 +217,24 @@ def regress(study: Study, predictions: Path, *, outcome: str, covariates: Sequen
     coefficients.csv, coefficients.parquet, coefficients.png (power.csv with
     ``power_se``) and manifest.json to ``out_dir`` (default runs/<id>/)."""
     predictions = Path(predictions)
-    methods = _check_options(model, outcome_from, level, methods, covariates)
-    codes = study.codebook.codes
-    code = _outcome_code(study, outcome)
-    j = codes.index(code)
-    frame = read_table(predictions, id_column)
-    if frame.empty:
-        raise ReplicoderError(f"{predictions}: no documents")
+    spec = _spec(study, outcome, outcome_from, model, methods, level, covariates)
+    frame = read_predictions(predictions, id_column)
     ids = [str(i) for i in frame[id_column].tolist()]
-    targets = Targets(study.codebook)
-    yhat = label_matrix(frame, targets, predictions)[:, j] if outcome_from == "labels" else \
-        score_matrix(frame, targets, predictions)[:, j]
-    columns = {c: _values(study, frame, ids, c, predictions, "covariate")
-               for c in dict.fromkeys(covariates)}
-    x, terms, refs = design_matrix(columns, categorical, reference)
-    clusters = None
-    if cluster:
-        raw = _values(study, frame, ids, cluster, predictions, "cluster column")
-        clusters = np.unique(np.asarray([str(v) for v in raw], dtype=object),
-                             return_inverse=True)[1]
-    needs_sample = any(m != "naive" for m in methods) or power_se is not None
-    sample = _sample(study, sample_id) if needs_sample or sample_id else None
-    if needs_sample and sample is None:
-        raise ReplicoderError(
-            "the study has no random validation sample. The corrected and sample-only fits "
-            "need verified labels on a random sample of the classified documents: draw it "
-            f"with `replicoder review sample N --from {predictions}`, review it, then "
-            "estimate; or use --method naive")
-    warnings: list[str] = []
-    rows = np.zeros(0, dtype=np.int64)
-    y = prob = np.zeros(0)
-    row_of = {d: i for i, d in enumerate(ids)}
-    if sample is not None:
-        _check_population(sample, ids, predictions)
-        _strata(study, sample, ids, frame, predictions)
-        warnings += check_training(study, frame, sample)
-        rows, y, prob = _sampled(study, sample, targets, allow_incomplete, row_of, j)
-        warnings += _few(y, code)
-    known = _known(study, targets, sample.created_at if sample else None)
-    replaced = 0
-    for doc_id, labels in known.items():
-        if doc_id in row_of:
-            yhat[row_of[doc_id]] = labels[j]
-            replaced += 1
-    data = Data(x, yhat, rows, y, prob, clusters)
-    common = {"outcome": code, "outcome_from": outcome_from, "model": model,
-              "documents": len(ids), "verified": len(rows), "level": level}
-    table, lams, failures = _fit_all(data, model, methods, terms, level, common)
-    warnings += failures
+    yhat = _predicted_outcome(frame, predictions, spec)
+    design = _design(study, frame, ids, predictions, covariates, categorical, reference,
+                     cluster)
+    needs_sample = any(m != "naive" for m in spec.methods) or power_se is not None
+    sample = runs.required_sample(study, sample_id, needs_sample, _no_sample(predictions))
+    sampled = _validation(study, frame, ids, predictions, sample, spec, allow_incomplete)
+    exact, known = _known_outcome(study, yhat, ids, sample, spec)
+    data = Data(design.x, yhat, sampled.rows, sampled.y, sampled.prob, design.clusters, exact,
+                np.asarray(ids, dtype=object))
+    table, lams, failures = _fit_all(data, model, spec.methods, design.terms, level,
+                                     spec.common(len(ids), len(sampled.rows)))
+    warnings = sampled.warnings + failures + wider_than_sample_only(table)
     power_table = None
     if power_se is not None:
-        power_table = _power(data, model, power_se, terms, methods, lams)
+        power_table = _power(data, model, power_se, design.terms, spec.methods, lams)
         if cluster:
             warnings.append("--power assumes independent documents: with clustered "
                             "documents more may be needed")
@@ -258,26 +245,136 @@ def regress(study: Study, predictions: Path, *, outcome: str, covariates: Sequen
         from replicoder.estimate.coefficient_figure import coefficients_figure
 
         coefficients_figure(table, out / "coefficients.png")
-    manifest = run.write({
+    manifest = runs.write_manifest(run, out, {
         "command": "estimate regress",
-        "predictions": {"path": run.relative(predictions),
-                        "sha256": input_sha256(predictions), "documents": len(ids),
-                        "id_column": id_column},
-        "outcome": code, "outcome_from": outcome_from, "model": model,
-        "covariates": list(columns), "terms": terms, "reference_levels": refs,
-        "categorical": list(categorical), "cluster": cluster,
-        "clusters": None if clusters is None else int(clusters.max()) + 1,
-        "level": level, "methods": methods, "lambda": lams,
-        "sample_id": sample.sample_id if sample else None,
-        "sample_design": sample.design if sample else None,
-        "verified_documents": len(rows), "allow_incomplete": allow_incomplete,
-        "known_before_sample": replaced, "power_target_se": power_se,
-        "estimators": {m: ESTIMATORS[m] for m in methods},
-        "warnings": warnings, "output": run.relative(out),
-        "outputs": sorted({"manifest.json", *(p.name for p in out.iterdir()
-                                              if not p.name.startswith("."))}),
-    }, copies=[out / "manifest.json"] if out != run.dir else [])
+        "predictions": runs.predictions_field(run, predictions, len(ids), id_column),
+        **spec.fields(), **design.fields(), "categorical": list(categorical),
+        "cluster": cluster, "lambda": lams, "power_target_se": power_se,
+        **runs.sample_fields(sample, sampled.verified, known, allow_incomplete),
+        "warnings": warnings})
     return RegressResult(run.run_id, out, table, power_table, warnings, manifest)
+
+
+@dataclass(frozen=True)
+class _Spec:
+    """What is fitted: the outcome's code (column ``j`` of the codebook) and where it is
+    read from, the model, the methods and the level."""
+
+    book: Codebook
+    code: str
+    j: int
+    outcome_from: str
+    model: str
+    methods: list[str]
+    level: float
+
+    def common(self, documents: int, verified: int) -> dict[str, Any]:
+        """The columns every row of the coefficient table carries."""
+        return {"outcome": self.code, "outcome_from": self.outcome_from, "model": self.model,
+                "documents": documents, "verified": verified, "level": self.level}
+
+    def fields(self) -> dict[str, Any]:
+        """The manifest's record of the fit."""
+        return {"outcome": self.code, "outcome_from": self.outcome_from, "model": self.model,
+                "level": self.level, "methods": self.methods,
+                "dsl_cross_fitting": {"folds": FOLDS, "seed": SEED, "ridge_penalty": PENALTY},
+                "estimators": {m: ESTIMATORS[m] for m in self.methods}}
+
+
+def _spec(study: Study, outcome: str, outcome_from: str, model: str, methods: Sequence[str],
+          level: float, covariates: Sequence[str]) -> _Spec:
+    """The fit asked for, checked."""
+    chosen = _check_options(model, outcome_from, level, methods, covariates)
+    code = _outcome_code(study, outcome)
+    book = study.codebook
+    return _Spec(book, code, book.codes.index(code), outcome_from, model, chosen, level)
+
+
+@dataclass(frozen=True)
+class _Design:
+    """The covariates (in order, once each) as a design matrix ``x`` with its term names
+    and each categorical column's reference level; each document's cluster (None without
+    a cluster column)."""
+
+    covariates: list[str]
+    x: np.ndarray
+    terms: list[str]
+    refs: dict[str, str]
+    clusters: np.ndarray | None
+
+    def fields(self) -> dict[str, Any]:
+        """The manifest's record of the design."""
+        return {"covariates": self.covariates, "terms": self.terms,
+                "reference_levels": self.refs,
+                "clusters": None if self.clusters is None else int(self.clusters.max()) + 1}
+
+
+def _design(study: Study, frame: pd.DataFrame, ids: list[str], path: Path,
+            covariates: Sequence[str], categorical: Sequence[str],
+            reference: Mapping[str, str] | None, cluster: str | None) -> _Design:
+    """The covariates' and the cluster column's values for every document, as a design."""
+    columns = {c: _values(study, frame, ids, c, path, "covariate")
+               for c in dict.fromkeys(covariates)}
+    x, terms, refs = design_matrix(columns, categorical, reference)
+    clusters = None
+    if cluster:
+        raw = _values(study, frame, ids, cluster, path, "cluster column")
+        clusters = np.unique(np.asarray([str(v) for v in raw], dtype=object),
+                             return_inverse=True)[1]
+    return _Design(list(columns), x, terms, refs, clusters)
+
+
+def _no_sample(predictions: Path) -> str:
+    return ("the study has no random validation sample. The corrected and sample-only fits "
+            "need verified labels on a random sample of the classified documents: draw it "
+            f"with `replicoder review sample N --from {predictions}`, review it, then "
+            "estimate; or use --method naive")
+
+
+@dataclass(frozen=True)
+class _Sampled:
+    """The verified documents of the sample: their rows in the predictions, verified
+    outcome and inclusion probability, their verified label rows, and the warnings."""
+
+    rows: np.ndarray
+    y: np.ndarray
+    prob: np.ndarray
+    verified: dict[str, np.ndarray]
+    warnings: list[str]
+
+
+def _validation(study: Study, frame: pd.DataFrame, ids: list[str], path: Path,
+                sample: StoredSample | None, spec: _Spec, allow_incomplete: bool) -> _Sampled:
+    """The sample's verified documents, after checking that the sample was drawn from
+    these documents and that the model did not learn from it (empty without a sample)."""
+    if sample is None:
+        return _Sampled(np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0), {}, [])
+    _check_population(sample, ids, path)
+    _strata(study, sample, ids, frame, path)
+    warnings = check_training(study, frame, sample)
+    row_of = {d: i for i, d in enumerate(ids)}
+    rows, y, prob, verified = _sampled(study, sample, Targets(spec.book),
+                                       allow_incomplete, row_of, spec.j)
+    return _Sampled(rows, y, prob, verified, warnings + _few(y, spec.code))
+
+
+def _predicted_outcome(frame: pd.DataFrame, path: Path, spec: _Spec) -> np.ndarray:
+    """The model's outcome for every document: its 0/1 answer or its score."""
+    matrix = label_matrix if spec.outcome_from == "labels" else score_matrix
+    return matrix(frame, Targets(spec.book), path)[:, spec.j]
+
+
+def _known_outcome(study: Study, yhat: np.ndarray, ids: list[str],
+                   sample: StoredSample | None, spec: _Spec
+                   ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Put the verified outcome into ``yhat`` where humans verified the document before
+    the sample was drawn; which documents those are, and their label rows."""
+    known = runs.known_among(study, Targets(spec.book), sample, ids)
+    exact = np.zeros(len(ids), dtype=bool)
+    for row, labels in runs.known_rows(known, ids).items():
+        yhat[row] = labels[spec.j]
+        exact[row] = True
+    return exact, known
 
 
 def _check_options(model: str, outcome_from: str, level: float, methods: Sequence[str],
@@ -294,16 +391,17 @@ def _check_options(model: str, outcome_from: str, level: float, methods: Sequenc
 
 
 def _sampled(study: Study, sample: StoredSample, targets: Targets, allow_incomplete: bool,
-             row_of: Mapping[str, int], j: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+             row_of: Mapping[str, int], j: int
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
     """(rows in the predictions, verified outcome, inclusion probability) of the verified
-    documents of the sample."""
+    documents of the sample, and their verified label rows."""
     verified = _verified(study, sample, targets, allow_incomplete)
     sampled = sorted(verified)
     rows = np.asarray([row_of[d] for d in sampled], dtype=np.int64)
     y = np.asarray([verified[d][j] for d in sampled])
     strata = sample.design["strata"]
     prob = np.asarray([strata[sample.docs[d]]["inclusion_probability"] for d in sampled])
-    return rows, y, prob
+    return rows, y, prob, verified
 
 
 def _few(y: np.ndarray, code: str) -> list[str]:
@@ -341,6 +439,24 @@ def _fit_all(data: Data, model: str, methods: Sequence[str], terms: Sequence[str
     return pd.DataFrame.from_records(records), lams, warnings
 
 
+def wider_than_sample_only(table: pd.DataFrame) -> list[str]:
+    """A note per corrected method whose interval is wider than sample-only's for some
+    term: the predictions then add nothing there (valid, but use the narrower fit)."""
+    if table.empty or "sample-only" not in set(table["method"]):
+        return []
+    width = table.assign(width=table["high"] - table["low"]).pivot_table(
+        index="term", columns="method", values="width", sort=False)
+    out = []
+    for method in [m for m in CORRECTED if m in width.columns]:
+        wide = width.index[width[method] > width["sample-only"]].tolist()
+        if wide:
+            out.append(f"{method}'s interval is wider than sample-only's for "
+                       f"{', '.join(map(str, wide[:5]))}: the predictions carry little "
+                       "information about this outcome there; the sample-only (or the "
+                       "narrower corrected) interval is the one to report")
+    return out
+
+
 def _outcome_code(study: Study, outcome: str) -> str:
     book = study.codebook
     if outcome in book.codes:
@@ -358,7 +474,7 @@ def _power(data: Data, model: str, target: float, terms: list[str], methods: lis
     records = []
     for method in [m for m in CORRECTED if m in lams] or ["dsl"]:
         lam = lams.get(method, 1.0)
-        for row in power(data, model, target, lam):
+        for row in power(calibrated(data) if method == "dsl" else data, model, target, lam):
             records.append({"term": terms[row.term], "method": method, "lambda": lam,
                             "target_se": target, "se_now": row.se_pilot,
                             "verified_now": len(data.rows), "needed": row.needed,

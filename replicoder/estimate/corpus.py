@@ -27,10 +27,24 @@ import pandas as pd
 
 from replicoder import atomic
 from replicoder.errors import ReplicoderError
-from replicoder.estimate.inputs import Targets, checked_methods, label_matrix, score_matrix
+from replicoder.estimate.inputs import (
+    Targets,
+    checked_methods,
+    group_keys,
+    label_matrix,
+    read_predictions,
+    score_matrix,
+)
+from replicoder.estimate.runs import (
+    known_among,
+    known_rows,
+    predictions_field,
+    required_sample,
+    sample_fields,
+    write_manifest,
+)
 from replicoder.estimate.shares import METHODS, Population, Shares, estimate_shares
-from replicoder.hashing import input_sha256
-from replicoder.io.tables import column_values, read_table
+from replicoder.io.tables import column_values
 from replicoder.review import design as sampling
 from replicoder.run import Run
 from replicoder.store import StoredSample
@@ -39,6 +53,9 @@ from replicoder.study import Study
 __all__ = ["EstimateResult", "estimate", "share_table"]
 
 USES = ("labels", "scores")
+ESTIMATOR = ("ppi: stratified PPI on the predicted label (Fisch et al. 2024), Wilson interval "
+             "per stratum combined by MOVER (Zou and Donner 2008); sample-only: Wilson per "
+             "design stratum, MOVER; design strata weighted by population shares")
 
 
 @dataclass(frozen=True)
@@ -48,19 +65,6 @@ class EstimateResult:
     table: pd.DataFrame
     warnings: list[str]
     manifest: dict[str, Any]
-
-
-def _sample(study: Study, sample_id: str | None) -> StoredSample | None:
-    with study.store() as store:
-        ids = store.sample_ids()
-        if sample_id is None:
-            return store.sample(ids[-1]) if ids else None
-        found = store.sample(sample_id)
-    if found is None:
-        listed = ", ".join(ids[-5:]) or "none yet"
-        raise ReplicoderError(f"--sample {sample_id}: no such sample in the study "
-                              f"(samples: {listed})")
-    return found
 
 
 def _check_population(sample: StoredSample, ids: list[str], path: Path) -> None:
@@ -112,16 +116,6 @@ def _verified(study: Study, sample: StoredSample, targets: Targets, allow_incomp
             for doc_id in sample.docs if doc_id in labels}
 
 
-def _known(study: Study, targets: Targets, before: str | None) -> dict[str, np.ndarray]:
-    """Documents humans verified before ``before`` (all verified ones when None)."""
-    with study.store() as store:
-        labels = store.verified_labels()
-        first = store.first_decided()
-    return {doc_id: targets.row(values, f"document {doc_id!r}")
-            for doc_id, values in labels.items()
-            if before is None or first.get(doc_id, before) < before}
-
-
 def estimate(study: Study, predictions: Path, *, by: Sequence[str] = (), level: float = 0.95,
              methods: Sequence[str] = METHODS, sample_id: str | None = None,
              id_column: str = "id", use: str = "labels", allow_incomplete: bool = False,
@@ -132,77 +126,69 @@ def estimate(study: Study, predictions: Path, *, by: Sequence[str] = (), level: 
     runs/<id>/). In a graded study the shares are of label presence, and with
     ``intensities`` also of each label x intensity (``code:intensity``)."""
     predictions = Path(predictions)
-    if use not in USES:
-        raise ReplicoderError(f"--use {use}: choose labels or scores")
-    methods = checked_methods(methods, METHODS, level)
-    if intensities and not study.codebook.graded:
-        raise ReplicoderError(f"--intensities: codebook {study.codebook.name!r} is not graded "
-                              "(it has no intensities); leave the option out")
+    methods = _check_options(study, use, methods, level, intensities)
     targets = Targets(study.codebook, intensities)
-    codes = targets.keys
-    frame = read_table(predictions, id_column)
-    if frame.empty:
-        raise ReplicoderError(f"{predictions}: no documents")
+    frame = read_predictions(predictions, id_column)
     ids = frame[id_column].tolist()
     counted = label_matrix(frame, targets, predictions)
     predicted = counted.copy() if use == "labels" else score_matrix(frame, targets,
                                                                      predictions)
-    needs_sample = any(m != "classify-and-count" for m in methods)
-    sample = _sample(study, sample_id) if needs_sample or sample_id else None
-    if needs_sample and sample is None:
-        raise ReplicoderError(
-            "the study has no random validation sample. PPI and sample-only estimates need "
-            "verified labels on a random sample of the classified documents (labels verified "
-            "for training are not one): draw it with `replicoder review sample N --from "
-            f"{predictions}`, review it, then estimate; or use --method classify-and-count")
-    verified: dict[str, np.ndarray] = {}
-    strata = [sampling.ALL] * len(ids)
-    if sample is not None:
-        _check_population(sample, ids, predictions)
-        strata = _strata(study, sample, ids, frame, predictions)
-        verified = _verified(study, sample, targets, allow_incomplete)
-    known = _known(study, targets, sample.created_at if sample else None)
-    row_of = {d: i for i, d in enumerate(ids)}
-    for doc_id, row in known.items():
-        if doc_id in row_of:
-            predicted[row_of[doc_id]] = row
-            counted[row_of[doc_id]] = row
-    columns = {c: frame[c].tolist() for c in by if c in frame.columns}
-    values = [[str(v) for v in column_values(study, ids, c, columns, predictions)] for c in by]
-    groups = list(zip(*values, strict=True)) if by else [()] * len(ids)
-    names = targets.names
-    result = estimate_shares(codes, Population(ids, predicted, counted, strata, groups),
-                             verified, methods=methods, level=level, names=names,
+    sample = required_sample(study, sample_id, any(m != "classify-and-count" for m in methods),
+                             _no_sample(predictions))
+    strata, verified = _validation(study, sample, ids, frame, predictions, targets,
+                                   allow_incomplete)
+    known = known_among(study, targets, sample, ids)
+    for row, labels in known_rows(known, ids).items():
+        predicted[row] = counted[row] = labels
+    groups = group_keys(study, frame, ids, by, predictions)
+    result = estimate_shares(targets.keys, Population(ids, predicted, counted, strata, groups),
+                             verified, methods=methods, level=level, names=targets.names,
                              group_names=list(by))
-    table = share_table(result, by, names, level)
+    table = share_table(result, by, targets.names, level)
     run = Run.start(study, "estimate")
-    run_id = run.run_id
     out = Path(out_dir) if out_dir else run.dir
     _write(table, out)
     if figure:
         from replicoder.estimate.figure import shares_figure
 
         shares_figure(table, list(by), out / "shares.png")
-    manifest = run.write({
-        "predictions": {"path": run.relative(predictions),
-                                          "sha256": input_sha256(predictions),
-                                          "documents": len(ids), "id_column": id_column},
+    manifest = write_manifest(run, out, {
+        "predictions": predictions_field(run, predictions, len(ids), id_column),
         "by": list(by), "level": level, "methods": methods, "use": use,
-        "intensities": intensities,
-        "sample_id": sample.sample_id if sample else None,
-        "sample_design": sample.design if sample else None,
-        "verified_documents": len(verified), "allow_incomplete": allow_incomplete,
-        "known_before_sample": sum(d in row_of for d in known),
-        "estimator": "ppi: stratified PPI on the predicted label (Fisch et al. 2024), Wilson "
-                     "interval per stratum combined by MOVER (Zou and Donner 2008); "
-                     "sample-only: Wilson per design stratum, MOVER; design strata weighted "
-                     "by population shares",
-        "warnings": result.warnings,
-        "output": run.relative(out),
-        "outputs": sorted({"manifest.json", *(p.name for p in out.iterdir()
-                                              if not p.name.startswith("."))}),
-    }, copies=[out / "manifest.json"] if out != run.dir else [])
-    return EstimateResult(run_id, out, table, result.warnings, manifest)
+        "intensities": intensities, **sample_fields(sample, verified, known, allow_incomplete),
+        "estimator": ESTIMATOR, "warnings": result.warnings})
+    return EstimateResult(run.run_id, out, table, result.warnings, manifest)
+
+
+def _check_options(study: Study, use: str, methods: Sequence[str], level: float,
+                   intensities: bool) -> list[str]:
+    """The methods asked for, once each; refuses options the study cannot meet."""
+    if use not in USES:
+        raise ReplicoderError(f"--use {use}: choose labels or scores")
+    chosen = checked_methods(methods, METHODS, level)
+    if intensities and not study.codebook.graded:
+        raise ReplicoderError(f"--intensities: codebook {study.codebook.name!r} is not graded "
+                              "(it has no intensities); leave the option out")
+    return chosen
+
+
+def _no_sample(predictions: Path) -> str:
+    return ("the study has no random validation sample. PPI and sample-only estimates need "
+            "verified labels on a random sample of the classified documents (labels verified "
+            "for training are not one): draw it with `replicoder review sample N --from "
+            f"{predictions}`, review it, then estimate; or use --method classify-and-count")
+
+
+def _validation(study: Study, sample: StoredSample | None, ids: list[str], frame: pd.DataFrame,
+                path: Path, targets: Targets, allow_incomplete: bool
+                ) -> tuple[list[str], dict[str, np.ndarray]]:
+    """Each document's design stratum and the verified label rows of the sample's documents
+    (one stratum and none without a sample)."""
+    if sample is None:
+        return [sampling.ALL] * len(ids), {}
+    _check_population(sample, ids, path)
+    return (_strata(study, sample, ids, frame, path),
+            _verified(study, sample, targets, allow_incomplete))
 
 
 def share_table(result: Shares, by: Sequence[str], names: dict[str, str],

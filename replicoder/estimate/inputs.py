@@ -8,8 +8,9 @@ toward its label's presence only. Presence shares are estimated always; intensit
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,10 +18,13 @@ import numpy as np
 import pandas as pd
 
 from replicoder.errors import ReplicoderError, clip, summarise
+from replicoder.io.tables import column_values, read_table
 from replicoder.labels import graded
 from replicoder.labels.codebook import Codebook
+from replicoder.study import Study
 
-__all__ = ["Targets", "checked_methods", "label_matrix", "score_matrix"]
+__all__ = ["Targets", "checked_methods", "group_keys", "label_matrix", "labels_sha256",
+           "read_predictions", "score_matrix"]
 
 
 @dataclass(frozen=True)
@@ -152,6 +156,23 @@ def score_matrix(frame: pd.DataFrame, targets: Targets, path: Path) -> np.ndarra
     return out
 
 
+def read_predictions(path: Path, id_column: str) -> pd.DataFrame:
+    """The classified file, refused when it holds no documents."""
+    frame = read_table(path, id_column)
+    if frame.empty:
+        raise ReplicoderError(f"{path}: no documents")
+    return frame
+
+
+def group_keys(study: Study, frame: pd.DataFrame, ids: Sequence[str], by: Sequence[str],
+               path: Path) -> list[tuple[str, ...]]:
+    """Each document's group: its values of the ``by`` columns as text, from ``frame``
+    when it has the column, else from the study's documents."""
+    columns = {c: frame[c].tolist() for c in by if c in frame.columns}
+    values = [[str(v) for v in column_values(study, ids, c, columns, path)] for c in by]
+    return list(zip(*values, strict=True)) if by else [()] * len(ids)
+
+
 def checked_methods(methods: Sequence[str], allowed: Sequence[str], level: float) -> list[str]:
     """The methods asked for (all ``allowed`` when none), once each, in order; refuses an
     unknown method and a confidence level outside [0.5, 1)."""
@@ -162,3 +183,15 @@ def checked_methods(methods: Sequence[str], allowed: Sequence[str], level: float
     if bad:
         raise ReplicoderError(f"--method {bad[0]}: choose from {', '.join(allowed)}")
     return chosen
+
+
+def labels_sha256(verified: Mapping[str, np.ndarray], known: Mapping[str, np.ndarray]) -> str:
+    """One hash of the human labels an estimate used (the sample's verified labels and
+    those verified before it), so that ``reproduce`` can tell labels reviewed again after
+    the run from a computation that changed."""
+    digest = hashlib.sha256()
+    for tag, labels in (("sample", verified), ("known", known)):
+        for doc_id in sorted(labels):
+            digest.update(f"{tag}\0{doc_id}\0".encode())
+            digest.update(np.ascontiguousarray(labels[doc_id], dtype=np.float64).tobytes())
+    return digest.hexdigest()

@@ -11,7 +11,9 @@ Every method solves one weighted estimating equation over the corpus,
 with ``R_i`` 1 for a sampled document, ``mu`` the identity (OLS) or the logistic function:
 
 - ``dsl`` (``lam = 1``): design-based supervised learning (Egami, Hinck, Stewart, Wei,
-  NeurIPS 2023): the regression of the pseudo-outcome ``yhat + R w (y - yhat)``;
+  NeurIPS 2023): the regression of the pseudo-outcome ``g + R w (y - g)``, with ``g`` the
+  paper's first step, ``E[y | yhat, x]`` fitted on the verified sample by cross-fitting
+  (:mod:`replicoder.estimate.crossfit`), in place of ``yhat``;
 - ``ppi`` (``lam`` tuned): PPI++ (Angelopoulos, Duchi, Zrnic 2024), the same equation with
   the ``lam`` in [0, 1] that minimises the summed variance of the coefficients;
 - ``sample-only`` (``lam = 0``): the design-weighted regression of ``y`` on the sample;
@@ -30,14 +32,15 @@ standard error, from the variance components of a pilot sample.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from replicoder.errors import ReplicoderError
+from replicoder.estimate.crossfit import cross_fitted
 
-__all__ = ["INTERCEPT", "METHODS", "MODELS", "Data", "Fit", "PowerRow", "fit", "power", "solve",
-           "tuned_lambda"]
+__all__ = ["INTERCEPT", "METHODS", "MODELS", "Data", "Fit", "PowerRow", "calibrated", "fit",
+           "power", "solve", "tuned_lambda"]
 
 MODELS = ("ols", "logit")
 INTERCEPT = "(intercept)"  # the name of the constant term in tables and figures
@@ -50,7 +53,9 @@ MAX_ITER = 100
 class Data:
     """The corpus: ``x`` (N, p) covariates (with the intercept), ``yhat`` (N,) predicted
     outcomes, ``rows`` (n,) sampled rows of ``x``, ``y`` (n,) their verified outcomes,
-    ``prob`` (n,) their inclusion probabilities, ``clusters`` (N,) cluster codes or None."""
+    ``prob`` (n,) their inclusion probabilities, ``clusters`` (N,) cluster codes or None,
+    ``exact`` (N,) True where ``yhat`` is a label humans verified (not a prediction),
+    ``keys`` (N,) document ids: they fix DSL's cross-fitting folds whatever the row order."""
 
     x: np.ndarray
     yhat: np.ndarray
@@ -58,6 +63,8 @@ class Data:
     y: np.ndarray
     prob: np.ndarray
     clusters: np.ndarray | None = None
+    exact: np.ndarray | None = None
+    keys: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -232,8 +239,19 @@ def fit(d: Data, model: str, method: str) -> Fit:
         groups = None if d.clusters is None else len(np.unique(d.clusters))
         cov = h_inv @ meat @ h_inv * _factor(len(d.yhat), d.x.shape[1], groups)
         return Fit(method, beta, np.sqrt(np.diag(cov)), 1.0, cov, df)
+    if method == "dsl":
+        return _fit_lam(calibrated(d), model, 1.0, method)
     lam = LAMBDAS[method] if method in LAMBDAS else tuned_lambda(d, model)
     return _fit_lam(d, model, lam, method)
+
+
+def calibrated(d: Data) -> Data:
+    """DSL's data: ``yhat`` replaced by ``g``, its cross-fitted calibration on the verified
+    sample (:func:`replicoder.estimate.crossfit.cross_fitted`). With clusters the folds are
+    whole clusters, so that no document's ``g`` was fitted on documents whose errors it
+    shares."""
+    keys = d.clusters if d.clusters is not None else d.keys
+    return replace(d, yhat=cross_fitted(d.x, d.yhat, d.rows, d.y, d.exact, keys))
 
 
 @dataclass(frozen=True)

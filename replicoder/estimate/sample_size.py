@@ -26,9 +26,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from replicoder import atomic
 from replicoder.errors import ReplicoderError
+from replicoder.estimate.inputs import Targets, group_keys, label_matrix, read_predictions
 from replicoder.estimate.ppi import mover_sum, wilson, z_value
-from replicoder.io.tables import column_values, read_table
 from replicoder.labels.codebook import Codebook
 from replicoder.run import Run
 from replicoder.study import Study
@@ -79,8 +80,6 @@ def sample_size(width: float, at: Any) -> int:
 
 
 def _predicted(frame: pd.DataFrame, book: Codebook, path: Path) -> np.ndarray:
-    from replicoder.estimate.inputs import Targets, label_matrix
-
     return label_matrix(frame, Targets(book), path)
 
 
@@ -136,21 +135,48 @@ def calibrate(scores: np.ndarray, pilot: dict[int, np.ndarray]) -> np.ndarray:
     return np.asarray(fit.predict_proba(logit.reshape(-1, 1))[:, 1].reshape(scores.shape))
 
 
-def plan(study: Study, width: float, *, predictions: Path | None = None,
-         by: Sequence[str] = (), level: float = 0.95, sample_id: str | None = None,
-         id_column: str = "id") -> PlanResult:
-    """Sample sizes for PPI intervals of width ``width`` per label (and group)."""
+@dataclass(frozen=True)
+class _Evidence:
+    """What the plan knows of the model: its 0/1 answers, its scores recalibrated on the
+    pilot (None without scores) and the pilot's verified labels by row."""
+
+    yhat: np.ndarray
+    scores: np.ndarray | None
+    pilot: dict[int, np.ndarray]
+    pilot_id: str | None
+
+    def rates(self, rows: np.ndarray, j: int) -> tuple[float, float, int]:
+        """PPV, FOR and pilot size of label ``j`` among ``rows``: the scores' values (0.5
+        without scores), updated by the pilot's counts with the scores' weight PRIOR."""
+        yj = self.yhat[rows, j] >= 0.5
+        ppv = fom = 0.5
+        if self.scores is not None:
+            sj = self.scores[rows, j]
+            ppv = float(sj[yj].mean()) if yj.any() else 0.5
+            fom = float(sj[~yj].mean()) if (~yj).any() else 0.5
+        in_pilot = [i for i in rows if i in self.pilot]
+        if not in_pilot:
+            return ppv, fom, 0
+        prior = PRIOR if self.scores is not None else 1.0
+        pred = np.array([self.yhat[i, j] >= 0.5 for i in in_pilot])
+        true = np.array([self.pilot[i][j] for i in in_pilot])
+        return (float((true[pred].sum() + prior * ppv) / (pred.sum() + prior)),
+                float((true[~pred].sum() + prior * fom) / ((~pred).sum() + prior)),
+                len(in_pilot))
+
+
+def _check_request(book: Codebook, width: float, level: float,
+                   predictions: Path | None) -> Path:
+    """The plan's arguments, checked; the predictions file's path."""
     if not 0 < width < 1:
         raise ReplicoderError(f"--width {width}: give the interval's full width as a share "
                               "between 0 and 1, e.g. 0.05 for +/- 2.5 points")
     if not 0.5 <= level < 1.0:
         raise ReplicoderError(f"--level {level}: give a confidence level such as 0.95")
-    book = study.codebook
     if book.graded:
         raise ReplicoderError("estimate plan works on codes, not graded intensities; the "
                               "codebook is graded (estimate shares are per code too)")
-    codes = book.codes
-    if len(codes) < 2 and not book.multi_label:
+    if len(book.codes) < 2 and not book.multi_label:
         raise ReplicoderError(
             f"the codebook '{book.name}' has one label and is single-label: its share is 1 "
             "by definition, so no sample is needed")
@@ -159,80 +185,92 @@ def plan(study: Study, width: float, *, predictions: Path | None = None,
             "--predictions: give the classified output (`replicoder classify --out FILE`); "
             "the plan needs the model's answers for every document (no model yet? train "
             "one with `replicoder train`)")
-    predictions = Path(predictions)
-    frame = read_table(predictions, id_column)
-    if frame.empty:
-        raise ReplicoderError(f"{predictions}: no documents")
-    ids = frame[id_column].astype(str).tolist()
+    return Path(predictions)
+
+
+def _evidence(study: Study, frame: pd.DataFrame, ids: list[str], predictions: Path,
+              sample_id: str | None) -> _Evidence:
+    """The model's answers and scores in ``frame`` and the study's pilot sample."""
+    book = study.codebook
     yhat = _predicted(frame, book, predictions)
-    scores = _scores(frame, codes)
-    pilot, pilot_id = _pilot(study, ids, codes, sample_id)
+    scores = _scores(frame, book.codes)
+    pilot, pilot_id = _pilot(study, ids, book.codes, sample_id)
     if scores is None and not pilot:
         raise ReplicoderError(
             f"{predictions} has no score_<code> probabilities and the study has no verified "
             "pilot sample, so the model's precision is unknown: give the output of `replicoder "
             "classify` (it writes the scores), or draw and review a small pilot sample first "
             "(`replicoder review sample 50 --seed 1 --from FILE`)")
-    calibrated = scores
     if scores is not None and pilot:
-        calibrated = calibrate(scores, pilot)
-    columns = {c: frame[c].tolist() for c in by if c in frame.columns}
-    values = [[str(v) for v in column_values(study, ids, c, columns, predictions)] for c in by]
-    groups = list(zip(*values, strict=True)) if by else [()] * len(ids)
+        scores = calibrate(scores, pilot)
+    return _Evidence(yhat, scores, pilot, pilot_id)
+
+
+def _label_plan(evidence: _Evidence, rows: np.ndarray, j: int, width: float,
+                z: float) -> dict[str, Any]:
+    """One label's rates in one group and the two sample sizes they need."""
+    pi = float((evidence.yhat[rows, j] >= 0.5).mean())
+    ppv, fom, pilot = evidence.rates(rows, j)
+    p = pi * ppv + (1 - pi) * fom
+    n_ppi = sample_size(width, lambda n: ppi_width(n, pi, ppv, fom, z))
+    n_so = sample_size(width, lambda n: sample_only_width(n, p, z))
+    return {"documents": len(rows), "predicted_share": pi, "ppv": ppv,
+            "false_omission": fom, "expected_share": float(p), "pilot": pilot,
+            "n_ppi": n_ppi, "n_sample_only": n_so,
+            "saving": 1 - n_ppi / n_so if n_so else 0.0}
+
+
+def _plan_rows(evidence: _Evidence, book: Codebook, groups: list[tuple[str, ...]],
+               by: Sequence[str], width: float, level: float
+               ) -> tuple[list[dict[str, Any]], list[str]]:
+    """A row per group and label, and a warning where a group has too few documents."""
     z = z_value(level)
-    names = book.names
     records: list[dict[str, Any]] = []
     warnings: list[str] = []
     for key in sorted(set(groups)):
         rows = np.array([i for i, g in enumerate(groups) if g == key])
-        in_pilot = [i for i in rows if i in pilot]
-        for j, code in enumerate(codes):
-            yj = yhat[rows, j] >= 0.5
-            pi = float(yj.mean())
-            if calibrated is not None:
-                sj = calibrated[rows, j]
-                ppv0 = float(sj[yj].mean()) if yj.any() else 0.5
-                fom0 = float(sj[~yj].mean()) if (~yj).any() else 0.5
-            else:
-                ppv0 = fom0 = 0.5
-            prior = PRIOR if calibrated is not None else 1.0
-            if in_pilot:
-                pred = np.array([yhat[i, j] >= 0.5 for i in in_pilot])
-                true = np.array([pilot[i][j] for i in in_pilot])
-                ppv = (true[pred].sum() + prior * ppv0) / (pred.sum() + prior)
-                fom = (true[~pred].sum() + prior * fom0) / ((~pred).sum() + prior)
-            else:
-                ppv, fom = ppv0, fom0
-            p = pi * ppv + (1 - pi) * fom
-            n_ppi = sample_size(width, lambda n, a=pi, b=ppv, c=fom: ppi_width(n, a, b, c, z))
-            n_so = sample_size(width, lambda n, q=p: sample_only_width(n, q, z))
+        for j, code in enumerate(book.codes):
             record: dict[str, Any] = dict(zip(by, key, strict=True))
-            record.update({"label": code, "label_name": names.get(code, code),
-                           "documents": len(rows), "predicted_share": pi, "ppv": float(ppv),
-                           "false_omission": float(fom), "expected_share": float(p),
-                           "pilot": len(in_pilot), "n_ppi": n_ppi, "n_sample_only": n_so,
-                           "saving": 1 - n_ppi / n_so if n_so else 0.0, "width": width,
-                           "level": level})
+            record.update({"label": code, "label_name": book.names.get(code, code),
+                           **_label_plan(evidence, rows, j, width, z),
+                           "width": width, "level": level})
             records.append(record)
-            if n_ppi > len(rows):
+            if record["n_ppi"] > len(rows):
                 where = ", ".join(f"{c}={v}" for c, v in zip(by, key, strict=True)) or "corpus"
-                warnings.append(f"{where}, label {code}: {n_ppi:,} documents needed but only "
-                                f"{len(rows):,} exist; widen --width")
-    table = pd.DataFrame.from_records(records)
-    per_group = table.groupby(list(by), sort=True) if by else [((), table)]
-    totals = {"n_ppi": int(sum(g["n_ppi"].max() for _, g in per_group)),
-              "n_sample_only": int(sum(g["n_sample_only"].max()
-                                       for _, g in (table.groupby(list(by)) if by
-                                                    else [((), table)])))}
-    source = "pilot" if pilot else "scores"
-    run = Run.start(study, "estimate-plan")
-    from replicoder import atomic
+                warnings.append(f"{where}, label {code}: {record['n_ppi']:,} documents needed "
+                                f"but only {len(rows):,} exist; widen --width")
+    return records, warnings
 
+
+def _totals(table: pd.DataFrame, by: Sequence[str]) -> dict[str, int]:
+    """Documents for every label within the width: the largest label's need, summed
+    over the groups."""
+    per_group = list(table.groupby(list(by), sort=True)) if by else [((), table)]
+    return {name: int(sum(g[name].max() for _, g in per_group))
+            for name in ("n_ppi", "n_sample_only")}
+
+
+def plan(study: Study, width: float, *, predictions: Path | None = None,
+         by: Sequence[str] = (), level: float = 0.95, sample_id: str | None = None,
+         id_column: str = "id") -> PlanResult:
+    """Sample sizes for PPI intervals of width ``width`` per label (and group)."""
+    book = study.codebook
+    predictions = _check_request(book, width, level, predictions)
+    frame = read_predictions(predictions, id_column)
+    ids = frame[id_column].astype(str).tolist()
+    evidence = _evidence(study, frame, ids, predictions, sample_id)
+    groups = group_keys(study, frame, ids, by, predictions)
+    records, warnings = _plan_rows(evidence, book, groups, by, width, level)
+    table = pd.DataFrame.from_records(records)
+    totals = _totals(table, by)
+    source = "pilot" if evidence.pilot else "scores"
+    run = Run.start(study, "estimate-plan")
     atomic.write_text(run.dir / "plan.csv", table.to_csv(index=False))
     run.write({"predictions": run.relative(predictions), "width": width, "level": level,
-               "by": list(by), "source": source, "pilot_sample": pilot_id,
-               "pilot_documents": len(pilot), "totals": totals, "warnings": warnings,
+               "by": list(by), "source": source, "pilot_sample": evidence.pilot_id,
+               "pilot_documents": len(evidence.pilot), "totals": totals,
+               "warnings": warnings,
                "method": "expected Wilson-per-stratum + MOVER width of stratified PPI "
                          "(as `replicoder estimate`), smallest n by bisection",
                "output": "plan.csv"})
-    return PlanResult(table, totals, source, len(pilot), run.run_id, warnings)
+    return PlanResult(table, totals, source, len(evidence.pilot), run.run_id, warnings)

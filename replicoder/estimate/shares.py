@@ -71,6 +71,32 @@ class Shares:
     warnings: list[str]
 
 
+@dataclass(frozen=True)
+class _Sorted:
+    """The population in document-id order (so the result does not depend on the input's
+    order) and the verified sample within it: ``sampled`` its rows in the population,
+    ``y`` (n, L) its verified labels."""
+
+    labelled: np.ndarray
+    counted: np.ndarray
+    strata: np.ndarray
+    keys: list[tuple[str, ...]]
+    key_of: np.ndarray
+    sampled: np.ndarray
+    y: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Cell:
+    """One stratum of one group: its population rows, its sample's rows in the population
+    and in ``y``."""
+
+    stratum: str
+    population: np.ndarray
+    sampled: np.ndarray
+    verified: np.ndarray
+
+
 def _order(pop: Population) -> np.ndarray:
     return np.argsort(np.asarray(pop.doc_ids, dtype=object), kind="stable")
 
@@ -88,11 +114,22 @@ def estimate_shares(codes: Sequence[str], pop: Population, verified: Mapping[str
     if bad:
         raise ReplicoderError(f"--method {bad[0]}: choose from {', '.join(METHODS)}")
     z = z_value(level)
+    data = _sorted(codes, pop, verified)
+    cells = [_cells(data, k) for k in range(len(data.keys))]
+    needs_sample = any(m != "classify-and-count" for m in methods)
+    if needs_sample:
+        _check_cells(data.keys, cells, group_names)
+    rows = [row for k, group in enumerate(cells)
+            for row in _group_shares(codes, data, k, group, methods, z)]
+    return Shares(rows, _warnings(codes, data.y, names or {}) if needs_sample else [])
+
+
+def _sorted(codes: Sequence[str], pop: Population,
+            verified: Mapping[str, np.ndarray]) -> _Sorted:
+    """``pop`` in id order with its groups numbered; refuses verified documents that are
+    not in it."""
     order = _order(pop)
     ids = [pop.doc_ids[i] for i in order]
-    labelled = (pop.predicted[order] >= 0.5).astype(np.float64)
-    counted = pop.counted[order].astype(np.float64)
-    strata = np.asarray([pop.strata[i] for i in order], dtype=object)
     groups = [pop.groups[i] for i in order]
     index = {d: i for i, d in enumerate(ids)}
     outside = sorted(d for d in verified if d not in index)
@@ -101,43 +138,34 @@ def estimate_shares(codes: Sequence[str], pop: Population, verified: Mapping[str
             f"{len(outside)} verified sampled documents (e.g. id {outside[0]!r}) are not among "
             "the predictions; classify the same documents the sample was drawn from")
     s_ids = sorted(verified)
-    s_idx = np.asarray([index[d] for d in s_ids], dtype=np.int64)
-    y = np.asarray([verified[d] for d in s_ids], dtype=np.float64).reshape(len(s_ids), len(codes))
-    needs_sample = any(m != "classify-and-count" for m in methods)
     keys = sorted(set(groups))
     key_of = np.asarray([keys.index(g) for g in groups]) if len(keys) > 1 else \
         np.zeros(len(ids), dtype=np.int64)
-    rows: list[Share] = []
-    short: list[str] = []
-    for k, key in enumerate(keys):
-        in_group = key_of == k
-        cells = sorted(set(strata[in_group].tolist()))
-        parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # population, sample rows
-        for h in cells:
-            pop_rows = np.flatnonzero(in_group & (strata == h))
-            pick = np.flatnonzero(in_group[s_idx] & (strata[s_idx] == h))
-            if needs_sample and len(pick) < MIN_CELL:
-                short.append(_describe(group_names, key, h, len(pick), len(pop_rows)))
-            parts.append((pop_rows, s_idx[pick], pick))
-        n_docs = int(in_group.sum())
-        n_ver = sum(len(p[2]) for p in parts)
-        with_label = sum((y[p[2]].sum(0) for p in parts), np.zeros(len(codes)))
-        results: dict[str, Bounds] = {}
-        if "classify-and-count" in methods:
-            share = counted[in_group].mean(0)
-            se = z * np.sqrt(share * (1 - share) / n_docs)
-            results["classify-and-count"] = Bounds(share, np.clip(share - se, 0, 1),
-                                                   np.clip(share + se, 0, 1))
-        if needs_sample and not short:
-            results.update(_from_sample(methods, parts, y, labelled, n_docs, z))
-        for method in methods:
-            if method not in results:
-                continue
-            r = results[method]
-            for j, code in enumerate(codes):
-                low, high = float(r.low[j]), float(r.high[j])
-                rows.append(Share(key, code, method, float(r.estimate[j]), low, high,
-                                  (high - low) / (2 * z), n_docs, n_ver, int(with_label[j])))
+    y = np.asarray([verified[d] for d in s_ids], dtype=np.float64).reshape(len(s_ids),
+                                                                        len(codes))
+    return _Sorted((pop.predicted[order] >= 0.5).astype(np.float64),
+                   pop.counted[order].astype(np.float64),
+                   np.asarray([pop.strata[i] for i in order], dtype=object), keys, key_of,
+                   np.asarray([index[d] for d in s_ids], dtype=np.int64), y)
+
+
+def _cells(data: _Sorted, k: int) -> list[_Cell]:
+    """The strata of group ``k``, in order."""
+    in_group = data.key_of == k
+    out = []
+    for h in sorted(set(data.strata[in_group].tolist())):
+        pick = np.flatnonzero(in_group[data.sampled] & (data.strata[data.sampled] == h))
+        out.append(_Cell(h, np.flatnonzero(in_group & (data.strata == h)),
+                         data.sampled[pick], pick))
+    return out
+
+
+def _check_cells(keys: Sequence[tuple[str, ...]], cells: Sequence[Sequence[_Cell]],
+                 group_names: Sequence[str]) -> None:
+    """Refuse when a cell has too few verified documents for a variance."""
+    short = [_describe(group_names, key, c.stratum, len(c.verified), len(c.population))
+             for key, group in zip(keys, cells, strict=True) for c in group
+             if len(c.verified) < MIN_CELL]
     if short:
         raise ReplicoderError(
             f"{len(short)} groups have fewer than {MIN_CELL} verified documents, so their "
@@ -145,24 +173,50 @@ def estimate_shares(codes: Sequence[str], pop: Population, verified: Mapping[str
             f"{' ...' if len(short) > 5 else ''}. Draw a sample stratified by that column "
             "(`replicoder review sample N --strata COLUMN`), review more documents, group "
             "by a coarser column, or use --method classify-and-count alone")
-    return Shares(rows, _warnings(codes, y, names or {}) if needs_sample else [])
 
 
-def _from_sample(methods: Sequence[str],
-                 parts: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]], y: np.ndarray,
+def _group_shares(codes: Sequence[str], data: _Sorted, k: int, cells: Sequence[_Cell],
+                  methods: Sequence[str], z: float) -> list[Share]:
+    """Every label's share in group ``k`` by each method."""
+    in_group = data.key_of == k
+    n_docs = int(in_group.sum())
+    n_ver = sum(len(c.verified) for c in cells)
+    with_label = sum((data.y[c.verified].sum(0) for c in cells), np.zeros(len(codes)))
+    results: dict[str, Bounds] = {}
+    if "classify-and-count" in methods:
+        results["classify-and-count"] = _counted(data.counted[in_group], n_docs, z)
+    if any(m != "classify-and-count" for m in methods):
+        results.update(_from_sample(methods, cells, data.y, data.labelled, n_docs, z))
+    rows = []
+    for method in [m for m in methods if m in results]:
+        r = results[method]
+        for j, code in enumerate(codes):
+            low, high = float(r.low[j]), float(r.high[j])
+            rows.append(Share(data.keys[k], code, method, float(r.estimate[j]), low, high,
+                              (high - low) / (2 * z), n_docs, n_ver, int(with_label[j])))
+    return rows
+
+
+def _counted(counted: np.ndarray, n_docs: int, z: float) -> Bounds:
+    """Classify-and-count: the share the model labelled, with a binomial interval."""
+    share = counted.mean(0)
+    se = z * np.sqrt(share * (1 - share) / n_docs)
+    return Bounds(share, np.clip(share - se, 0, 1), np.clip(share + se, 0, 1))
+
+
+def _from_sample(methods: Sequence[str], cells: Sequence[_Cell], y: np.ndarray,
                  labelled: np.ndarray, n_docs: int, z: float) -> dict[str, Bounds]:
-    """PPI and sample-only shares of one group from its cells (population rows, sample
-    rows in the population, sample rows in ``y``)."""
+    """PPI and sample-only shares of one group from its cells."""
     out: dict[str, Bounds] = {}
-    cell_w = [len(p[0]) / n_docs for p in parts]
+    cell_w = [len(c.population) / n_docs for c in cells]
     if "ppi" in methods:
-        w, k, m = zip(*(poststratify(y[p[2]], labelled[p[1]], labelled[p[0]]) for p in parts),
-                      strict=True)
+        w, k, m = zip(*(poststratify(y[c.verified], labelled[c.sampled],
+                                     labelled[c.population]) for c in cells), strict=True)
         weights = np.concatenate([wh * ww for wh, ww in zip(cell_w, w, strict=True)])
         out["ppi"] = mover_sum(weights, wilson(np.concatenate(k), np.concatenate(m), z))
     if "sample-only" in methods:
-        k_cells = np.stack([y[p[2]].sum(0) for p in parts])
-        m_cells = np.stack([np.full(y.shape[1], float(len(p[2]))) for p in parts])
+        k_cells = np.stack([y[c.verified].sum(0) for c in cells])
+        m_cells = np.stack([np.full(y.shape[1], float(len(c.verified))) for c in cells])
         weights = np.repeat(np.asarray(cell_w)[:, None], y.shape[1], axis=1)
         out["sample-only"] = mover_sum(weights, wilson(k_cells, m_cells, z))
     return out

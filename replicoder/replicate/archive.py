@@ -32,6 +32,7 @@ from typing import Any
 from replicoder.errors import ReplicoderError
 from replicoder.hashing import file_sha256
 from replicoder.models.folder import CHECKPOINT, ModelFolder, trained_names
+from replicoder.replicate.estimates import KINDS, command, estimate_runs, result_files
 from replicoder.run import MANIFEST, Run
 from replicoder.study import CODEBOOK, CONFIG, DATABASE, Study
 
@@ -62,8 +63,9 @@ def freeze(study: Study, out: Path, *, include_texts: bool = True,
     from replicoder.replicate.privacy import check_no_secrets
 
     check_no_secrets(study.root / CONFIG)
+    estimates, not_reproducible = estimate_runs(study.root, study.runs_dir)
     with tempfile.TemporaryDirectory(prefix="replicoder-freeze-") as tmp:
-        files, withheld = _study_files(study, Path(tmp), include_texts)
+        files, withheld = _study_files(study, Path(tmp), include_texts, estimates)
         models = _models(study)
         if include_base_weights:
             files += _base_weights(study, models)
@@ -74,10 +76,11 @@ def freeze(study: Study, out: Path, *, include_texts: bool = True,
             "environment": environment(), "models": models,
             "runs": {run_id: {k: m.get(k) for k in ("kind", "device", "precision")}
                      for run_id, m in _manifests(study.runs_dir)},
-            "reproducible": {run_id: r["kind"] for run_id, r in runs.items()},
+            "reproducible": {run_id: r["kind"] for run_id, r in {**runs, **estimates}.items()},
+            "not_reproducible": not_reproducible,
             "withheld": withheld,
         }
-        readme = _readme(study, lock, runs).encode()
+        readme = _readme(study, lock, {**runs, **estimates}).encode()
         lock["files"] = {**{name: file_sha256(path) for name, path in files},
                          README: hashlib.sha256(readme).hexdigest()}
         lock["sizes"] = {**{name: path.stat().st_size for name, path in files},
@@ -187,10 +190,11 @@ def _walk(folder: Path, skip: tuple[str, ...] = ()) -> Iterator[Path]:
             yield path
 
 
-def _study_files(study: Study, tmp: Path, include_texts: bool
+def _study_files(study: Study, tmp: Path, include_texts: bool,
+                 estimates: dict[str, dict[str, Any]]
                  ) -> tuple[list[tuple[str, Path]], dict[str, Any]]:
-    """The study's files to pack, and (without texts) the classify inputs withheld:
-    name -> their sha256 and size, so that whoever has the data can check it."""
+    """The study's files to pack, and (without texts) the classify and estimate inputs
+    withheld: name -> their sha256 and size, so that whoever has the data can check it."""
     root = study.root
     book = root / str(study.config.get("study", {}).get("codebook", CODEBOOK))
     if not _inside(root, book) or book.is_symlink():
@@ -233,6 +237,15 @@ def _study_files(study: Study, tmp: Path, include_texts: bool
             else:
                 withheld.update({f"{STUDY}/{n}": {"sha256": file_sha256(p),
                                                   "bytes": p.stat().st_size} for n, p in named})
+    results, predictions = result_files(root, estimates)
+    files += results
+    carried = {name for name, _ in files}
+    for name, path in predictions:
+        if include_texts:
+            files.append((name, path))
+        elif name not in carried:  # a predictions file may hold texts: withheld
+            withheld[f"{STUDY}/{name}"] = {"sha256": file_sha256(path),
+                                           "bytes": path.stat().st_size}
     unique = dict(files)
     return sorted((f"{STUDY}/{name}", path) for name, path in unique.items()), withheld
 
@@ -349,8 +362,9 @@ def _readme(study: Study, lock: dict[str, Any], runs: dict[str, dict[str, Any]])
                  "replicoder", "?")),
              "replicoder reproduce THIS-ARCHIVE.tar.gz --workdir reproduced", "```", "",
              "It unpacks into a fresh folder, checks the environment and every hash, re-runs "
-             "each evaluate and classify run below with its recorded settings and precision, "
-             "and prints a pass/fail table (exit status 1 on a difference).", "",
+             "each evaluate, classify, estimate and estimate regress run below with its "
+             "recorded settings (and precision), and prints a pass/fail table (exit status 1 "
+             "on a difference).", "",
              "## Base models", ""]
     for model, info in lock["models"].items():
         ref = info["base"]
@@ -368,11 +382,15 @@ def _readme(study: Study, lock: dict[str, Any], runs: dict[str, dict[str, Any]])
     for run_id, m in runs.items():
         lines.append(f"- `runs/{run_id}` ({m['kind']}): `{_command(m)}`")
     if not runs:
-        lines.append("- (the study has no evaluate or classify run)")
+        lines.append("- (the study has no evaluate, classify or estimate run)")
+    lines += [f"- `runs/{run_id}` is not re-run: {why}"
+              for run_id, why in lock.get("not_reproducible", {}).items()]
     return "\n".join(lines) + "\n"
 
 
 def _command(m: dict[str, Any]) -> str:
+    if m["kind"] in KINDS:
+        return command(m)
     if m["kind"] == "classify":
         source = m.get("input", {})
         where = f"{source['path']} " if "path" in source else ""

@@ -9,7 +9,9 @@ environment is compared with the lock (a warning per difference), every hash is 
 (adapters against their manifests, the codebook against the runs, each file against the
 lock), and each evaluate and classify run is re-run with its recorded settings and
 precision. Metrics must match to ``DECIMALS`` places, labels exactly and scores within
-``TOLERANCE`` of the recorded precision.
+``TOLERANCE`` of the recorded precision. Each ``estimate`` and ``estimate regress`` run is
+re-run from the frozen predictions, sample design and verified labels, its tables compared
+row by row (:mod:`replicoder.replicate.estimates`: numbers within 1e-9 relative).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from replicoder.hashing import file_sha256
 from replicoder.models.adapter_check import run_adapter_problems
 from replicoder.models.folder import ModelFolder, trained_names
 from replicoder.replicate.archive import LOCK, STUDY, environment, reproducible_runs
+from replicoder.replicate.estimates import estimate_runs, rerun
 from replicoder.replicate.unpack import Limits, check_no_code, remove_unpacked, unpack_archive
 from replicoder.run import Run
 from replicoder.study import Study, open_study
@@ -35,7 +38,7 @@ from replicoder.study import Study, open_study
 __all__ = ["DECIMALS", "STEPS", "TOLERANCE", "Check", "Limits", "ReproduceResult", "reproduce",
            "unpack"]
 
-STEPS = ("evaluate", "classify")
+STEPS = ("evaluate", "classify", "estimate", "regress")
 DECIMALS = 3  # the tables print metrics to 3 decimals
 # largest score difference accepted, by the precision the run used; measured in
 # tests/test_reproduce.py (fp32: < 1e-6 across block sizes) and stated in the README
@@ -105,6 +108,7 @@ def reproduce(archive: Path, workdir: Path | None = None, *,
         except RecursionError:
             raise ReplicoderError(f"{archive}: run {run_id}: a file of it is nested too "
                                   f"deeply to read; refused (unpacked in {workdir})") from None
+    _estimates(study, lock, steps, result)
     if not result.checks:
         result.warnings.append("the archive holds no run of the steps asked for: nothing "
                                "was compared")
@@ -113,6 +117,25 @@ def reproduce(archive: Path, workdir: Path | None = None, *,
                "passed": result.passed, "warnings": result.warnings,
                "checks": [c.__dict__ for c in result.checks]})
     return result
+
+
+def _estimates(study: Study, lock: dict[str, Any], steps: tuple[str, ...],
+               result: ReproduceResult) -> None:
+    """Re-run each estimate and regress run of ``steps``; say which the archive could not
+    carry."""
+    for run_id, why in sorted(lock.get("not_reproducible", {}).items()):
+        result.warnings.append(f"{run_id}: not re-run: {why}")
+    runs, skipped = estimate_runs(study.root, study.runs_dir, frozen=True)
+    for run_id, why in skipped.items():
+        if run_id not in lock.get("not_reproducible", {}):
+            result.warnings.append(f"{run_id}: not re-run: {why}")
+    for run_id, m in runs.items():
+        if m["kind"] not in steps:
+            continue
+        checks, diffs = rerun(study, run_id, m, result.workdir)
+        result.checks += [Check(m["kind"], run_id, c.what, c.passed, c.detail, c.value)
+                          for c in checks]
+        result.diffs += diffs
 
 
 def _checked(archive: Path, workdir: Path, limits: Limits | None

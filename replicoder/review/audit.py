@@ -242,6 +242,18 @@ def queue_for(store: Store, chosen: dict[str, str], stamp: str) -> None:
     store.set_keys({d: low - len(chosen) + i for i, d in enumerate(chosen)})
 
 
+@dataclass(frozen=True)
+class _Labelled:
+    """The audited documents (``ids`` sorted) with their texts and labels, where each label
+    came from ('verified' or 'gold') and who decided it."""
+
+    ids: list[str]
+    texts: list[str]
+    labels: dict[str, frozenset[str]]
+    kind: dict[str, str]
+    who: dict[str, str]
+
+
 def audit(study: Study, *, model: str | None = None, top: int = 50, folds: int = 5,
           source: str = "both", coder: str | None = None, seed: int | None = None,
           queue: bool = True) -> AuditResult:
@@ -249,6 +261,44 @@ def audit(study: Study, *, model: str | None = None, top: int = 50, folds: int =
     flagged ones (most sure first) for a second coder."""
     book = study.codebook
     seed = study.seed if seed is None else seed
+    _check_request(book, top, folds, coder)
+    docs = _labelled(study, book, source, model, folds)
+    y = _targets(book, [docs.labels[d] for d in docs.ids])
+    if not book.multi_label and not book.graded and len(np.unique(y[0])) < 2:
+        raise ReplicoderError(
+            f"all {len(docs.ids)} labelled documents carry the same code, so no model can "
+            "say one is wrong; review documents of other codes first")
+    if model:
+        probs = _model_probs(study, model, book, docs.texts)
+    else:
+        probs = _cross_fitted(book, docs.texts, y, folds, seed)
+    judged = judge(book, y, probs)
+    order = _ranking(judged)
+    flagged = [docs.ids[i] for i in order if judged.flagged[i]]
+    run = Run.start(study, "review-audit")
+    out = run.dir / "findings.csv"
+    atomic.write_text(out, _findings_csv(docs, judged, order))
+    queued, skipped = [], 0
+    with study.store() as store:
+        if queue and flagged:
+            chosen, skipped = second_coders(store, flagged[:top], coder)
+            queued = _findings(run.run_id, docs, judged, order, chosen)
+        with store.transaction():
+            if queued:
+                _queue(store, run.run_id, queued, model)
+            run.write({"model": model or "tfidf+logistic (cross-fitted)", "folds": folds,
+                       "seed": seed, "labels": source, "audited": len(docs.ids),
+                       "flagged": len(flagged), "top": top, "queued": len(queued),
+                       "skipped_no_second_coder": skipped,
+                       "method": "confident learning (cleanlab find_label_issues, "
+                                 "prune_by_noise_rate), ranked by self-confidence",
+                       "output": run.relative(out)}, store=store)
+    return AuditResult(run.run_id, len(docs.ids), len(flagged), queued, skipped,
+                       run.relative(out))
+
+
+def _check_request(book: Codebook, top: int, folds: int, coder: str | None) -> None:
+    """Refuse settings and codebooks an audit cannot work with."""
     if top < 1 or folds < 2:
         raise ReplicoderError("--top must be >= 1 and --folds >= 2")
     if coder is not None:
@@ -257,6 +307,12 @@ def audit(study: Study, *, model: str | None = None, top: int = 50, folds: int =
         raise ReplicoderError(
             f"the codebook '{book.name}' has one label and is single-label: every document "
             "carries it, so no label can be wrong; nothing to audit")
+
+
+def _labelled(study: Study, book: Codebook, source: str, model: str | None,
+              folds: int) -> _Labelled:
+    """The documents to audit: labelled from ``source``, out of ``model``'s training data,
+    and (single-label) carrying exactly one code; enough of them for ``folds``."""
     with study.store() as store:
         labels, kind, who = audit_labels(study, store, source)
         if model:
@@ -275,61 +331,56 @@ def audit(study: Study, *, model: str | None = None, top: int = 50, folds: int =
         raise ReplicoderError(
             f"{len(ids)} labelled documents are too few to cross-fit {folds} folds (at least "
             f"{2 * folds}); review more documents or use fewer --folds")
-    y = _targets(book, [labels[d] for d in ids])
-    if not book.multi_label and not book.graded and len(np.unique(y[0])) < 2:
-        raise ReplicoderError(
-            f"all {len(ids)} labelled documents carry the same code, so no model can say "
-            "one is wrong; review documents of other codes first")
+    return _Labelled(ids, texts, labels, kind, who)
+
+
+def _cross_fitted(book: Codebook, texts: Sequence[str], y: list[np.ndarray], folds: int,
+                  seed: int) -> list[np.ndarray]:
+    """Out-of-sample probabilities of each class problem by TF-IDF cross-fitting."""
     sizes = [1 + len(book.intensities)] * len(book.codes) if book.graded else \
         [2] * len(book.codes) if book.multi_label else [len(book.codes)]
-    if model:
-        probs = _model_probs(study, model, book, texts)
-    else:
-        probs = [cross_fit(texts, yk, k, folds, seed) for yk, k in zip(y, sizes, strict=True)]
-    judged = judge(book, y, probs)
-    order = np.lexsort((np.arange(len(ids)), judged.quality, ~judged.flagged))
-    flagged = [ids[i] for i in order if judged.flagged[i]]
-    run = Run.start(study, "review-audit")
-    rows = [{"rank": r + 1, "doc_id": ids[i], "source": kind[ids[i]],
-             "labels": ";".join(sorted(labels[ids[i]])),
+    return [cross_fit(texts, yk, k, folds, seed) for yk, k in zip(y, sizes, strict=True)]
+
+
+def _ranking(judged: Judged) -> np.ndarray:
+    """Flagged documents first, then by self-confidence (lowest first)."""
+    return np.lexsort((np.arange(len(judged.quality)), judged.quality, ~judged.flagged))
+
+
+def _findings_csv(docs: _Labelled, judged: Judged, order: np.ndarray) -> str:
+    """Every audited document in ranking order, as CSV."""
+    rows = [{"rank": r + 1, "doc_id": docs.ids[i], "source": docs.kind[docs.ids[i]],
+             "labels": ";".join(sorted(docs.labels[docs.ids[i]])),
              "suggested": ";".join(sorted(judged.suggested[i])),
              "self_confidence": round(float(judged.quality[i]), 6),
-             "flagged": bool(judged.flagged[i]), "decided_by": who[ids[i]]}
+             "flagged": bool(judged.flagged[i]), "decided_by": docs.who[docs.ids[i]]}
             for r, i in enumerate(order)]
-    out = run.dir / "findings.csv"
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
     writer.writeheader()
     writer.writerows(rows)
-    atomic.write_text(out, buf.getvalue())
-    pos = {ids[i]: r for r, i in enumerate(order)}
-    queued: list[Finding] = []
-    skipped = 0
-    with study.store() as store:
-        chosen: dict[str, str] = {}
-        if queue and flagged:
-            chosen, skipped = second_coders(store, flagged[:top], coder)
-        for d, second in chosen.items():
-            i = ids.index(d)
-            queued.append(Finding(run.run_id, d, pos[d] + 1, kind[d], labels[d],
-                                  judged.suggested[i], float(judged.quality[i]), who[d],
-                                  second))
-        stamp = now(precise=True)
-        with store.transaction():
-            if chosen:
-                queue_for(store, chosen, stamp)
-                store.add_findings(queued)
-                store.add_order(run.run_id, "audit", stamp,
-                                {"findings": len(chosen), "model": model or "tfidf"}, None,
-                                store.decision_log_size())
-            run.write({"model": model or "tfidf+logistic (cross-fitted)", "folds": folds,
-                       "seed": seed, "labels": source, "audited": len(ids),
-                       "flagged": len(flagged), "top": top, "queued": len(chosen),
-                       "skipped_no_second_coder": skipped,
-                       "method": "confident learning (cleanlab find_label_issues, "
-                                 "prune_by_noise_rate), ranked by self-confidence",
-                       "output": run.relative(out)}, store=store)
-    return AuditResult(run.run_id, len(ids), len(flagged), queued, skipped, run.relative(out))
+    return buf.getvalue()
+
+
+def _findings(run_id: str, docs: _Labelled, judged: Judged, order: np.ndarray,
+              chosen: dict[str, str]) -> list[Finding]:
+    """A finding per document given a second coder."""
+    pos = {docs.ids[i]: r for r, i in enumerate(order)}
+    out = []
+    for d, second in chosen.items():
+        i = docs.ids.index(d)
+        out.append(Finding(run_id, d, pos[d] + 1, docs.kind[d], docs.labels[d],
+                           judged.suggested[i], float(judged.quality[i]), docs.who[d], second))
+    return out
+
+
+def _queue(store: Store, run_id: str, queued: list[Finding], model: str | None) -> None:
+    """Queue the findings for their second coders and record the review order."""
+    stamp = now(precise=True)
+    queue_for(store, {f.doc_id: f.second_coder for f in queued}, stamp)
+    store.add_findings(queued)
+    store.add_order(run_id, "audit", stamp, {"findings": len(queued), "model": model or "tfidf"},
+                    None, store.decision_log_size())
 
 
 def flagged_ranking(book: Codebook, texts: Sequence[str], labels: Sequence[frozenset[str]],
@@ -337,11 +388,8 @@ def flagged_ranking(book: Codebook, texts: Sequence[str], labels: Sequence[froze
     """Pure core for benchmarks: indices of flagged documents, most sure first, and the
     whole ranking (flagged first, then by self-confidence)."""
     y = _targets(book, labels)
-    sizes = [1 + len(book.intensities)] * len(book.codes) if book.graded else \
-        [2] * len(book.codes) if book.multi_label else [len(book.codes)]
-    probs = [cross_fit(texts, yk, k, folds, seed) for yk, k in zip(y, sizes, strict=True)]
-    judged = judge(book, y, probs)
-    order = np.lexsort((np.arange(len(texts)), judged.quality, ~judged.flagged))
+    judged = judge(book, y, _cross_fitted(book, texts, y, folds, seed))
+    order = _ranking(judged)
     return [int(i) for i in order if judged.flagged[i]], order
 
 

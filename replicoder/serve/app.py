@@ -51,43 +51,47 @@ def create_app(model: str = EMBEDDED, adapter: Path | str | None = None, *,
     if engine is None:
         engine = load_engine(model, Path(adapter) if adapter is not None else None,
                              name=name, device=device, dtype=dtype)
-    started = int(time.time())
-    worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="replicoder-generate")
+    server = _Server(engine, key, limits)
     app = FastAPI(title="replicoder serve", summary="OpenAI-compatible local model server")
     _add_error_handlers(app)
     app.add_middleware(BodyLimit, limit=limits.max_request_bytes)
+    _add_routes(app, server)
+    return app
 
-    async def authorise(request: Request) -> None:
-        if key is None:
+
+class _Server:
+    """What the routes share: the engine, when it started, the API key (None: no check),
+    the request limits and the one generation thread."""
+
+    def __init__(self, engine: Engine, key: str | None, limits: RequestLimits) -> None:
+        self.engine = engine
+        self.key = key
+        self.limits = limits
+        self.started = int(time.time())
+        self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="replicoder-generate")
+
+    async def authorise(self, request: Request) -> None:
+        """Refuse a request without the server's bearer token (when it has an API key)."""
+        if self.key is None:
             return
         header = request.headers.get("authorization", "")
         token = header[7:] if header.lower().startswith("bearer ") else ""
-        if not hmac.compare_digest(token.encode(), key.encode()):
+        if not hmac.compare_digest(token.encode(), self.key.encode()):
             raise ApiError(401, "Incorrect API key provided.", code="invalid_api_key")
 
-    def model_card() -> dict[str, Any]:
-        return {"id": engine.name, "object": "model", "created": started,
-                "owned_by": "replicoder", "replicoder": engine.info}
+    def model_card(self) -> dict[str, Any]:
+        return {"id": self.engine.name, "object": "model", "created": self.started,
+                "owned_by": "replicoder", "replicoder": self.engine.info}
 
-    def known(model_id: str) -> None:
-        if model_id != engine.name:
+    def known(self, model_id: str) -> None:
+        """Refuse a model id other than the served one (404)."""
+        if model_id != self.engine.name:
             raise ApiError(404, f"The model '{model_id}' does not exist; this server has "
-                           f"'{engine.name}'.", code="model_not_found", param="model")
+                           f"'{self.engine.name}'.", code="model_not_found", param="model")
 
-    @app.get("/health")
-    def health() -> dict[str, str]:
-        return {"status": "ok", "model": engine.name}
-
-    @app.get("/v1/models", dependencies=[Depends(authorise)])
-    def list_models() -> dict[str, Any]:
-        return {"object": "list", "data": [model_card()]}
-
-    @app.get("/v1/models/{model_id:path}", dependencies=[Depends(authorise)])
-    def get_model(model_id: str) -> dict[str, Any]:
-        known(model_id)
-        return model_card()
-
-    def answer(req: ChatRequest, cancel: threading.Event) -> dict[str, Any]:
+    def answer(self, req: ChatRequest, cancel: threading.Event) -> dict[str, Any]:
+        """Generate the completion (on the generation thread)."""
+        engine = self.engine
         if cancel.is_set():  # the client left while this request waited in the queue
             raise ApiError(499, "The client closed the connection.")
         ids = engine.prompt_ids([m.as_template_dict() for m in req.messages])
@@ -106,15 +110,15 @@ def create_app(model: str = EMBEDDED, adapter: Path | str | None = None, *,
                                completion_tokens=out.completion_tokens,
                                fingerprint=engine.fingerprint)
 
-    @app.post("/v1/chat/completions", dependencies=[Depends(authorise)])
-    async def chat(req: ChatRequest, request: Request) -> dict[str, Any]:
-        known(req.model)
+    async def chat(self, req: ChatRequest, request: Request) -> dict[str, Any]:
+        """Check the request, queue it and wait for its answer."""
+        self.known(req.model)
         req.check_supported()
-        check_prompt(req, limits.max_prompt_chars)
+        check_prompt(req, self.limits.max_prompt_chars)
         # One generation thread: requests queue in arrival order, the event loop stays free.
         # A client that disconnects cancels its generation, so later requests do not wait.
         cancel = threading.Event()
-        future = asyncio.wrap_future(worker.submit(answer, req, cancel))
+        future = asyncio.wrap_future(self.worker.submit(self.answer, req, cancel))
         while True:
             done, _ = await asyncio.wait({future}, timeout=DISCONNECT_POLL_S)
             if done:
@@ -123,7 +127,26 @@ def create_app(model: str = EMBEDDED, adapter: Path | str | None = None, *,
                 cancel.set()
                 raise ApiError(499, "The client closed the connection.")
 
-    return app
+
+def _add_routes(app: FastAPI, server: _Server) -> None:
+    guarded = [Depends(server.authorise)]
+
+    @app.get("/health")
+    def health() -> dict[str, str]:
+        return {"status": "ok", "model": server.engine.name}
+
+    @app.get("/v1/models", dependencies=guarded)
+    def list_models() -> dict[str, Any]:
+        return {"object": "list", "data": [server.model_card()]}
+
+    @app.get("/v1/models/{model_id:path}", dependencies=guarded)
+    def get_model(model_id: str) -> dict[str, Any]:
+        server.known(model_id)
+        return server.model_card()
+
+    @app.post("/v1/chat/completions", dependencies=guarded)
+    async def chat(req: ChatRequest, request: Request) -> dict[str, Any]:
+        return await server.chat(req, request)
 
 
 def _add_error_handlers(app: FastAPI) -> None:

@@ -224,6 +224,19 @@ class LabelScorer:
             cf = self._cf[key]
         return rows, cf, [len(s) for s in stems]
 
+    def score_ids(self, prompts: Sequence[list[int]]) -> list[Scored]:
+        """Single-label answers (graded: code then intensity) after prompts given as token
+        ids, such as the prompt a trained generative adapter learnt; no calibration."""
+        if self.book.multi_label or self.variant.calibrate:
+            raise ValueError("score_ids scores single-label answers, uncalibrated")
+        keys, common, rest = self._answers()
+        stems = [[*p, *common] for p in prompts]
+        if not stems:
+            return []
+        found = Stems(self.model, stems, self.bf16).score(stems, [rest] * len(stems))
+        return [self._pick(keys, self._reduce(r.tokens), len(s))
+                for r, s in zip(found, stems, strict=True)]
+
     def _single(self, prompts: Sequence[Messages], content_free: Messages | None
                 ) -> list[Scored]:
         keys = self._answers()[0]

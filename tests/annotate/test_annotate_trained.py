@@ -16,6 +16,7 @@ from replicoder.annotate.config import AnnotatorConfig, add_annotator
 from replicoder.annotate.runner import annotate
 from replicoder.errors import ReplicoderError
 from replicoder.models import load_trained
+from replicoder.models.generative import GenerativeScorer
 from replicoder.models.tiny import build_tiny
 from replicoder.train import TrainConfig, train
 
@@ -57,6 +58,7 @@ def test_a_trained_adapter_scores_the_answers_it_learnt(trained: study_mod.Study
     assert (row.ok, row.unparsed, row.output_tokens) == (5, 0, 0)
     model = load_trained(st, "gen")
     scorer = model.scorer
+    assert isinstance(scorer, GenerativeScorer)
     with st.store() as store:
         props = store.proposals(annotator="gen")
         docs = {d.doc_id: d.text for d in store.documents([p.doc_id for p in props])}

@@ -51,8 +51,8 @@ RESULTS = Path(__file__).parent / "results"
 def with_examples(book: Codebook, texts: list[str], gold: list[frozenset[str]]) -> Codebook:
     """The codebook with the first training title of each label as its example."""
     first: dict[str, str] = {}
-    for text, labels in zip(texts, gold, strict=True):
-        for code in labels:
+    for text, codes in zip(texts, gold, strict=True):
+        for code in codes:
             first.setdefault(code, text)
     labels = tuple(dataclasses.replace(lab, examples=(first[lab.code],))
                    if lab.code in first else lab for lab in book.labels)

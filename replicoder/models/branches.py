@@ -22,7 +22,10 @@ from replicoder.models.runtime import autocast
 
 __all__ = ["BranchScores", "Stems"]
 
-QUERY_TOKENS = 1024  # tokens of stems and branches packed into one forward pass
+# Tokens of stems and branches packed into one forward pass. Every token of a pass attends
+# to all of it (the mask only hides), so shorter passes waste less: 512 took 13% less CPU
+# than 1024 scoring the CAP codebook on 26 titles (embedded model, one thread).
+QUERY_TOKENS = 512
 
 
 
@@ -44,6 +47,10 @@ class Stems:
         self.device = str(model.device)
         self.shared = PrefixCache.of(model, stems, bf16) if len(stems) > 1 else None
         self.head = len(self.shared.prefix) if self.shared else 0
+
+    def fits(self, stem: list[int]) -> bool:
+        """Whether ``stem`` starts with the shared prefix (or there is none)."""
+        return self.shared is None or stem[:self.head] == self.shared.prefix
 
     def open(self, stem: list[int]) -> _Open:
         """Run one stem's own tokens; the result scores branches after it."""

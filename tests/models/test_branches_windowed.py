@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from replicoder.models.branches import Stems, _query_tokens, _window_masks
+from replicoder.models.branches import QUERY_TOKENS, Stems, _query_tokens, _window_masks
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +58,7 @@ def test_windowed_packed_branches_score_as_whole_sequences(gemma: Any, prefix_le
 
 
 def test_a_large_vocabulary_packs_fewer_tokens(gemma: Any) -> None:
-    assert _query_tokens(gemma) == 1024
+    assert _query_tokens(gemma) == QUERY_TOKENS
     gemma.config.vocab_size = 262144
     try:
         assert _query_tokens(gemma) == 256

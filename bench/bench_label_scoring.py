@@ -11,6 +11,8 @@ titles, beside the majority label's share and free generation (the zero-shot sco
 generating its answer, as `evaluate zero-shot` did before). Bootstrap 95% intervals.
 Writes bench/results/label_scoring[_BASE].json. Usage:
   nice .venv/bin/python bench/bench_label_scoring.py [--base embedded] [--validation 100]
+  nice .venv/bin/python bench/bench_label_scoring.py --base gemma-270m --validation 40 \
+      --prompts template,instruction --threads 1   (-> label_scoring_gemma.json)
 """
 
 from __future__ import annotations
@@ -49,8 +51,8 @@ RESULTS = Path(__file__).parent / "results"
 def with_examples(book: Codebook, texts: list[str], gold: list[frozenset[str]]) -> Codebook:
     """The codebook with the first training title of each label as its example."""
     first: dict[str, str] = {}
-    for text, labels in zip(texts, gold, strict=True):
-        for code in labels:
+    for text, codes in zip(texts, gold, strict=True):
+        for code in codes:
             first.setdefault(code, text)
     labels = tuple(dataclasses.replace(lab, examples=(first[lab.code],))
                    if lab.code in first else lab for lab in book.labels)
@@ -107,6 +109,9 @@ def main() -> None:
     ap.add_argument("--validation", type=int, default=100, help="validation titles used")
     ap.add_argument("--test-limit", type=int, default=None, help="for a quick check")
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--prompts", default="template,instruction,fewshot",
+                    help="prompts compared on validation (fewer for a slower base)")
+    ap.add_argument("--forms", default="code,name", help="answer forms compared")
     args = ap.parse_args()
     import torch
 
@@ -128,8 +133,11 @@ def main() -> None:
     load_before = os.getloadavg()
 
     variants: dict[str, dict[str, Any]] = {}
+    prompts = args.prompts.split(",")
     for prompt, used in (("template", book), ("instruction", book), ("fewshot", shots)):
-        for form in ("code", "name"):
+        if prompt not in prompts:
+            continue
+        for form in args.forms.split(","):
             began = time.monotonic()
             found = variant_scores(model, tok, used, prompt, form, val_texts)
             seconds = time.monotonic() - began
@@ -167,6 +175,7 @@ def main() -> None:
 
     result = {
         "base": args.base, "n_validation": len(val_texts), "n_test": len(test_texts),
+        "prompts": prompts, "forms": args.forms.split(","), "threads": args.threads,
         "cpu_count": os.cpu_count(), "load_before": load_before,
         "load_after": os.getloadavg(), "created_at": time.strftime("%Y-%m-%d"),
         "validation": variants, "chosen": best,
@@ -182,7 +191,8 @@ def main() -> None:
     }
     result["scoring_vs_majority_ratio"] = acc / result["majority_label"]["share"]
     result["scoring_minus_generation"] = acc - gen_acc
-    name = "label_scoring" + ("" if args.base == "embedded" else f"_{args.base}")
+    suffix = {"embedded": "", "gemma-270m": "_gemma"}.get(args.base, f"_{Path(args.base).name}")
+    name = "label_scoring" + suffix
     out = RESULTS / f"{name}.json"
     atomic.write_text(out, json.dumps(result, indent=1) + "\n")
     print(json.dumps({k: v for k, v in result.items() if k != "validation"}, indent=1))

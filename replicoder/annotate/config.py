@@ -137,6 +137,11 @@ def _check(cfg: AnnotatorConfig, where: str) -> None:
     if cfg.answer not in ANSWERS:
         raise _fail(where, f"field 'answer' must be one of {', '.join(ANSWERS)} "
                     f"(got {cfg.answer!r})")
+    if cfg.model.startswith("trained:") and (cfg.backend != "local" or cfg.template
+                                             or cfg.model == "trained:"):
+        raise _fail(where, f"model {cfg.model!r}: a study's trained model is written "
+                    "trained:NAME (NAME under models/), runs on the local backend and asks "
+                    "with the prompt it was trained on; leave 'template' empty")
     if cfg.answer == "score" and cfg.backend != "local":
         raise _fail(where, "answer = \"score\" needs the local backend (a model run here); "
                     "use answer = \"generate\" for an HTTP annotator")

@@ -48,11 +48,19 @@ class Job:
 class Annotator:
     """A configured annotator, ready to build requests and read answers."""
 
+    template: PromptTemplate
+    backend: Backend
+
     def __init__(self, study: Study, cfg: AnnotatorConfig) -> None:
         self.study = study
         self.cfg = cfg
-        self.template: PromptTemplate = load_template(cfg.template, study.root, cfg.name)
-        self.backend: Backend = create(cfg)
+        if cfg.model.startswith("trained:"):  # a study's generative adapter: annotate.trained
+            from replicoder.annotate.trained import trained_annotator
+
+            self.template, self.backend = trained_annotator(study, cfg)
+            return
+        self.template = load_template(cfg.template, study.root, cfg.name)
+        self.backend = create(cfg)
         if cfg.structured and hasattr(self.backend, "response_format"):
             from replicoder.annotate.structured import response_format
 

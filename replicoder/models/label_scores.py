@@ -218,16 +218,33 @@ class LabelScorer:
             head, tail = chat_parts(self.tok, m)
             stems.append(self.ids(head) + self.ids(tail) + common)
         runner = Stems(self.model, stems, self.bf16)
-        rows = [r.tokens for r in runner.score(stems, [rest] * len(stems))]
-        cf = None
-        if content_free is not None:
-            key = json.dumps([content_free, self.variant.form, self.variant.reduce])
-            if key not in self._cf:
-                head, tail = chat_parts(self.tok, content_free)
-                stem = self.ids(head) + self.ids(tail) + common
-                self._cf[key] = runner.score([stem], [rest])[0].tokens
-            cf = self._cf[key]
+        key = json.dumps([content_free, self.variant.form, self.variant.reduce])
+        extra: list[list[int]] = []
+        if content_free is not None and key not in self._cf:
+            head, tail = chat_parts(self.tok, content_free)
+            extra = [self.ids(head) + self.ids(tail) + common]
+        # the content-free prompt rides in the documents' passes when it shares their prefix
+        ride = bool(extra) and runner.fits(extra[0])
+        found = runner.score([*stems, *extra] if ride else stems,
+                             [rest] * (len(stems) + ride))
+        rows = [r.tokens for r in found[:len(stems)]]
+        if extra:
+            self._cf[key] = (found[-1] if ride else runner.score(extra, [rest])[0]).tokens
+        cf = self._cf[key] if content_free is not None else None
         return rows, cf, [len(s) for s in stems]
+
+    def score_ids(self, prompts: Sequence[list[int]]) -> list[Scored]:
+        """Single-label answers (graded: code then intensity) after prompts given as token
+        ids, such as the prompt a trained generative adapter learnt; no calibration."""
+        if self.book.multi_label or self.variant.calibrate:
+            raise ValueError("score_ids scores single-label answers, uncalibrated")
+        keys, common, rest = self._answers()
+        stems = [[*p, *common] for p in prompts]
+        if not stems:
+            return []
+        found = Stems(self.model, stems, self.bf16).score(stems, [rest] * len(stems))
+        return [self._pick(keys, self._reduce(r.tokens), len(s))
+                for r, s in zip(found, stems, strict=True)]
 
     def _single(self, prompts: Sequence[Messages], content_free: Messages | None
                 ) -> list[Scored]:

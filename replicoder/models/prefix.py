@@ -41,7 +41,8 @@ class PrefixCache:
         self.prefix = list(prefix)
         device = str(model.device)
         with torch.inference_mode(), autocast(device, bf16):
-            out = model(input_ids=torch.tensor([self.prefix], device=device), use_cache=True)
+            out = model(input_ids=torch.tensor([self.prefix], device=device), use_cache=True,
+                        logits_to_keep=1)  # no logits are read: spare the vocabulary
         self._cache = out.past_key_values
 
     @classmethod

@@ -64,4 +64,6 @@ def test_check_on_the_embedded_model_runs_in_a_minute(tmp_path: Path) -> None:
     print(f"annotate check on the embedded model: {seconds:.0f} s",
           [(r.test, r.passed, r.total) for r in result.rows])
     assert result.rows[0].ok  # only valid labels
-    assert seconds < 900  # measured 158 s at load 9, 380 s at load 20+ (shared machine)
+    # measured 62-89 s (57 s of CPU) at load 7-9, 158 s at load 9 before scoring shared
+    # its passes better, 380 s at load 20+ (shared machine): the bound is for the worst
+    assert seconds < 900

@@ -115,6 +115,16 @@ class TrainedBackend:
                 raise ReplicoderError(f"annotator {self.cfg.name!r}: {exc}") from exc
         return _LOADED[key]
 
+    def fit_document(self, empty: Messages) -> tuple[Any, int]:
+        """(tokenizer, the ``max_length`` tokens of a document the adapter reads, as it was
+        trained): annotate counts the documents longer than that (``cut_tokens``); the
+        adapter reads their first ``max_length`` tokens, as in training."""
+        from replicoder.models.base import load_tokenizer, resolve
+        from replicoder.models.folder import ModelFolder
+
+        settings = ModelFolder.of(self.study.models_dir, self.name).settings()
+        return load_tokenizer(resolve(str(settings["base"]))), int(settings["max_length"])
+
     def answer_all(self, requests: Sequence[Messages]) -> Iterator[tuple[int, Response]]:
         import torch
 

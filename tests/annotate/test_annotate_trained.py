@@ -105,3 +105,16 @@ def test_bad_trained_annotators_are_named(trained: study_mod.Study, entry: dict[
     finally:
         trained.config["annotators"] = []
         trained.save_config()
+
+
+def test_a_trained_adapter_counts_the_documents_it_cuts(trained: study_mod.Study) -> None:
+    from replicoder.annotate.jobs import Annotator
+
+    ann = Annotator(trained, AnnotatorConfig(name="gen", model="trained:gen"))
+    text = "To amend the tariff schedule on imports of chemicals. " * 60
+    long, short = ann.jobs([("long", text), ("short", "A short title")])
+    assert long.cut_tokens > 400 and short.cut_tokens == 0
+    scorer = load_trained(trained, "gen").scorer
+    assert isinstance(scorer, GenerativeScorer)
+    # the adapter reads a long document's first max_length tokens, as in training
+    assert scorer.prompt_ids(long.messages[-1]["content"]) == scorer.prompt_ids(text)

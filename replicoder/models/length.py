@@ -29,7 +29,7 @@ def context_of(path: str) -> int:
     from transformers import AutoConfig
 
     try:
-        config = AutoConfig.from_pretrained(path).get_text_config()
+        config = AutoConfig.from_pretrained(path, trust_remote_code=False).get_text_config()
     except (OSError, ValueError):
         return 2048
     return int(getattr(config, "max_position_embeddings", 2048) or 2048)

@@ -101,10 +101,7 @@ def classify(
         f"Classified {result.documents} documents{resumed} at {result.docs_per_s:.1f} docs/s"
         f"{routed}: {result.out}"
     )
-    for warning in result.warnings:
-        err_console.print(f"warning: {warning}")
-    if result.cut_warning:
-        err_console.print(f"warning: {result.cut_warning}")
+    _warn(result.warnings, result.cut_warning)
 
 
 def _classify_ray(model: str, out: Path, input: Path | None, text: str, id: str | None,
@@ -131,7 +128,10 @@ def _classify_ray(model: str, out: Path, input: Path | None, text: str, id: str 
         f"Classified {result.documents} documents in {result.blocks} blocks{resumed} at "
         f"{result.docs_per_s:.1f} docs/s: {result.out}"
     )
-    for warning in result.warnings:
+    _warn(result.warnings, result.cut_warning)
+
+
+def _warn(warnings: list[str], cut_warning: str | None) -> None:
+    """The run's warnings, then the one about documents cut (both engines)."""
+    for warning in [*warnings, *([cut_warning] if cut_warning else [])]:
         err_console.print(f"warning: {warning}")
-    if result.cut_warning:
-        err_console.print(f"warning: {result.cut_warning}")

@@ -32,8 +32,14 @@ from typing import Any
 from replicoder.errors import ReplicoderError
 from replicoder.hashing import file_sha256
 from replicoder.models.folder import CHECKPOINT, ModelFolder, trained_names
-from replicoder.replicate.estimates import KINDS, command, estimate_runs, result_files
-from replicoder.run import MANIFEST, Run
+from replicoder.replicate.estimates import (
+    KINDS,
+    command,
+    estimate_runs,
+    result_files,
+    run_manifests,
+)
+from replicoder.run import Run
 from replicoder.study import CODEBOOK, CONFIG, DATABASE, Study
 
 __all__ = ["FORMAT", "FreezeResult", "LOCK", "freeze", "reproducible_runs"]
@@ -75,7 +81,7 @@ def freeze(study: Study, out: Path, *, include_texts: bool = True,
             "format": FORMAT, "texts": include_texts, "codebook_sha256": study.codebook.sha256,
             "environment": environment(), "models": models,
             "runs": {run_id: {k: m.get(k) for k in ("kind", "device", "precision")}
-                     for run_id, m in _manifests(study.runs_dir)},
+                     for run_id, m in run_manifests(study.runs_dir)},
             "reproducible": {run_id: r["kind"] for run_id, r in {**runs, **estimates}.items()},
             "not_reproducible": not_reproducible,
             "withheld": withheld,
@@ -124,23 +130,11 @@ def _cpu_bf16() -> bool:
     return cpu_has_bf16()
 
 
-def _manifests(runs_dir: Path) -> Iterator[tuple[str, dict[str, Any]]]:
-    for path in sorted(runs_dir.glob(f"*/{MANIFEST}")):
-        if path.is_symlink():
-            continue
-        try:
-            data = json.loads(path.read_text("utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ReplicoderError(f"{path}: unreadable run manifest ({exc}); remove the run "
-                                  "folder or restore the file") from exc
-        yield path.parent.name, data
-
-
 def reproducible_runs(root: Path, runs_dir: Path) -> dict[str, dict[str, Any]]:
     """The evaluate and classify runs a re-run can check: run id -> manifest (with, for a
     classify run, "_output": the recorded output's path inside the study)."""
     out: dict[str, dict[str, Any]] = {}
-    for run_id, m in _manifests(runs_dir):
+    for run_id, m in run_manifests(runs_dir):
         if m.get("kind") == "evaluate" and (runs_dir / run_id / "metrics.json").is_file():
             out[run_id] = m
         elif m.get("kind") == "classify" and "output" in m and not m.get("route_to"):
@@ -213,7 +207,7 @@ def _study_files(study: Study, tmp: Path, include_texts: bool,
     for name in trained_names(study.models_dir):
         folder = ModelFolder.of(study.models_dir, name).path
         files += [(p.relative_to(root).as_posix(), p) for p in _walk(folder, (CHECKPOINT,))]
-    for run_id, _m in _manifests(study.runs_dir):
+    for run_id, _m in run_manifests(study.runs_dir):
         run_dir = study.runs_dir / run_id
         files += [(f"runs/{run_id}/{n}", run_dir / n) for n in EVALUATE_FILES
                   if (run_dir / n).is_file() and not (run_dir / n).is_symlink()]

@@ -35,7 +35,7 @@ from replicoder.run import MANIFEST
 from replicoder.study import Study
 
 __all__ = ["ABS_TOL", "KINDS", "REL_TOL", "Outcome", "command", "estimate_runs", "rerun",
-           "result_files"]
+           "result_files", "run_manifests"]
 
 KINDS = ("estimate", "regress")
 REL_TOL = 1e-9
@@ -54,7 +54,8 @@ class Outcome(NamedTuple):
     value: float | None = None
 
 
-def _manifests(runs_dir: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+def run_manifests(runs_dir: Path) -> Iterator[tuple[str, Any]]:
+    """(run id, manifest) of every run folder's manifest (links skipped), in name order."""
     for path in sorted(runs_dir.glob(f"*/{MANIFEST}")):
         if path.is_symlink():
             continue
@@ -63,8 +64,7 @@ def _manifests(runs_dir: Path) -> Iterator[tuple[str, dict[str, Any]]]:
         except (OSError, json.JSONDecodeError) as exc:
             raise ReplicoderError(f"{path}: unreadable run manifest ({exc}); remove the run "
                                   "folder or restore the file") from exc
-        if isinstance(data, dict) and data.get("kind") in KINDS:
-            yield path.parent.name, data
+        yield path.parent.name, data
 
 
 def _inside(root: Path, path: Path) -> bool:
@@ -112,7 +112,9 @@ def estimate_runs(root: Path, runs_dir: Path, frozen: bool = False
     ``frozen``: the study is an unpacked archive (nothing outside it is read)."""
     runs: dict[str, dict[str, Any]] = {}
     skipped: dict[str, str] = {}
-    for run_id, m in _manifests(runs_dir):
+    for run_id, m in run_manifests(runs_dir):
+        if not isinstance(m, dict) or m.get("kind") not in KINDS:
+            continue
         why, found = _problem(root, runs_dir, run_id, m, frozen)
         if why:
             skipped[run_id] = why

@@ -79,6 +79,9 @@ class TrainConfig:
     eval_every: int = setting(0, "Optimizer steps between validation checks (0: once per "
                               "epoch).")
     patience: int = setting(2, "Stop after this many validation checks without improvement.")
+    min_steps: int = setting(0, "Optimizer steps before early stopping may end training "
+                             "(validation still keeps the best weights); a small training "
+                             "set raises it (train.sizing).")
     checkpoint_every: int = setting(0, "Also save a checkpoint every N steps (0: off).")
     checkpoint_minutes: float = setting(5.0, "Save a checkpoint to resume from this often "
                                         "(and at each epoch end).")

@@ -338,7 +338,9 @@ class _Loop:
                          best=_trainable(self.model, self.masters))
         else:
             state["bad"] += 1
-            state["stopped_early"] = state["bad"] >= self.config.patience
+            # a small set's first checks are noisy: do not stop before min_steps
+            state["stopped_early"] = (state["bad"] >= self.config.patience
+                                      and state["step"] >= self.config.min_steps)
 
     def train(self, step_loss: Callable[[list[int]], Any],
               evaluate: Callable[[], tuple[float, dict[str, float]]],

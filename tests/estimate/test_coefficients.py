@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from test_estimate import review
+from estimate_study import review
 from typer.testing import CliRunner
 
 from replicoder import importer, splits

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from estimate_study import make, review
 from graded_study import graded_study
-from test_estimate import make, review
 from typer.testing import CliRunner
 
 from replicoder.classify.local import classify

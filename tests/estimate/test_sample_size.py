@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from test_estimate import make, review
+from estimate_study import make, review
 from typer.testing import CliRunner
 
 from replicoder import study as study_mod

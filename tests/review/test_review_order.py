@@ -204,7 +204,7 @@ def test_diverse_batches_are_less_alike_than_the_top_uncertain(tmp_path: Path) -
 
 
 def test_estimate_refuses_a_steered_incomplete_sample(tmp_path: Path) -> None:
-    from test_estimate import make, review
+    from estimate_study import make, review
 
     from replicoder.estimate import estimate
     from replicoder.review.sample import draw_sample

@@ -116,6 +116,12 @@ def test_bad_templates_are_refused() -> None:
         TrainConfig(mode="generative", template="{text}\nTopic:")
 
 
+def test_the_default_template_is_a_cue_for_the_classifier_only() -> None:
+    assert TrainConfig().template == "{text}\nLabel:"  # what the head reads: the cue's token
+    assert TrainConfig(mode="generative").template == "{text}"  # it writes its own prompt
+    assert TrainConfig(template="{text}").template == "{text}"  # a choice is kept
+
+
 def test_trained_model_keeps_its_template(tmp_path: Path, tiny: str) -> None:  # noqa: F811
     df = pd.read_csv(BILLS)
     rows = df[df.major_topic.isin([3, 12, 16, 20])].groupby("major_topic").head(20)

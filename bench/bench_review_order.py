@@ -103,10 +103,8 @@ def curves(df: pd.DataFrame, book: Codebook, seed: int, arms: dict[str, tuple[st
                 break
             taken = set(chosen)
             left = [ids[i] for i in pool if i not in taken]
-            # ranked as `review assign --order uncertain` ranks: the product's quick model
-            verified = {ids[i]: frozenset([codes[i]]) for i in chosen}
-            scores, multi, _ = ordering.fit_scores(book, verified, text_of, left, seed)
-            ranked = ordering._ranked(left, ordering.margins(scores, multi), seed)
+            scores = model.decision_function([text_of[d] for d in left])
+            ranked = ordering._ranked(left, ordering.margins(scores, False), seed)
             if kind == "diverse":
                 ranked = ordering.diverse(ranked[:ordering.CANDIDATES * batch], text_of, batch)
             chosen += [int(d) for d in ranked[:batch]]

@@ -309,8 +309,15 @@ def _flourishing_replay(d: dict[str, Any]) -> Row:
 
 
 def _review_order(d: dict[str, Any]) -> Row:
-    lc, au, pl = d["learning_curves"], d["audit"], d["plan"]
+    lc = d["learning_curves"]
     act = lc["uncertain_labels_to_match_random_2000"]
+    if "audit" not in d:  # a learning-curves variant (--parts learning)
+        return (f"US bills simulation ({lc['seeds']} seeds), learning curves only: "
+                f"{d.get('note', '')}",
+                f"matches random's accuracy at 2,000 ({lc['random_accuracy_at_2000']:.3f}) "
+                f"with {act['mean']:.0f} ± {act['sd']:.0f} labels per seed",
+                f"{act['ratio_vs_random']:.2f} × random order's labels")
+    au, pl = d["audit"], d["plan"]
     other = "".join(f" (refit every {k.split('_')[1][5:]}: {v['mean']:.0f} ± {v['sd']:.0f})"
                     for k, v in lc.items() if k.startswith("uncertain_batch")
                     and k.endswith("_to_match_random_2000"))

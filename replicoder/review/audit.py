@@ -30,7 +30,6 @@ from replicoder import atomic
 from replicoder.errors import ReplicoderError
 from replicoder.labels import graded
 from replicoder.labels.codebook import Codebook
-from replicoder.review.probabilities import logistic_probs
 from replicoder.review.session import check_name
 from replicoder.run import Run, now
 from replicoder.store import Store
@@ -108,15 +107,26 @@ def _targets(book: Codebook, labels: Sequence[frozenset[str]]) -> list[np.ndarra
 def cross_fit(texts: Sequence[str], y: np.ndarray, n_classes: int, folds: int, seed: int
               ) -> np.ndarray:
     """Out-of-sample class probabilities (n, n_classes) by k-fold TF-IDF + logistic
-    regression (:func:`replicoder.review.probabilities.logistic_probs` per fold)."""
+    regression (one vs rest, liblinear: 100x faster than the multinomial lbfgs fit on
+    2 cores, normalised to sum to 1); a class absent from a fold's training part gets a
+    tiny probability."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import KFold
+    from sklearn.multiclass import OneVsRestClassifier
 
-    probs = np.zeros((len(texts), n_classes))
+    probs = np.full((len(texts), n_classes), 1e-6)
     x_all = np.asarray(texts, dtype=object)
     for train, test in KFold(folds, shuffle=True, random_state=seed).split(x_all):
-        probs[test] = logistic_probs(list(x_all[train]), y[train], list(x_all[test]),
-                                     n_classes)
-    return probs
+        present = np.unique(y[train])
+        if len(present) == 1:
+            probs[test, present[0]] = 1.0
+        else:
+            vec = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)
+            fit = OneVsRestClassifier(LogisticRegression(C=10.0, solver="liblinear"))
+            fit.fit(vec.fit_transform(x_all[train]), y[train])
+            probs[np.ix_(test, fit.classes_)] = fit.predict_proba(vec.transform(x_all[test]))
+    return np.asarray(probs / probs.sum(axis=1, keepdims=True))
 
 
 def judge(book: Codebook, y: list[np.ndarray], probs: list[np.ndarray]) -> Judged:

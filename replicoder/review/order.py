@@ -31,7 +31,6 @@ import numpy as np
 
 from replicoder.errors import ReplicoderError
 from replicoder.labels.codebook import Codebook
-from replicoder.review.probabilities import logistic_probs
 from replicoder.run import now
 from replicoder.store import Store, StoredSample
 from replicoder.study import Study
@@ -90,11 +89,7 @@ def check_codebook(book: Codebook, what: str) -> None:
 
 def fit_scores(book: Codebook, train: dict[str, frozenset[str]], texts: dict[str, str],
                doc_ids: Sequence[str], seed: int) -> tuple[np.ndarray, bool, dict[str, Any]]:
-    """Scores of ``doc_ids`` from a quick model fit on ``train`` (doc_id -> labels): for a
-    single-label codebook, TF-IDF + logistic regression probabilities (on the US bills
-    their margins reached random order's accuracy at 2,000 labels with fewer labels than
-    the SVM's decision values: bench_review_order.py); else TF-IDF + linear SVM decision
-    values (threshold 0)."""
+    """TF-IDF + linear SVM fit on ``train`` (doc_id -> labels), scores of ``doc_ids``."""
     from replicoder.models.tfidf import TfidfSvm
 
     check_codebook(book, "--order uncertain")
@@ -104,19 +99,6 @@ def fit_scores(book: Codebook, train: dict[str, frozenset[str]], texts: dict[str
             "documents first (start with --order disagreement, which needs only LLM "
             "proposals, or --order random), or give a trained model with --model NAME")
     ids = sorted(train)
-    about = {"verified": len(ids), "verified_sha256": _labels_sha(train)}
-    if not book.multi_label and not book.graded:
-        index = {c: i for i, c in enumerate(book.codes)}
-        y = np.array([index[next(iter(train[d]))] for d in ids])
-        if len(set(y.tolist())) < 2:
-            raise ReplicoderError(
-                f"cannot fit the TF-IDF model on the {len(ids)} verified documents: they all "
-                f"have the label {book.codes[y[0]]}. Review more documents (or use --order "
-                "disagreement or random until labels of two codes exist)")
-        probs = logistic_probs([texts[d] for d in ids], y, [texts[d] for d in doc_ids],
-                               len(book.codes))
-        return probs, False, {"model": "tfidf-logistic", "C": 10.0, "ngram_range": [1, 2],
-                              **about}
     try:
         model = TfidfSvm(seed=seed).fit([texts[d] for d in ids], [train[d] for d in ids],
                                         book.codes, book.multi_label, book.intensities)
@@ -127,7 +109,9 @@ def fit_scores(book: Codebook, train: dict[str, frozenset[str]], texts: dict[str
             "two codes exist)") from exc
     scores = model.decision_function([texts[d] for d in doc_ids]) if doc_ids else \
         np.zeros((0, len(model.codes)))
-    return scores, True, {"model": "tfidf", **model.params(), **about}
+    multi = model.multi_label or bool(book.intensities)
+    return scores, multi, {"model": "tfidf", **model.params(), "verified": len(ids),
+                           "verified_sha256": _labels_sha(train)}
 
 
 def model_scores(study: Study, name: str, texts: dict[str, str], doc_ids: Sequence[str]

@@ -4,8 +4,8 @@
 1. Learning curves: TF-IDF + linear SVM trained on labels bought in random order (the
    baseline, measured in the same run) vs in the order `review assign --order uncertain`
    (and `diverse`) gives: 100 random labels to start, then batches of --batch (25), the
-   model refit after each batch (as --refresh-every 25 does), test accuracy every 50
-   labels on 1,000 held-out bills. --compare-batches 50 adds the uncertain order refit
+   model refit after each batch (as --refresh-every 25 does), test accuracy every --grid
+   labels (50; the committed run reads it at every refit, 25) on 1,000 held-out bills. --compare-batches 50 adds the uncertain order refit
    every 50 labels (the earlier default). Headline: labels the active order needs to reach
    random order's accuracy at 2,000, per seed. The curves are of TF-IDF only; with
    --finetune-at 500,1000,2000 the fine-tuned model (--finetune-base, default the embedded
@@ -305,6 +305,9 @@ def plan_check(df: pd.DataFrame, book: Codebook, width: float, seeds: int) -> di
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--grid", type=int, default=50,
+                        help="measure test accuracy every this many labels (a multiple of "
+                             "every batch size; 25 times each refit of --batch 25)")
     parser.add_argument("--width", type=float, default=0.04)
     parser.add_argument("--parts", default="learning,audit,plan")
     parser.add_argument("--diverse-seeds", type=int, default=1)
@@ -318,10 +321,11 @@ def main() -> None:
     parser.add_argument("--finetune-epochs", type=int, default=3)
     parser.add_argument("--finetune-seeds", type=int, default=1)
     args = parser.parse_args()
+    globals()["STEP"] = args.grid  # the functions above read it when called
     compare = [int(b) for b in args.compare_batches.split(",") if b]
     for b in [args.batch, *compare]:
-        if b < 1 or STEP % b:
-            parser.error(f"batch {b}: give a divisor of {STEP}")
+        if b < 1 or args.grid % b:
+            parser.error(f"batch {b}: give a divisor of --grid {args.grid}")
     finetune = {"points": [int(n) for n in args.finetune_at.split(",")],
                 "base": args.finetune_base, "epochs": args.finetune_epochs,
                 "seeds": args.finetune_seeds} if args.finetune_at else None

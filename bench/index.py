@@ -326,8 +326,8 @@ def _review_order(d: dict[str, Any]) -> Row:
             "obtained",
             f"uncertain order, refit every {lc.get('batch', 50)} labels, matches random's "
             f"accuracy at 2,000 ({lc['random_accuracy_at_2000']:.3f}) with "
-            f"{act['mean']:.0f} ± {act['sd']:.0f} labels per seed{other}; "
-            "audit recall in top 2k: "
+            f"{act['mean']:.0f} ± {act['sd']:.0f} labels per seed (accuracy read every "
+            f"{lc.get('grid', 50)} labels){other}; audit recall in top 2k: "
             f"{au['noise_5pct']['recall_top_2k_mean']:.2f} (5% noise), "
             f"{au['noise_10pct']['recall_top_2k_mean']:.2f} (10%); plan width error median "
             f"{pl['pilot']['median_relative_error']:.0%} (pilot), "

@@ -5,8 +5,9 @@
    baseline, measured in the same run) vs in the order `review assign --order uncertain`
    (and `diverse`) gives: 100 random labels to start, then batches of --batch (25), the
    model refit after each batch (as --refresh-every 25 does), test accuracy every --grid
-   labels (50; the committed run reads it at every refit, 25) on 1,000 held-out bills. --compare-batches 50 adds the uncertain order refit
-   every 50 labels (the earlier default). Headline: labels the active order needs to reach
+   labels (50; the committed run reads it at every refit, 25) on 1,000 held-out bills.
+   --compare-batches 50 adds the uncertain order refit every 50 labels (the earlier
+   default). Headline: labels the active order needs to reach
    random order's accuracy at 2,000, per seed. The curves are of TF-IDF only; with
    --finetune-at 500,1000,2000 the fine-tuned model (--finetune-base, default the embedded
    SmolLM2) is also trained on the first n labels of the random and the uncertain order of

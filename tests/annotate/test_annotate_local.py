@@ -79,7 +79,9 @@ def test_ctrl_c_keeps_finished_answers_and_the_rerun_continues(
 ) -> None:
     n = 8
     st = bills_study(tmp_path, n)
-    script = Scripted([(200, completion('{"labels": ["5"]}'), {"x-sleep": "0.3"})] * 100)
+    # 1 s an answer: the 6 left take 3 s, time for the Ctrl-C on a loaded machine (at 0.3 s
+    # the job once finished before it arrived)
+    script = Scripted([(200, completion('{"labels": ["5"]}'), {"x-sleep": "1.0"})] * 100)
     with scripted_server(script) as url:
         add_annotator(st, AnnotatorConfig(name="api", backend="openai", model="m",
                                           base_url=url, max_concurrency=2))

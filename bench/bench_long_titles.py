@@ -3,7 +3,9 @@ before it (tokenise with truncation at 64, length-sorted batches, softmax per ba
 
 Both score the same bill titles with the embedded model's body and a fresh head (weights
 cast to bf16 where the CPU computes bf16, as ``classify`` does), taking turns ``--repeat``
-times; auto length gives titles 64 tokens, as before. Writes bench/results/long_titles.json.
+times; auto length gives titles 64 tokens, as before. With --template '{text}\\nLabel:' the
+windowed scorer reads titles with train's default cue (its cost). Writes
+bench/results/long_titles.json.
 
     nice .venv/bin/python bench/bench_long_titles.py --titles 600 --repeat 3
 """
@@ -54,6 +56,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--out", type=Path, default=RESULTS / "long_titles.json")
+    parser.add_argument("--template", default="{text}",
+                        help="the windowed scorer's template ('{text}\\nLabel:' is train's "
+                             "default cue: its cost on titles); the path before reads the "
+                             "bare text")
     args = parser.parse_args()
     texts = pd.read_csv(bills_path()).text.head(args.titles).tolist()
     base = resolve("embedded")
@@ -64,7 +70,8 @@ def main() -> None:
     model = load_sequence_classifier(base, 20, multi_label=False, device="cpu").eval()
     if bf16:
         model = model.to(torch.bfloat16)
-    scorer = ClassifierScorer(model, tok, False, length, "cpu", bf16)
+    scorer = ClassifierScorer(model, tok, False, length, "cpu", bf16,
+                              args.template.replace("\\n", "\n"))
     times: dict[str, list[float]] = {"before": [], "now": []}
     results: dict[str, np.ndarray] = {}
     load = os.getloadavg()

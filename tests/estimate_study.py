@@ -12,7 +12,7 @@ from replicoder import importer
 from replicoder import study as study_mod
 from replicoder.review import session
 
-CODEBOOK = """name: Topics
+THREE_TOPICS = """name: Topics
 multi_label: false
 labels:
   - code: econ
@@ -21,7 +21,8 @@ labels:
     name: Health
   - code: env
     name: Environment
-  - code: defence
+"""
+CODEBOOK = THREE_TOPICS + """  - code: defence
     name: Defence
 """
 CODES = ["econ", "health", "env", "defence"]

@@ -17,8 +17,7 @@ from replicoder.models.length import CAP
 from replicoder.models.runtime import BASE_DTYPES, PRECISIONS
 
 __all__ = ["ALL_LINEAR", "AUTO", "CUE", "DEFAULT_LR", "HELP", "MODES", "QUANTIZE", "SOURCES",
-           "TrainConfig",
-           "setting"]
+           "TrainConfig", "setting"]
 
 Mode = Literal["classifier", "generative"]
 Source = Literal["gold", "verified"]

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from estimate_study import THREE_TOPICS as CODEBOOK
 from estimate_study import review
 from typer.testing import CliRunner
 
@@ -20,16 +21,6 @@ from replicoder.estimate.coefficients import regress
 from replicoder.review.sample import draw_sample
 from replicoder.run import Run
 
-CODEBOOK = """name: Topics
-multi_label: false
-labels:
-  - code: econ
-    name: Economy
-  - code: health
-    name: Health
-  - code: env
-    name: Environment
-"""
 CODES = ["econ", "health", "env"]
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from estimate_study import THREE_TOPICS as CODEBOOK
 from typer.testing import CliRunner
 
 from replicoder import importer
@@ -25,17 +26,6 @@ from replicoder.replicate.estimates import REL_TOL, command, estimate_runs, reru
 from replicoder.replicate.rerun import reproduce
 from replicoder.review import session
 from replicoder.review.sample import draw_sample
-
-CODEBOOK = """name: Topics
-multi_label: false
-labels:
-  - code: econ
-    name: Economy
-  - code: health
-    name: Health
-  - code: env
-    name: Environment
-"""
 
 
 def make(tmp_path: Path, n: int = 300) -> tuple[study_mod.Study, Path, dict[str, str]]:

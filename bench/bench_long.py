@@ -17,6 +17,11 @@ LLaMA-2-7B (0.729). Writes bench/results/long_ep.json (or ``--out``). Usage:
 --workers 2 trains two (fold, run) jobs at once, one torch thread each: on two cores that
 is more steps per second than one job on two threads (the per-document times are then of
 one thread, with the other job running).
+
+Each file keeps every question's correctness per run (``per_document``), so runs split over
+several sessions join into one cross-validated comparison: ``--fold 1 --fold 2`` trains
+only those folds, and ``--merge OLD.json`` takes the folds an earlier file holds (same run
+labels and ``--seed``) as done.
 """
 
 from __future__ import annotations
@@ -110,7 +115,10 @@ def write(args: argparse.Namespace, df: pd.DataFrame, runs: list[tuple[str, dict
            "args": {k: str(v) for k, v in vars(args).items()}, "n_documents": len(ids),
            "n_paper_test": len(paper), "paper_l2_7b_test_accuracy": l2,
            "paper_l2_7b_stated": PAPER_L2_7B, "folds": args.folds, "folds_done": folds_done,
-           "first": first, "runs": summary, "complete": set(have) == {*detail, "tfidf"},
+           "first": first, "runs": summary,
+           "per_document": {label: {d: correct[label][d] for d in ids if d in correct[label]}
+                            for label in [*detail, "tfidf"]},
+           "complete": set(have) == {*detail, "tfidf"},
            "versions": versions(PACKAGES)}
     atomic.write_text(args.out, json.dumps(out, indent=2) + "\n")
     print(json.dumps({k: {"accuracy": v["accuracy"]} for k, v in summary.items()}), flush=True)
@@ -128,6 +136,10 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1,
                         help="train this many (fold, run) jobs at once, each in its own "
                              "process with cpu_count / workers torch threads")
+    parser.add_argument("--fold", type=int, action="append", default=[],
+                        help="train only this fold (repeat for several; default: all)")
+    parser.add_argument("--merge", type=Path, action="append", default=[],
+                        help="an earlier results file whose folds count as done")
     args = parser.parse_args()
     runs = [parse_run(r) for r in args.run] or [("trunc64", {"max_length": 64})]
     df = pd.read_csv(EP)
@@ -145,9 +157,13 @@ def main() -> None:
             train_df.text.tolist(), [frozenset([t]) for t in train_df.major_topic],
             sorted(set(df.major_topic)), multi_label=False)
         sets, _ = tfidf.predict(test_df.text.tolist())
-        for doc, got, truth in zip(test_df.id, sets, test_df.major_topic, strict=True):
-            correct["tfidf"][doc] = float(got == frozenset([truth]))
-    jobs = [(k, label, changes) for k in range(len(plan)) for label, changes in runs]
+        for doc, guess, truth in zip(test_df.id, sets, test_df.major_topic, strict=True):
+            correct["tfidf"][doc] = float(guess == frozenset([truth]))
+    for old in args.merge:
+        merge(json.loads(old.read_text()), args, correct, detail)
+    todo = args.fold or range(len(plan))
+    jobs = [(k, label, changes) for k in todo for label, changes in runs
+            if k not in {f["fold"] for f in detail[label]["folds"]}]
     threads = max(1, (os.cpu_count() or 1) // args.workers)
     with tempfile.TemporaryDirectory(prefix="bench-long-") as tmp, \
             ProcessPoolExecutor(args.workers, get_context("spawn")) as pool:
@@ -163,8 +179,23 @@ def main() -> None:
             done = sorted({f["fold"] for f in detail[label]["folds"]})
             write(args, df, runs, correct, detail,
                   [d for k in done for d, part in plan[k].items() if part == "test"], len(done))
-    ids = [d for p in plan for d, part in p.items() if part == "test"]
-    write(args, df, runs, correct, detail, ids, len(plan))
+    done = sorted(set.intersection(*({f["fold"] for f in detail[label]["folds"]}
+                                     for label in detail)))
+    ids = [d for k in done for d, part in plan[k].items() if part == "test"]
+    write(args, df, runs, correct, detail, ids, len(done))
+
+
+def merge(old: dict[str, Any], args: argparse.Namespace, correct: dict[str, dict[str, float]],
+          detail: dict[str, Any]) -> None:
+    """Take the folds an earlier results file holds (with its per-question correctness)."""
+    if old["args"]["seed"] != str(args.seed) or old["folds"] != args.folds:
+        raise SystemExit("--merge: the earlier file has another --seed or --folds")
+    for label in detail:
+        if label in old["runs"] and label in old.get("per_document", {}):
+            correct[label].update(old["per_document"][label])
+            detail[label]["folds"] = sorted([*detail[label]["folds"],
+                                             *old["runs"][label]["folds"]],
+                                            key=lambda r: r["fold"])
 
 
 def job(root: Path, df: pd.DataFrame, parts: dict[str, str], k: int, label: str,

@@ -155,9 +155,9 @@ def _plan(study: Study, base: BaseModel, config: TrainConfig,
           train_ids: Sequence[str] | None, notes: list[str]) -> _Plan:
     """The documents, the length read from them and the size-aware settings."""
     train_set, validation, gathered = gather(study, config, train_ids)
-    config, lengths = resolve_length(base, config, [e.text for e in train_set])
+    config, lengths, chosen = resolve_length(base, config, [e.text for e in train_set])
     config, sized = size_defaults(config, len(train_set))
-    notes = gathered + notes + sized
+    notes = gathered + notes + chosen + sized
     if config.refit:
         notes.append(f"refit: trained on {len(train_set)} training and {len(validation)} "
                      f"validation documents for {config.epochs} epochs; the validation "

@@ -25,9 +25,8 @@ MODES: tuple[str, ...] = get_args(Mode)
 SOURCES: tuple[str, ...] = get_args(Source)
 QUANTIZE = (None, "4bit")
 AUTO = "auto"
-# The classifier's default cue. On the first EP fold (109 questions cut to 64 tokens, LLM
-# alone) test accuracy went from 0.262 with the bare text to 0.523 with it ('\nTopic:' 0.508);
-# on the bills, whose titles end where they are read, a cue was level (0.825 vs 0.826).
+# The classifier's cue, which template auto adds except to a large set of short documents
+# (train.lengths.choose_template says where it helped and where it cost).
 CUE = "{text}\nLabel:"
 # Measured on the US bills split (bench/bench_train.py): the classifier reached 0.827
 # at 3e-4 and 0.808 at 1e-3; generative mode 0.653 at 3e-4 and 0.795 at 1e-3.
@@ -118,7 +117,11 @@ class TrainConfig:
                             "by its text; \\n is read as a new line. The head reads the last "
                             "token, so a short cue after the text gives that token the same "
                             "role in every document, and a cut document keeps it. auto: "
-                            f"{CUE!r} for the classifier, '{TEXT}' in generative mode.")
+                            f"{CUE!r} for the classifier, except the bare '{TEXT}' for "
+                            "1,000 or more training documents of median under 64 tokens "
+                            "(there the cue was level and costs classify 15%); '{TEXT}' "
+                            "in generative mode. Decided when training measures the "
+                            "documents and saved with the model.")
     refit: bool = setting(False, "Train on the training and the validation documents for "
                           "exactly --epochs epochs and keep the last weights (no early "
                           "stopping): more data once an earlier run has shown how many "
@@ -200,9 +203,10 @@ class TrainConfig:
             raise ReplicoderError("refit trains on the validation documents, so they cannot "
                                   "choose the TF-IDF weight: give tfidf_weight (e.g. the "
                                   "weight an earlier run chose, in its metrics.json)")
-        if self.template == AUTO:
-            self.template = CUE if self.mode == "classifier" else TEXT
-        check_template(self.template)
+        if self.template == AUTO and self.mode != "classifier":
+            self.template = TEXT
+        if self.template != AUTO:  # the classifier's auto is decided by train.lengths
+            check_template(self.template)
         if self.template != TEXT and self.mode != "classifier":
             raise ReplicoderError("template shapes the classifier's input; generative mode "
                                   "writes its own instruction: train with mode 'classifier'")

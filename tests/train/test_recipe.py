@@ -20,6 +20,8 @@ from replicoder.models.classifier import ClassifierScorer
 from replicoder.models.runtime import train_dtype
 from replicoder.train import TrainConfig, train
 from replicoder.train.classifier import new_model
+from replicoder.train.config import CUE
+from replicoder.train.lengths import choose_template
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -116,10 +118,24 @@ def test_bad_templates_are_refused() -> None:
         TrainConfig(mode="generative", template="{text}\nTopic:")
 
 
-def test_the_default_template_is_a_cue_for_the_classifier_only() -> None:
-    assert TrainConfig().template == "{text}\nLabel:"  # what the head reads: the cue's token
+def test_the_default_template_is_decided_by_the_training_documents() -> None:
+    assert TrainConfig().template == "auto"  # decided when train() has measured them
     assert TrainConfig(mode="generative").template == "{text}"  # it writes its own prompt
     assert TrainConfig(template="{text}").template == "{text}"  # a choice is kept
+    assert choose_template(3235, 18)[0] == "{text}"  # the bills: level without, and faster
+    assert choose_template(700, 18)[0] == CUE  # the demo's titles: 0.700 -> 0.760 with it
+    assert choose_template(3235, 213)[0] == CUE  # long documents: the cue costs under 5%
+    assert choose_template(109, 213)[0] == CUE  # an EP fold: 0.262 -> 0.523
+
+
+def test_template_auto_is_saved_as_chosen(tmp_path: Path, tiny: str) -> None:  # noqa: F811
+    df = pd.read_csv(BILLS)
+    st = make_study(tmp_path / "s", df[df.major_topic.isin([3, 12])].groupby(
+        "major_topic").head(12))
+    result = train(st, "t", quick(tiny, epochs=1))
+    assert result.manifest["config"]["template"] == result.manifest["prompt"] == CUE
+    assert any(n.startswith("template auto: '{text}\\nLabel:'") for n in result.notes)
+    assert TrainConfig.load(st.models_dir / "t" / "config.json").template == CUE
 
 
 def test_trained_model_keeps_its_template(tmp_path: Path, tiny: str) -> None:  # noqa: F811

@@ -132,7 +132,8 @@ def test_progress_shows_the_metric_the_summary_reports(tmp_path: Path, tiny: str
     # the best of the shown figures is the model kept, whose accuracy the summary prints
     assert max(f["val_accuracy"] for f in progress.figures) == result.metrics["subset_accuracy"]
     note = "--train-size 500 is more than the 56 labelled training documents: trained on all 56"
-    assert result.notes == [note] and result.manifest["notes"] == [note]
+    assert result.notes[0] == note and result.manifest["notes"] == result.notes
+    assert [n.split(":")[0] for n in result.notes[1:]] == ["template auto"]
     assert result.manifest["data"]["n_train"] == 56
 
 

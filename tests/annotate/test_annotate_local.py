@@ -85,10 +85,11 @@ def test_ctrl_c_keeps_finished_answers_and_the_rerun_continues(
     with scripted_server(script) as url:
         add_annotator(st, AnnotatorConfig(name="api", backend="openai", model="m",
                                           base_url=url, max_concurrency=2))
-        proc = annotate_until(st, 2, stderr=subprocess.PIPE)
+        proc = annotate_until(st, 2, stderr=subprocess.PIPE, stdout=subprocess.PIPE)
+        ended_before = proc.poll()  # the signal must find the job running
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
-        assert proc.returncode == 130, err
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130, (ended_before, len(script.requests), out, err)
         assert "interrupted: finished answers are saved" in err
         with st.store() as store:
             kept = {p.provenance["request_key"] for p in store.proposals(annotator="api")}

@@ -118,13 +118,13 @@ def error(status: int, message: str, headers: dict[str, str] | None = None
         headers or {}
 
 
-def annotate_until(study: study_mod.Study, proposals: int,
-                   stderr: int = subprocess.DEVNULL) -> subprocess.Popen[str]:
+def annotate_until(study: study_mod.Study, proposals: int, stderr: int = subprocess.DEVNULL,
+                   stdout: int = subprocess.DEVNULL) -> subprocess.Popen[str]:
     """Start `replicoder annotate` on ``study`` in a subprocess and return it once the study
     holds ``proposals`` proposals (or 60 s passed, or the process ended)."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "replicoder.cli", "annotate", "--study", str(study.root)],
-        stdout=subprocess.DEVNULL, stderr=stderr, text=True, env=os.environ.copy(),
+        stdout=stdout, stderr=stderr, text=True, env=os.environ.copy(),
     )
     deadline = time.monotonic() + 60
     done = 0

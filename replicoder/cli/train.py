@@ -9,7 +9,7 @@ import typer
 
 from replicoder.cli.common import StudyOption, console, study_at
 from replicoder.cli.progress import Bars
-from replicoder.train.config import AUTO, HELP, Mode, Source, TrainConfig
+from replicoder.train.config import HELP, Mode, Source, TrainConfig
 
 DEFAULTS = TrainConfig()
 
@@ -58,7 +58,7 @@ def train(
     = None,
     tfidf_weight: Annotated[float | None, option("tfidf_weight")] = DEFAULTS.tfidf_weight,
     refit: Annotated[bool, option("refit", "--refit/--no-refit")] = DEFAULTS.refit,
-    template: Annotated[str, option("template")] = AUTO,  # resolved by the mode
+    template: Annotated[str, option("template")] = DEFAULTS.template,
     checkpoint_minutes: Annotated[float, option("checkpoint_minutes")]
     = DEFAULTS.checkpoint_minutes,
     recipe: Annotated[Literal["best"] | None, typer.Option(

@@ -387,8 +387,20 @@ def _long_titles(d: dict[str, Any]) -> Row:
             f"{d['load_after'][0]:.1f}", f"{d['now_over_before_ratio']:.2f} × before")
 
 
+def _recipe(d: dict[str, Any]) -> Row:
+    s, t = d["scores"], d["targets"]
+    return (f"`{d['command']}` as one subprocess on the bills' reference split "
+            f"({d['n_train']:,} train + validation, {d['n_test']:,} test), "
+            f"{d['cpu_count']} cores",
+            f"{s['recipe_best']['subset_accuracy']:.3f} / {s['recipe_best']['f1_macro']:.3f} "
+            f"in {d['minutes']:.1f} min (its draft alone {s['default']['subset_accuracy']:.3f}, "
+            f"paired {_paired(d['vs_default'])}); target {t['accuracy']} in {t['minutes']:g} "
+            f"min: {'met' if t['met'] else 'not met'}",
+            f"{_paired(d['vs_tfidf'])} vs TF-IDF ({s['tfidf']['subset_accuracy']:.3f}, paired)")
+
+
 SUMMARIES: dict[str, Callable[[dict[str, Any]], Row]] = {
-    "review_order": _review_order,
+    "review_order": _review_order, "recipe": _recipe,
     "label_scoring": _label_scoring,
     "long": _long, "long_cue": _long_cue, "long_titles": _long_titles,
     "flourishing_import": _flourishing_import,

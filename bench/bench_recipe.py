@@ -7,7 +7,11 @@ draft NAME-draft, then the refit). Then, on the never-seen test part: the test a
 the refit (NAME), of the draft (which is what plain `replicoder train NAME` gives: the
 same settings), and of TF-IDF + SVM fit on training + validation in the same run (the
 baseline), with paired bootstrap intervals. Targets (issue 31): >= 0.85 in <= 30 minutes on
-two cores. Writes bench/results/recipe_best.json (or --out). Usage:
+two cores. The same host's speed differs from day to day (18% on one day): a short
+calibration, 20 training steps of the default settings (``bench_train.step_speed``), is
+timed before and after the command, and each run's own seconds per optimizer step are
+kept, so that minutes from different days compare. Writes bench/results/recipe_best.json
+(or --out). Usage:
 
     .venv/bin/python bench/bench_recipe.py [--seed 0]
 """
@@ -25,7 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench_train import reference_split
+from bench_train import reference_split, step_speed
 from data import bills_path
 
 from replicoder import atomic, importer
@@ -35,6 +39,7 @@ from replicoder.metrics.paired import difference, per_document
 from replicoder.models import load_trained
 from replicoder.models.tfidf import TfidfSvm
 from replicoder.run import PACKAGES, versions
+from replicoder.train.config import TrainConfig
 
 RESULTS = Path(__file__).parent / "results"
 TARGET_ACCURACY, TARGET_MINUTES = 0.85, 30.0
@@ -45,6 +50,20 @@ def paired(truth: list[frozenset[str]], a: list[frozenset[str]], b: list[frozens
     """Test accuracy of ``a`` minus ``b``, with a paired bootstrap interval."""
     return difference(per_document(truth, a, codes, False),
                       per_document(truth, b, codes, False), metric="subset_accuracy")
+
+
+def host_speed(df: Any, parts: dict[str, str], codes: list[str]) -> float:
+    """Training docs/s of the default settings over 20 steps on the training titles."""
+    train = df[df.id.astype(str).map(parts) == "train"]
+    speed = step_speed([("default", TrainConfig())], train.text.tolist(), codes, 20, rounds=1)
+    return float(speed["default"]["docs_per_s"])
+
+
+def per_step(root: Path, name: str) -> dict[str, Any]:
+    """A trained model's loop seconds, optimizer steps and seconds per step."""
+    metrics = json.loads((root / "models" / name / "metrics.json").read_text("utf-8"))
+    seconds, steps = float(metrics["train_seconds"]), int(metrics["steps"])
+    return {"train_seconds": seconds, "steps": steps, "seconds_per_step": seconds / steps}
 
 
 def main() -> None:
@@ -62,6 +81,8 @@ def main() -> None:
         store.add_split(parts, 0)
     command = [str(Path(sys.executable).with_name("replicoder")), "train", args.name,
                "--recipe", "best", "--seed", str(args.seed), "--study", str(root)]
+    codes = st.codebook.codes
+    speed_before = host_speed(df, parts, codes)
     load_before = os.getloadavg()
     t = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, check=False)
@@ -69,8 +90,8 @@ def main() -> None:
     if done.returncode:
         raise SystemExit(f"{' '.join(command)} failed:\n{done.stdout}\n{done.stderr}")
     load_after = os.getloadavg()
+    speed_after = host_speed(df, parts, codes)
 
-    codes = st.codebook.codes
     test = df[df.id.astype(str).map(parts) == "test"]
     texts, ids = test.text.tolist(), test.id.astype(str).tolist()
     truth = [frozenset([str(t)]) for t in test.major_topic]
@@ -90,6 +111,8 @@ def main() -> None:
         "data": bills_path().name, "n_test": len(ids),
         "n_train": manifest["data"]["n_train"], "cpu_count": os.cpu_count(),
         "minutes": minutes, "load_before": load_before, "load_after": load_after,
+        "host_docs_per_s": {"before": speed_before, "after": speed_after},
+        "runs": {name: per_step(root, name) for name in (f"{args.name}-draft", args.name)},
         "accuracy": accuracy, "scores": scores, "recipe": manifest.get("recipe"),
         "vs_default": paired(truth, preds["recipe_best"], preds["default"], codes),
         "vs_tfidf": paired(truth, preds["recipe_best"], preds["tfidf"], codes),

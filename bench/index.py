@@ -389,11 +389,19 @@ def _long_titles(d: dict[str, Any]) -> Row:
 
 def _recipe(d: dict[str, Any]) -> Row:
     s, t = d["scores"], d["targets"]
+    speed = ""
+    if "runs" in d:  # older results lack the per-step times and the host calibration
+        steps = ", ".join(f"{name} {r['steps']} steps at {r['seconds_per_step']:.2f} s"
+                          for name, r in d["runs"].items())
+        host = d["host_docs_per_s"]
+        speed = (f" ({steps}; host calibration {host['before']:.1f} / {host['after']:.1f} "
+                 "docs/s before / after)")
     return (f"`{d['command']}` as one subprocess on the bills' reference split "
             f"({d['n_train']:,} train + validation, {d['n_test']:,} test), "
             f"{d['cpu_count']} cores",
             f"{s['recipe_best']['subset_accuracy']:.3f} / {s['recipe_best']['f1_macro']:.3f} "
-            f"in {d['minutes']:.1f} min (its draft alone {s['default']['subset_accuracy']:.3f}, "
+            f"in {d['minutes']:.1f} min{speed} (its draft alone "
+            f"{s['default']['subset_accuracy']:.3f}, "
             f"paired {_paired(d['vs_default'])}); target {t['accuracy']} in {t['minutes']:g} "
             f"min: {'met' if t['met'] else 'not met'}",
             f"{_paired(d['vs_tfidf'])} vs TF-IDF ({s['tfidf']['subset_accuracy']:.3f}, paired)")

@@ -393,9 +393,11 @@ def _recipe(d: dict[str, Any]) -> Row:
     if "runs" in d:  # older results lack the per-step times and the host calibration
         steps = ", ".join(f"{name} {r['steps']} steps at {r['seconds_per_step']:.2f} s"
                           for name, r in d["runs"].items())
-        host = d["host_docs_per_s"]
-        speed = (f" ({steps}; host calibration {host['before']:.1f} / {host['after']:.1f} "
-                 "docs/s before / after)")
+        host = d.get("host_docs_per_s")
+        calibration = "" if host is None else (
+            f"; host calibration {host['before']:.1f} / {host['after']:.1f} docs/s before / "
+            "after")
+        speed = f" ({steps}{calibration})"
     return (f"`{d['command']}` as one subprocess on the bills' reference split "
             f"({d['n_train']:,} train + validation, {d['n_test']:,} test), "
             f"{d['cpu_count']} cores",

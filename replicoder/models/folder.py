@@ -62,6 +62,17 @@ def trained_names(models_dir: Path) -> list[str]:
     return sorted(p.parent.name for p in models_dir.glob(f"*/{MANIFEST}"))
 
 
+def _sort_module_sets(model: Any) -> None:
+    """peft keeps ``target_modules`` as a set and writes it in the set's order, which
+    follows the process's string hash seed: the same weights then got another
+    adapter_config.json and adapter sha256 in each run. Sorted, they get the same."""
+    for config in getattr(model, "peft_config", {}).values():
+        for key in ("target_modules", "modules_to_save"):
+            value = getattr(config, key, None)
+            if isinstance(value, set):
+                setattr(config, key, sorted(value))
+
+
 @dataclass(frozen=True)
 class ModelFolder:
     """models/NAME. ``ModelFolder.of(study.models_dir, name)`` checks the name."""
@@ -138,6 +149,7 @@ class ModelFolder:
              metrics: dict[str, Any], thresholds: dict[str, float] | None) -> str:
         """Write everything but the manifest; returns the adapter's sha256."""
         shutil.rmtree(self.adapter, ignore_errors=True)
+        _sort_module_sets(model)
         model.save_pretrained(str(self.adapter))
         write_json(self.path / LABEL_MAP, label_map)
         if thresholds is not None:

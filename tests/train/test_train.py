@@ -4,6 +4,9 @@ manifest, resume after a stop, both modes, multi-label thresholds, bad input."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -106,6 +109,33 @@ def test_stopped_training_resumes_to_the_same_model(tmp_path: Path, tiny: str,
     resumed = train(st, "cut", config)
     assert resumed.manifest["adapter_sha256"] == whole.manifest["adapter_sha256"]
     assert resumed.metrics["subset_accuracy"] == whole.metrics["subset_accuracy"]
+
+
+TRAIN_IN_CHILD = """
+import sys
+from replicoder import study as study_mod
+from replicoder.train import TrainConfig, train
+config = TrainConfig(base=sys.argv[3], epochs=1, batch_size=8, lr=1e-3)
+print(train(study_mod.open_study(sys.argv[1]), sys.argv[2], config).manifest["adapter_sha256"])
+"""
+
+
+def test_same_training_gives_the_same_adapter_hash_in_another_process(
+        tmp_path: Path, tiny: str, rows: pd.DataFrame) -> None:
+    """peft writes its target modules in set order, which follows each process's string
+    hash seed: the adapter folder (and its hash) must not."""
+    st = make_study(tmp_path / "s", rows)
+    hashes = []
+    for seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        done = subprocess.run([sys.executable, "-c", TRAIN_IN_CHILD, str(st.root), f"m{seed}",
+                               tiny], capture_output=True, text=True, env=env, check=True)
+        hashes.append(done.stdout.split()[-1])
+    assert hashes[0] == hashes[1]
+    configs = [json.loads((st.models_dir / f"m{seed}" / "adapter" / "adapter_config.json")
+                          .read_text()) for seed in ("1", "2")]
+    assert configs[0]["target_modules"] == sorted(configs[0]["target_modules"])
+    assert configs[0] == configs[1]
 
 
 class Recorder:

@@ -37,9 +37,11 @@ from replicoder import study as study_mod
 from replicoder.metrics.labelsets import headline
 from replicoder.metrics.paired import difference, per_document
 from replicoder.models import load_trained
+from replicoder.models.folder import ModelFolder
 from replicoder.models.tfidf import TfidfSvm
 from replicoder.run import PACKAGES, versions
 from replicoder.train.config import TrainConfig
+from replicoder.train.recipe import folder_metrics
 
 RESULTS = Path(__file__).parent / "results"
 TARGET_ACCURACY, TARGET_MINUTES = 0.85, 30.0
@@ -59,9 +61,9 @@ def host_speed(df: Any, parts: dict[str, str], codes: list[str]) -> float:
     return float(speed["default"]["docs_per_s"])
 
 
-def per_step(root: Path, name: str) -> dict[str, Any]:
+def per_step(st: study_mod.Study, name: str) -> dict[str, Any]:
     """A trained model's loop seconds, optimizer steps and seconds per step."""
-    metrics = json.loads((root / "models" / name / "metrics.json").read_text("utf-8"))
+    metrics = folder_metrics(ModelFolder.of(st.models_dir, name))
     seconds, steps = float(metrics["train_seconds"]), int(metrics["steps"])
     return {"train_seconds": seconds, "steps": steps, "seconds_per_step": seconds / steps}
 
@@ -102,7 +104,7 @@ def main() -> None:
     preds["tfidf"] = TfidfSvm().fit(fit.text.tolist(), [{str(t)} for t in fit.major_topic],
                                     codes, multi_label=False).predict(texts)[0]
     scores = {k: headline(truth, p, codes) for k, p in preds.items()}
-    manifest = json.loads((root / "models" / args.name / "manifest.json").read_text("utf-8"))
+    manifest = ModelFolder.of(st.models_dir, args.name).manifest()
     accuracy = float(scores["recipe_best"]["subset_accuracy"] or 0.0)
     out: dict[str, Any] = {
         "benchmark": "recipe_best", "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -112,7 +114,7 @@ def main() -> None:
         "n_train": manifest["data"]["n_train"], "cpu_count": os.cpu_count(),
         "minutes": minutes, "load_before": load_before, "load_after": load_after,
         "host_docs_per_s": {"before": speed_before, "after": speed_after},
-        "runs": {name: per_step(root, name) for name in (f"{args.name}-draft", args.name)},
+        "runs": {name: per_step(st, name) for name in (f"{args.name}-draft", args.name)},
         "accuracy": accuracy, "scores": scores, "recipe": manifest.get("recipe"),
         "vs_default": paired(truth, preds["recipe_best"], preds["default"], codes),
         "vs_tfidf": paired(truth, preds["recipe_best"], preds["tfidf"], codes),

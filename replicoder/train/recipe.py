@@ -11,9 +11,8 @@ in one command.
 Measured on the bills (README, ``train_refit_ls.json``): the refit alone gave 0.846 / 0.827
 with one seed, 0.851 / 0.831 with another, in under 15 minutes on 2 CPU cores. The whole
 command (``bench_recipe.py``): 0.846 with seed 0 in 30.6 minutes (36.8 on a slower day) and
-0.851 with seed 1 in 32.8. A stopped run
-resumes: a finished draft is reused. Both runs' manifests are kept; NAME's manifest names
-the draft.
+0.851 with seed 1 in 32.8. A stopped run resumes: a finished draft is reused. Both runs'
+manifests are kept; NAME's manifest names the draft.
 """
 
 from __future__ import annotations
